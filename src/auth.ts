@@ -1,0 +1,73 @@
+/**
+ * The public token API: pywry's function names and shapes, with the clock defaulting to now.
+ * The pure logic lives in core/token.ts; this layer adds the clock and the store's revocations.
+ */
+import { DEFAULT_WIDGET_TTL } from "./core/config.js";
+import { sha256Hex } from "./core/handles.js";
+import { mintToken, mintWidgetToken, validateToken, validateTokenFor, type TokenValidation } from "./core/token.js";
+import type { AuthStore } from "./store/types.js";
+
+export interface ClockOption {
+  /** Unix seconds to use as the current time (defaults to the system clock). */
+  now?: number;
+}
+
+export type SessionTokenResult = Omit<TokenValidation, "secretIndex">;
+
+/** pywry's generate_session_token: `user:issued:expires:hmac`. expiresAt in Unix seconds, or none. */
+export function generateSessionToken(userId: string, secret: string, expiresAt?: number | null, options: ClockOption = {}): string {
+  return mintToken({ subject: userId, secret, expiresAt, now: clock(options), subjectLabel: "user id" }).token;
+}
+
+/** pywry's validate_session_token, returning a result object with a stable error code. */
+export function validateSessionToken(
+  token: string,
+  secrets: string | readonly string[],
+  options: ClockOption = {},
+): SessionTokenResult {
+  const { secretIndex: _ignored, ...result } = validateToken(token, secretList(secrets), clock(options));
+  return result;
+}
+
+/** pywry's generate_widget_token: a token for the widget id that expires after `ttl` seconds. */
+export function generateWidgetToken(widgetId: string, secret: string, ttl: number = DEFAULT_WIDGET_TTL, options: ClockOption = {}): string {
+  return mintWidgetToken({ widgetId, secret, ttl, now: clock(options) }).token;
+}
+
+/** pywry's validate_widget_token: valid, and issued for this widget id. */
+export function validateWidgetToken(
+  token: string,
+  widgetId: string,
+  secrets: string | readonly string[],
+  options: ClockOption = {},
+): boolean {
+  return validateTokenFor(token, widgetId, secretList(secrets), clock(options)).valid;
+}
+
+export interface VerifyOptions extends ClockOption {
+  secrets: string | readonly string[];
+  /** When given, a revoked token fails with ERR_TOKEN_REVOKED. */
+  store?: Pick<AuthStore, "findRevocation"> | null;
+  /** When given, the token must have been issued for this subject (user or widget id). */
+  subject?: string;
+}
+
+/** Full verification: signature, expiry, subject, then the store's revocations. */
+export async function verifyToken(token: string, options: VerifyOptions): Promise<TokenValidation> {
+  const secrets = secretList(options.secrets);
+  const now = clock(options);
+  const result =
+    options.subject === undefined ? validateToken(token, secrets, now) : validateTokenFor(token, options.subject, secrets, now);
+  if (!result.valid || !options.store) return result;
+  const revocation = await options.store.findRevocation(sha256Hex(token));
+  if (!revocation) return result;
+  return { ...result, valid: false, userId: null, secretIndex: null, error: { code: "ERR_TOKEN_REVOKED", message: "token has been revoked" } };
+}
+
+function clock(options: ClockOption): number {
+  return options.now ?? Date.now() / 1000;
+}
+
+function secretList(secrets: string | readonly string[]): readonly string[] {
+  return typeof secrets === "string" ? [secrets] : secrets;
+}

@@ -1,0 +1,239 @@
+/**
+ * pywry's token format, byte for byte: `{subject}:{issued_at}:{expires_at}:{hex hmac-sha256}`.
+ *
+ * Pure: no clock, no I/O. Every function that depends on time takes `now` (Unix seconds).
+ * Validation follows pywry's `validate_session_token` check order (format, integers, expiry,
+ * signature) so that the error reported for a token is the one pywry would report.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { InvalidInputError, type TokenErrorCode } from "./errors.js";
+
+/** Tokens longer than this are refused before any parsing or hashing (cheap rejection of junk). */
+export const MAX_TOKEN_LENGTH = 16 * 1024;
+
+const SIGNATURE_HEX_LENGTH = 64;
+const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
+// Python's int() accepts surrounding whitespace (str.isspace), a sign and single underscores
+// between digits. pywry signs the original text, so a token spelled that way is valid there.
+const PY_WHITESPACE = "[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*";
+const PY_INT = new RegExp(`^${PY_WHITESPACE}([+-]?)(\\d(?:_?\\d)*)${PY_WHITESPACE}$`);
+// Python refuses to parse integers longer than this many digits (sys.int_info.str_digits_check_threshold).
+const PY_INT_MAX_DIGITS = 4300;
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+export interface TokenClaims {
+  subject: string;
+  /** Unix seconds, as written in the token. */
+  issuedAt: number;
+  /** Unix seconds, or null when the token never expires (pywry writes 0). */
+  expiresAt: number | null;
+}
+
+export interface TokenFailure {
+  code: TokenErrorCode;
+  message: string;
+}
+
+export type DecodedToken =
+  | { ok: true; claims: TokenClaims; payload: string; signature: string }
+  | { ok: false; error: TokenFailure };
+
+export interface TokenValidation {
+  valid: boolean;
+  /** The subject (user id or widget id); null unless valid, as in pywry. */
+  userId: string | null;
+  issuedAt: number | null;
+  expiresAt: number | null;
+  /** Which secret in the list signed it: 0 is the current one, higher means a previous one. */
+  secretIndex: number | null;
+  error: TokenFailure | null;
+}
+
+export interface MintedToken extends TokenClaims {
+  token: string;
+}
+
+/** Parses text the way Python's `int()` does (ASCII digits only); null when Python would raise. */
+export function parsePythonInt(text: string): number | null {
+  const match = PY_INT.exec(text);
+  if (!match) return null;
+  const digits = (match[2] ?? "").replaceAll("_", "");
+  if (digits.length > PY_INT_MAX_DIGITS) return null;
+  const value = Number(digits);
+  return match[1] === "-" ? -value : value;
+}
+
+/** Decodes a token without checking its signature. Never throws. */
+export function decodeToken(token: unknown): DecodedToken {
+  if (typeof token !== "string") return malformed("token must be a string");
+  if (token.length > MAX_TOKEN_LENGTH) return malformed(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
+  const parts = token.split(":");
+  if (parts.length !== 4) {
+    return malformed(`invalid token format: expected 4 ':'-separated parts, found ${parts.length}`);
+  }
+  const [subject = "", issuedText = "", expiresText = "", signature = ""] = parts;
+  const issuedAt = parsePythonInt(issuedText);
+  const expiry = parsePythonInt(expiresText);
+  if (issuedAt === null || expiry === null) {
+    return malformed("token parse error: issued-at and expires-at must be integers");
+  }
+  return {
+    ok: true,
+    claims: { subject, issuedAt, expiresAt: expiry > 0 ? expiry : null },
+    payload: `${subject}:${issuedText}:${expiresText}`,
+    signature,
+  };
+}
+
+/**
+ * Validates a token against one or more secrets (current first, then previous ones for key
+ * rotation) as of `now`. Never throws on any input.
+ */
+export function validateToken(token: unknown, secrets: readonly string[], now: number): TokenValidation {
+  const decoded = decodeToken(token);
+  if (!decoded.ok) return failure(decoded.error, null);
+  const { claims } = decoded;
+  if (claims.expiresAt !== null && claims.expiresAt < now) {
+    return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
+  }
+  if (!HEX_SIGNATURE.test(decoded.signature)) {
+    return failure(
+      { code: "ERR_TOKEN_MALFORMED", message: `signature must be ${SIGNATURE_HEX_LENGTH} hex characters` },
+      claims,
+    );
+  }
+  const secretIndex = findSigningSecret(decoded.payload, decoded.signature, secrets);
+  if (secretIndex < 0) {
+    return failure({ code: "ERR_TOKEN_SIGNATURE", message: "invalid signature" }, claims);
+  }
+  return {
+    valid: true,
+    userId: claims.subject,
+    issuedAt: claims.issuedAt,
+    expiresAt: claims.expiresAt,
+    secretIndex,
+    error: null,
+  };
+}
+
+/** Validates, then requires the token's subject to be `expectedSubject` (widget id or user id). */
+export function validateTokenFor(
+  token: unknown,
+  expectedSubject: string,
+  secrets: readonly string[],
+  now: number,
+): TokenValidation {
+  const result = validateToken(token, secrets, now);
+  if (!result.valid || result.userId === expectedSubject) return result;
+  return failure({ code: "ERR_TOKEN_SUBJECT", message: "token was issued for a different subject" }, {
+    subject: result.userId ?? "",
+    issuedAt: result.issuedAt ?? 0,
+    expiresAt: result.expiresAt,
+  });
+}
+
+/**
+ * Mints a token exactly as pywry's `generate_session_token` does, but refuses what pywry would
+ * mint and then never validate: bad subjects, empty secrets, expiry times already past.
+ */
+export function mintToken(options: {
+  subject: string;
+  secret: string;
+  now: number;
+  /** Unix seconds; null or undefined for a token that never expires. */
+  expiresAt?: number | null;
+  subjectLabel?: string;
+}): MintedToken {
+  const { subject, secret, now } = options;
+  assertMintableSubject(subject, options.subjectLabel ?? "subject");
+  assertUsableSecret(secret);
+  const issuedAt = Math.trunc(now);
+  const expiresAt = normaliseExpiry(options.expiresAt, now);
+  const payload = `${subject}:${issuedAt}:${expiresAt ?? 0}`;
+  const token = `${payload}:${sign(payload, secret)}`;
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new InvalidInputError(`${options.subjectLabel ?? "subject"} is too long: the token would exceed ${MAX_TOKEN_LENGTH} characters`);
+  }
+  return { token, subject, issuedAt, expiresAt };
+}
+
+/** Widget tokens are session tokens for the widget id that expire `ttl` seconds from now. */
+export function mintWidgetToken(options: { widgetId: string; secret: string; ttl: number; now: number }): MintedToken {
+  assertPositiveTtl(options.ttl);
+  return mintToken({
+    subject: options.widgetId,
+    secret: options.secret,
+    now: options.now,
+    expiresAt: options.now + options.ttl,
+    subjectLabel: "widget id",
+  });
+}
+
+export function assertMintableSubject(subject: unknown, label = "subject"): asserts subject is string {
+  if (typeof subject !== "string" || subject.length === 0) {
+    throw new InvalidInputError(`${label} must be a non-empty string`);
+  }
+  if (subject.includes(":")) {
+    throw new InvalidInputError(`${label} must not contain ':' (pywry splits tokens on ':', so such a token could never validate)`);
+  }
+  if (CONTROL_CHARACTER.test(subject)) {
+    throw new InvalidInputError(`${label} must not contain control characters`);
+  }
+  if (!subject.isWellFormed()) {
+    throw new InvalidInputError(`${label} must be well-formed Unicode (it contains a lone surrogate)`);
+  }
+}
+
+export function assertPositiveTtl(ttl: unknown): asserts ttl is number {
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new InvalidInputError("TTL must be a positive number of seconds");
+  }
+}
+
+function assertUsableSecret(secret: unknown): asserts secret is string {
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new InvalidInputError("secret must be a non-empty string");
+  }
+}
+
+function normaliseExpiry(expiresAt: number | null | undefined, now: number): number | null {
+  if (expiresAt === undefined || expiresAt === null) return null;
+  if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) {
+    throw new InvalidInputError("expiry must be a finite Unix time in seconds");
+  }
+  // pywry writes int(expires_at): truncation, not rounding.
+  const truncated = Math.trunc(expiresAt);
+  if (truncated < now) {
+    throw new InvalidInputError("expiry is in the past: the token would never validate");
+  }
+  return truncated;
+}
+
+function sign(payload: string, secret: string): string {
+  return createHmac("sha256", secret).update(payload, "utf8").digest("hex");
+}
+
+function findSigningSecret(payload: string, signature: string, secrets: readonly string[]): number {
+  const presented = Buffer.from(signature, "latin1");
+  for (let index = 0; index < secrets.length; index += 1) {
+    const secret = secrets[index];
+    if (!secret) continue;
+    if (timingSafeEqual(presented, Buffer.from(sign(payload, secret), "latin1"))) return index;
+  }
+  return -1;
+}
+
+function malformed(message: string): DecodedToken {
+  return { ok: false, error: { code: "ERR_TOKEN_MALFORMED", message } };
+}
+
+function failure(error: TokenFailure, claims: TokenClaims | null): TokenValidation {
+  return {
+    valid: false,
+    userId: null,
+    issuedAt: claims?.issuedAt ?? null,
+    expiresAt: claims?.expiresAt ?? null,
+    secretIndex: null,
+    error,
+  };
+}

@@ -1,0 +1,44 @@
+/** pywry-auth: the library API. Every export is named here. */
+export {
+  generateSessionToken,
+  validateSessionToken,
+  generateWidgetToken,
+  validateWidgetToken,
+  verifyToken,
+} from "./auth.js";
+export { decodeToken, parsePythonInt, MAX_TOKEN_LENGTH } from "./core/token.js";
+export { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, getRolePermissions, hasPermission, isAdmin } from "./core/rbac.js";
+export { createAuthConfig, AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "./core/config.js";
+export { handleFor, sha256Hex } from "./core/handles.js";
+export { parseTtl, parseInstant } from "./core/duration.js";
+export {
+  PywryAuthError,
+  TokenError,
+  InvalidInputError,
+  SecretError,
+  StoreError,
+  NotFoundError,
+  isPywryAuthError,
+  TOKEN_ERROR_CODES,
+} from "./core/errors.js";
+export { SqliteSessionStore } from "./store/sqlite.js";
+export { MemorySessionStore } from "./store/memory.js";
+
+export type { ClockOption, SessionTokenResult, VerifyOptions } from "./auth.js";
+export type { DecodedToken, TokenClaims, TokenFailure, TokenValidation } from "./core/token.js";
+export type { AuthConfig } from "./core/config.js";
+export type { UserSession } from "./core/session.js";
+export type { ErrorCode, TokenErrorCode } from "./core/errors.js";
+export type { SqliteStoreOptions } from "./store/sqlite.js";
+export type { MemoryStoreOptions } from "./store/memory.js";
+export type {
+  AuthStore,
+  SessionStore,
+  NewSession,
+  Revocation,
+  RevokeResult,
+  SessionFilter,
+  TokenFilter,
+  TokenKind,
+  TokenRecord,
+} from "./store/types.js";

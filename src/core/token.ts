@@ -116,6 +116,17 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
   };
 }
 
+/**
+ * Which secret signed a well-formed token (0 = current), or null when none did. Ignores expiry:
+ * for inspecting tokens, not for accepting them.
+ */
+export function signingSecretIndex(token: unknown, secrets: readonly string[]): number | null {
+  const decoded = decodeToken(token);
+  if (!decoded.ok || !HEX_SIGNATURE.test(decoded.signature)) return null;
+  const index = findSigningSecret(decoded.payload, decoded.signature, secrets);
+  return index < 0 ? null : index;
+}
+
 /** Validates, then requires the token's subject to be `expectedSubject` (widget id or user id). */
 export function validateTokenFor(
   token: unknown,

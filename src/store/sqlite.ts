@@ -5,7 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { NotFoundError, PywryAuthError, StoreError } from "../core/errors.js";
+import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLES, sessionGrants } from "../core/rbac.js";
@@ -28,6 +28,8 @@ export interface SqliteStoreOptions {
    * file and never changes its schema, so inspecting a database leaves it as it was.
    */
   mode?: "read" | "write";
+  /** In write mode, whether a missing file may be created (default true). */
+  create?: boolean;
   /** How long to wait for another process's write lock, in milliseconds. */
   busyTimeoutMs?: number;
   /** The clock, in Unix seconds. */
@@ -86,7 +88,7 @@ export class SqliteSessionStore implements AuthStore {
   static open(path: string, options: SqliteStoreOptions = {}): SqliteSessionStore {
     const mode = options.mode ?? "write";
     if (!existsSync(path)) {
-      if (mode === "read") throw new NotFoundError(`no session store at ${path}`);
+      if (mode === "read" || options.create === false) throw new StoreError(`no session store at ${path}`);
       createPrivateFile(path);
     }
     let db: Database.Database | undefined;

@@ -1,0 +1,75 @@
+/** `revoke`: by token, accessor or session. Deletes the session so pywry stops honouring it at once. */
+import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
+import { sha256Hex } from "../../core/handles.js";
+import { decodeToken } from "../../core/token.js";
+import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
+import { openStore, type Context } from "../context.js";
+import { readTokenArgument } from "../input.js";
+import { isoTime, type Output } from "../output.js";
+
+interface RevokeOptions {
+  accessor?: string;
+  session?: string;
+  reason?: string;
+}
+
+type RevocationRequest = Omit<Revocation, "revokedAt" | "accessor">;
+
+export async function revoke(context: Context, output: Output, tokenArgument: string | undefined, options: RevokeOptions): Promise<void> {
+  const targets = [tokenArgument, options.accessor, options.session].filter((target) => target !== undefined);
+  if (targets.length !== 1) {
+    throw new InvalidInputError("name exactly one thing to revoke: a token (or - for stdin), --accessor <id> or --session <id>", "ERR_USAGE");
+  }
+  const reason = options.reason ?? null;
+  const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
+  const store = await openStore(context, "write", token !== undefined);
+  try {
+    const request =
+      token !== undefined
+        ? requestForToken(token, reason)
+        : options.accessor !== undefined
+          ? await requestForAccessor(store, options.accessor, reason)
+          : await requestForSession(store, options.session ?? "", reason);
+    const result = await store.revokeToken(request);
+    report(output, result);
+  } finally {
+    await store.close();
+  }
+}
+
+function requestForToken(token: string, reason: string | null): RevocationRequest {
+  const decoded = decodeToken(token);
+  if (!decoded.ok) throw new TokenError("ERR_TOKEN_MALFORMED", `not a pywry token: ${decoded.error.message}`);
+  return { tokenHash: sha256Hex(token), subject: decoded.claims.subject, expiresAt: decoded.claims.expiresAt, reason };
+}
+
+async function requestForAccessor(store: AuthStore, accessor: string, reason: string | null): Promise<RevocationRequest> {
+  const record = await store.findToken({ accessor });
+  if (!record) throw new NotFoundError(`no token with accessor ${accessor} in the registry`);
+  return { tokenHash: record.tokenHash, subject: record.subject, expiresAt: record.expiresAt, reason };
+}
+
+async function requestForSession(store: AuthStore, idOrHandle: string, reason: string | null): Promise<RevocationRequest> {
+  const session = await store.findSession(idOrHandle);
+  if (!session) throw new NotFoundError("no session with that id or handle");
+  const asToken = decodeToken(session.sessionId);
+  const expiresAt = asToken.ok ? asToken.claims.expiresAt : session.expiresAt === null ? null : Math.ceil(session.expiresAt);
+  return { tokenHash: sha256Hex(session.sessionId), subject: session.userId, expiresAt, reason };
+}
+
+function report(output: Output, result: RevokeResult): void {
+  const { revocation } = result;
+  const who = revocation.subject === null ? "" : ` for ${JSON.stringify(revocation.subject)}`;
+  const sessions = `${result.sessionsDeleted} session${result.sessionsDeleted === 1 ? "" : "s"} deleted`;
+  const human = result.alreadyRevoked
+    ? `already revoked ${revocation.accessor}${who} on ${isoTime(revocation.revokedAt)}; ${sessions}`
+    : `${output.verdict(true, "revoked")} ${revocation.accessor}${who}; ${sessions}`;
+  output.result(human, {
+    revoked: true,
+    already_revoked: result.alreadyRevoked,
+    accessor: revocation.accessor,
+    subject: revocation.subject,
+    revoked_at: revocation.revokedAt,
+    sessions_deleted: result.sessionsDeleted,
+  });
+}

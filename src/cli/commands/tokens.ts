@@ -1,0 +1,173 @@
+/** `token create`, `widget-token`, `token list`: minting and the registry. */
+import { AUTH_CONFIG_DEFAULTS } from "../../core/config.js";
+import { parseInstant, parseTtl } from "../../core/duration.js";
+import { InvalidInputError } from "../../core/errors.js";
+import { handleForHash, sha256Hex } from "../../core/handles.js";
+import { DEFAULT_ROLES } from "../../core/rbac.js";
+import { assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
+import type { TokenKind, TokenRecord } from "../../store/types.js";
+import { openStore, secretsForMinting, type Context } from "../context.js";
+import { splitNames } from "../input.js";
+import { isoTime, whenText, type Output } from "../output.js";
+
+interface TokenCreateOptions {
+  user: string;
+  roles?: string;
+  ttl?: string;
+  expiresAt?: string;
+  expiry: boolean;
+  label?: string;
+  session: boolean;
+}
+
+export async function tokenCreate(context: Context, output: Output, options: TokenCreateOptions): Promise<void> {
+  const now = Date.now() / 1000;
+  const roles = splitNames(options.roles, "role");
+  const expiresAt = chooseExpiry(options, now);
+  assertMintableSubject(options.user, "user id");
+  const secrets = secretsForMinting(context);
+  const minted = mintToken({ subject: options.user, secret: secrets.all[0] ?? "", now, expiresAt, subjectLabel: "user id" });
+  const sessionRoles = roles.length > 0 ? roles : [...DEFAULT_ROLES];
+  if (options.session) {
+    const store = await openStore(context, "write");
+    try {
+      await store.recordIssuedToken(registryRecord(minted, "session", now, options.label, sessionRoles), {
+        sessionId: minted.token,
+        userId: minted.subject,
+        roles: sessionRoles,
+        ttl: minted.expiresAt === null ? null : minted.expiresAt - now,
+      });
+    } finally {
+      await store.close();
+    }
+  }
+  output.result(minted.token, {
+    token: minted.token,
+    user_id: minted.subject,
+    issued_at: minted.issuedAt,
+    expires_at: minted.expiresAt,
+    session_id: options.session ? minted.token : null,
+    accessor: accessorOf(minted),
+    roles: options.session ? sessionRoles : null,
+  });
+}
+
+interface WidgetTokenOptions {
+  ttl: string;
+  label?: string;
+  record: boolean;
+}
+
+export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
+  const now = Date.now() / 1000;
+  const ttl = parseTtl(options.ttl);
+  assertMintableSubject(widgetId, "widget id");
+  const secrets = secretsForMinting(context);
+  const minted = mintWidgetToken({ widgetId, secret: secrets.all[0] ?? "", ttl, now });
+  if (options.record) {
+    const store = await openStore(context, "write");
+    try {
+      await store.recordIssuedToken(registryRecord(minted, "widget", now, options.label, null));
+    } finally {
+      await store.close();
+    }
+  }
+  output.result(minted.token, {
+    token: minted.token,
+    widget_id: minted.subject,
+    issued_at: minted.issuedAt,
+    expires_at: minted.expiresAt,
+    accessor: accessorOf(minted),
+  });
+}
+
+interface TokenListOptions {
+  user?: string;
+  kind?: TokenKind;
+  all?: boolean;
+}
+
+export async function tokenList(context: Context, output: Output, options: TokenListOptions): Promise<void> {
+  const store = await openStore(context, "read");
+  let records: TokenRecord[];
+  try {
+    records = await store.listTokens({ subject: options.user, kind: options.kind, all: options.all });
+  } finally {
+    await store.close();
+  }
+  const now = Date.now() / 1000;
+  const rows = records.map((record) => [
+    record.accessor,
+    record.kind,
+    record.subject,
+    isoTime(record.issuedAt),
+    whenText(record.expiresAt, now),
+    tokenStatus(record, now, output),
+    record.label ?? "",
+  ]);
+  const columns = ["ACCESSOR", "KIND", "SUBJECT", "ISSUED", "EXPIRES", "STATUS", "LABEL"].map((header) => ({ header }));
+  output.result(await output.table(columns, rows, "token"), records.map((record) => tokenJson(record, now)));
+}
+
+export function tokenJson(record: TokenRecord, now: number): Record<string, unknown> {
+  return {
+    accessor: record.accessor,
+    kind: record.kind,
+    subject: record.subject,
+    issued_at: record.issuedAt,
+    expires_at: record.expiresAt,
+    label: record.label,
+    roles: record.roles,
+    created_at: record.createdAt,
+    revoked_at: record.revokedAt,
+    status: rawStatus(record, now),
+  };
+}
+
+function chooseExpiry(options: TokenCreateOptions, now: number): number | null {
+  if (!options.expiry) return null;
+  if (options.expiresAt !== undefined) {
+    const at = parseInstant(options.expiresAt);
+    if (at <= now) throw new InvalidInputError(`--expires-at ${options.expiresAt} is in the past`, "ERR_USAGE");
+    return at;
+  }
+  const ttl = options.ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(options.ttl);
+  return now + ttl;
+}
+
+function registryRecord(
+  minted: MintedToken,
+  kind: TokenKind,
+  now: number,
+  label: string | undefined,
+  roles: string[] | null,
+): TokenRecord {
+  const tokenHash = sha256Hex(minted.token);
+  return {
+    accessor: handleForHash(tokenHash),
+    tokenHash,
+    kind,
+    subject: minted.subject,
+    issuedAt: minted.issuedAt,
+    expiresAt: minted.expiresAt,
+    label: label ?? null,
+    roles,
+    createdAt: now,
+    revokedAt: null,
+  };
+}
+
+function accessorOf(minted: MintedToken): string {
+  return handleForHash(sha256Hex(minted.token));
+}
+
+function rawStatus(record: TokenRecord, now: number): "revoked" | "expired" | "active" {
+  if (record.revokedAt !== null) return "revoked";
+  if (record.expiresAt !== null && record.expiresAt < now) return "expired";
+  return "active";
+}
+
+function tokenStatus(record: TokenRecord, now: number, output: Output): string {
+  const status = rawStatus(record, now);
+  return status === "active" ? output.verdict(true, status) : output.verdict(false, status);
+}

@@ -1,0 +1,141 @@
+/** `verify` and `inspect`: the token-only commands. SQLite is loaded only when a store exists. */
+import { verifyToken } from "../../auth.js";
+import { parseInstant } from "../../core/duration.js";
+import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/errors.js";
+import { handleForHash, sha256Hex } from "../../core/handles.js";
+import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
+import type { AuthStore, Revocation, TokenRecord } from "../../store/types.js";
+import { configuredSecrets, openStore, storeExists, type Context, type Secrets } from "../context.js";
+import { readTokenArgument } from "../input.js";
+import { EXIT, isoTime, whenText, type Output } from "../output.js";
+
+interface VerifyOptions {
+  widget?: string;
+  user?: string;
+  at?: string;
+  offline?: boolean;
+}
+
+export async function verify(context: Context, output: Output, tokenArgument: string, options: VerifyOptions): Promise<number> {
+  if (options.widget !== undefined && options.user !== undefined) {
+    throw new InvalidInputError("--widget and --user cannot be combined: a token has one subject", "ERR_USAGE");
+  }
+  const token = await readTokenArgument(tokenArgument);
+  const secrets = configuredSecrets(context);
+  const now = options.at === undefined ? Date.now() / 1000 : parseInstant(options.at);
+  const result = await withOptionalStore(context, !options.offline, (store) =>
+    verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user }),
+  );
+  output.result(verifyText(result, now, output), {
+    valid: result.valid,
+    user_id: result.userId,
+    issued_at: result.issuedAt,
+    expires_at: result.expiresAt,
+    signed_with_previous_secret: result.valid ? result.secretIndex !== 0 : null,
+    error: result.error,
+  });
+  return result.valid ? EXIT.ok : EXIT.no;
+}
+
+export async function inspect(context: Context, output: Output, tokenArgument: string): Promise<void> {
+  const token = await readTokenArgument(tokenArgument);
+  const decoded = decodeToken(token);
+  if (!decoded.ok) throw new TokenError(decoded.error.code, `cannot decode: ${decoded.error.message}`);
+  const { claims } = decoded;
+  const now = Date.now() / 1000;
+  const secrets = secretsIfConfigured(context);
+  const signerIndex = secrets ? signingSecretIndex(token, secrets.all) : null;
+  const signature = !secrets ? "unchecked" : signerIndex === null ? "invalid" : "valid";
+  const tokenHash = sha256Hex(token);
+  const { record, revocation } = await withOptionalStore(context, true, async (store) => ({
+    record: store ? await store.findToken({ tokenHash }) : null,
+    revocation: store ? await store.findRevocation(tokenHash) : null,
+  }));
+  const expired = claims.expiresAt !== null && claims.expiresAt < now;
+  output.result(
+    inspectText({ claims, now, signature, secrets, signerIndex, record, revocation, expired, output }),
+    {
+      subject: claims.subject,
+      issued_at: claims.issuedAt,
+      expires_at: claims.expiresAt,
+      expired,
+      signature,
+      signed_with_previous_secret: signerIndex === null ? null : signerIndex !== 0,
+      accessor: handleForHash(tokenHash),
+      revoked: revocation !== null,
+      registry: record && {
+        accessor: record.accessor,
+        kind: record.kind,
+        label: record.label,
+        roles: record.roles,
+        created_at: record.createdAt,
+        revoked_at: record.revokedAt,
+      },
+    },
+  );
+}
+
+/** Runs `work` with the store when one exists (and is wanted), else with null. */
+async function withOptionalStore<T>(context: Context, wanted: boolean, work: (store: AuthStore | null) => Promise<T>): Promise<T> {
+  if (!wanted || !storeExists(context)) return work(null);
+  const store = await openStore(context, "read");
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function secretsIfConfigured(context: Context): Secrets | null {
+  try {
+    return configuredSecrets(context);
+  } catch (error) {
+    if (isPywryAuthError(error) && error.code === "ERR_NO_SECRET") return null;
+    throw error;
+  }
+}
+
+function verifyText(result: TokenValidation, now: number, output: Output): string {
+  if (!result.valid) return `${output.verdict(false, "invalid")}: ${result.error?.message} (${result.error?.code})`;
+  const lines = [
+    `${output.verdict(true, "valid")}: token for ${JSON.stringify(result.userId)}`,
+    `  issued   ${result.issuedAt === null ? "?" : isoTime(result.issuedAt)}`,
+    `  expires  ${whenText(result.expiresAt, now)}`,
+  ];
+  if (result.secretIndex) lines.push(output.style.yellow("  signed with a previous secret: re-issue it before that secret is retired"));
+  return lines.join("\n");
+}
+
+interface InspectView {
+  claims: { subject: string; issuedAt: number; expiresAt: number | null };
+  now: number;
+  signature: "valid" | "invalid" | "unchecked";
+  secrets: Secrets | null;
+  signerIndex: number | null;
+  record: TokenRecord | null;
+  revocation: Revocation | null;
+  expired: boolean;
+  output: Output;
+}
+
+function inspectText(view: InspectView): string[] {
+  const { claims, now, output } = view;
+  const signatureText = {
+    valid: output.verdict(true, view.signerIndex ? "valid (signed with a previous secret)" : "valid"),
+    invalid: output.verdict(false, `INVALID for the secret from ${view.secrets?.source}`),
+    unchecked: output.style.yellow("not checked (no secret configured)"),
+  }[view.signature];
+  const lines = [
+    `subject    ${JSON.stringify(claims.subject)}`,
+    `issued     ${isoTime(claims.issuedAt)}`,
+    `expires    ${whenText(claims.expiresAt, now)}${view.expired ? ` ${output.verdict(false, "EXPIRED")}` : ""}`,
+    `signature  ${signatureText}`,
+  ];
+  if (view.revocation) lines.push(`revoked    ${output.verdict(false, `yes, ${isoTime(view.revocation.revokedAt)}`)}`);
+  if (view.record) {
+    lines.push(`accessor   ${view.record.accessor} (${view.record.kind} token${view.record.label ? `, label ${JSON.stringify(view.record.label)}` : ""})`);
+  } else {
+    lines.push(`registry   ${output.style.dim("not in the registry")}`);
+  }
+  return lines;
+}

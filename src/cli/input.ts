@@ -1,0 +1,38 @@
+/** Reading operator input: tokens from argv or stdin, lists, times. */
+import { InvalidInputError } from "../core/errors.js";
+import { MAX_TOKEN_LENGTH } from "../core/token.js";
+
+/** A token argument; "-" reads one token from stdin (so it stays out of argv and shell history). */
+export async function readTokenArgument(argument: string): Promise<string> {
+  if (argument !== "-") return argument;
+  const text = await readStdin(MAX_TOKEN_LENGTH * 2);
+  // Only line endings are stripped: a leading space is part of a (different, invalid) token.
+  const token = text.replace(/[\r\n]+$/, "");
+  if (token.length === 0) throw new InvalidInputError("no token on stdin", "ERR_USAGE");
+  if (/[\r\n]/.test(token)) throw new InvalidInputError("expected one token on stdin, found several lines", "ERR_USAGE");
+  return token;
+}
+
+export function splitNames(text: string | undefined, what: string): string[] {
+  const names = (text ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  for (const name of names) {
+    if (/[\s\p{Cc}]/u.test(name)) throw new InvalidInputError(`invalid ${what} '${name}': no whitespace or control characters`, "ERR_USAGE");
+  }
+  return [...new Set(names)];
+}
+
+async function readStdin(limit: number): Promise<string> {
+  if (process.stdin.isTTY) throw new InvalidInputError("'-' reads the token from stdin, but stdin is a terminal", "ERR_USAGE");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) throw new InvalidInputError("stdin is too large to hold a token", "ERR_USAGE");
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

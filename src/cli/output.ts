@@ -1,0 +1,161 @@
+/**
+ * The one place that writes to the terminal: human text or `--json`, verdict colours, tables,
+ * times, and the error-to-exit-code table.
+ */
+import { Chalk, type ChalkInstance } from "chalk";
+import type { ErrorCode } from "../core/errors.js";
+import { isPywryAuthError } from "../core/errors.js";
+
+export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70 } as const;
+
+const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  ERR_TOKEN_MALFORMED: EXIT.usage,
+  ERR_TOKEN_SIGNATURE: EXIT.no,
+  ERR_TOKEN_EXPIRED: EXIT.no,
+  ERR_TOKEN_REVOKED: EXIT.no,
+  ERR_TOKEN_SUBJECT: EXIT.no,
+  ERR_USAGE: EXIT.usage,
+  ERR_INVALID_INPUT: EXIT.usage,
+  ERR_NO_SECRET: EXIT.environment,
+  ERR_SECRET: EXIT.environment,
+  ERR_STORE: EXIT.environment,
+  ERR_STORE_VERSION: EXIT.environment,
+  ERR_NOT_FOUND: EXIT.notFound,
+};
+
+export interface OutputOptions {
+  json: boolean;
+  /** false: never colour; undefined: chalk decides from the TTY, NO_COLOR and FORCE_COLOR. */
+  color?: boolean;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+export type Column = { header: string; align?: "left" | "right" };
+
+export class Output {
+  readonly json: boolean;
+  readonly style: ChalkInstance;
+  private readonly stdout: NodeJS.WritableStream;
+  private readonly stderr: NodeJS.WritableStream;
+
+  constructor(options: OutputOptions) {
+    this.json = options.json;
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    // JSON is for programs: never coloured, whatever the terminal says.
+    this.style = options.json || options.color === false ? new Chalk({ level: 0 }) : new Chalk();
+  }
+
+  /** Writes the command's result: `human` as text, or `data` as JSON with --json. */
+  result(human: string | readonly string[], data: unknown): void {
+    if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    else this.line(typeof human === "string" ? human : human.join("\n"));
+  }
+
+  line(text: string): void {
+    if (text.length > 0) this.stdout.write(`${text}\n`);
+  }
+
+  /** Operator-facing remarks: warnings, hints, progress. Always stderr, so stdout stays pipeable. */
+  notice(message: string): void {
+    this.stderr.write(`${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.notice(this.style.yellow(`warning: ${message}`));
+  }
+
+  verdict(ok: boolean, text: string): string {
+    return ok ? this.style.green.bold(text) : this.style.red.bold(text);
+  }
+
+  /** An aligned, borderless table with a count line, loaded only by commands that list things. */
+  async table(columns: readonly Column[], rows: readonly (readonly string[])[], noun: string): Promise<string> {
+    if (rows.length === 0) return this.style.dim(`no ${noun}s`);
+    const { default: Table } = await import("cli-table3");
+    const table = new Table({
+      head: columns.map((column) => this.style.bold(column.header)),
+      colAligns: columns.map((column) => column.align ?? "left"),
+      chars: BORDERLESS,
+      style: { head: [], border: [], "padding-left": 0, "padding-right": 2 },
+    });
+    table.push(...rows.map((row) => [...row]));
+    const body = table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
+    return `${body}\n${this.style.dim(`${rows.length} ${noun}${rows.length === 1 ? "" : "s"}`)}`;
+  }
+
+  /** Reports an error on the right stream, in the right format, and returns the exit code. */
+  fail(error: unknown): number {
+    const { code, message, exitCode } = describeError(error);
+    if (this.json) this.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
+    else this.notice(`${this.style.red("error:")} ${message}`);
+    return exitCode;
+  }
+}
+
+export function describeError(error: unknown): { code: string; message: string; exitCode: number } {
+  if (isPywryAuthError(error)) {
+    return { code: error.code, message: error.message, exitCode: EXIT_BY_CODE[error.code] ?? EXIT.internal };
+  }
+  // Anything else is a bug in pywry-auth; say so in one line rather than dumping a stack.
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: "ERR_INTERNAL", message: `internal error: ${message}`, exitCode: EXIT.internal };
+}
+
+export function exitCodeFor(code: ErrorCode): number {
+  return EXIT_BY_CODE[code];
+}
+
+const BORDERLESS = {
+  top: "",
+  "top-mid": "",
+  "top-left": "",
+  "top-right": "",
+  bottom: "",
+  "bottom-mid": "",
+  "bottom-left": "",
+  "bottom-right": "",
+  left: "",
+  "left-mid": "",
+  mid: "",
+  "mid-mid": "",
+  right: "",
+  "right-mid": "",
+  middle: "",
+};
+
+/** ISO 8601 to the second, in UTC. */
+export function isoTime(seconds: number): string {
+  return new Date(Math.trunc(seconds) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** "in 4m 59s" / "2h 3m ago": the two largest units, which is as precise as people read. */
+export function relativeTime(seconds: number, now: number): string {
+  const delta = Math.trunc(seconds - now);
+  const text = durationText(Math.abs(delta));
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+export function durationText(totalSeconds: number): string {
+  const units: Array<[string, number]> = [
+    ["d", 86400],
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ];
+  const parts: string[] = [];
+  let rest = Math.trunc(totalSeconds);
+  for (const [unit, size] of units) {
+    const count = Math.floor(rest / size);
+    rest -= count * size;
+    if (count > 0 || (parts.length > 0 && parts.length < 2)) parts.push(`${count}${unit}`);
+    if (parts.length === 2) break;
+  }
+  return parts.length === 0 ? "0s" : parts.join(" ");
+}
+
+/** "2026-11-27T15:00:00Z (in 4m 59s)", or "never". */
+export function whenText(seconds: number | null, now: number): string {
+  return seconds === null ? "never" : `${isoTime(seconds)} (${relativeTime(seconds, now)})`;
+}

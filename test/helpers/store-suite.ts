@@ -1,0 +1,232 @@
+/**
+ * The SessionStore contract, as one suite every backend must pass (memory, SQLite, and later
+ * Redis). `makeStore` gets a controllable clock so expiry is tested without sleeping.
+ */
+import assert from "node:assert/strict";
+import { after, beforeEach, describe, test } from "node:test";
+import { handleFor, sha256Hex } from "../../src/core/handles.js";
+import type { AuthStore, TokenRecord } from "../../src/store/types.js";
+
+export interface Clock {
+  now: number;
+}
+
+export type MakeStore = (clock: Clock) => Promise<AuthStore> | AuthStore;
+
+const T0 = 1_800_000_000;
+
+function record(token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  const tokenHash = sha256Hex(token);
+  return {
+    accessor: handleFor(token),
+    tokenHash,
+    kind: "session",
+    subject: "alice",
+    issuedAt: T0,
+    expiresAt: T0 + 3600,
+    label: null,
+    roles: ["viewer"],
+    createdAt: T0,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+export function describeSessionStore(name: string, makeStore: MakeStore): void {
+  describe(`${name}: the SessionStore contract`, () => {
+    const clock: Clock = { now: T0 };
+    let store: AuthStore;
+    const opened: AuthStore[] = [];
+
+    beforeEach(async () => {
+      clock.now = T0;
+      store = await makeStore(clock);
+      opened.push(store);
+    });
+    after(async () => {
+      for (const each of opened) await each.close();
+    });
+
+    test("createSession stores pywry's fields and defaults roles to viewer", async () => {
+      const created = await store.createSession("s1", "alice", null, 60, { team: "a" });
+      assert.deepEqual(created, { sessionId: "s1", userId: "alice", roles: ["viewer"], createdAt: T0, expiresAt: T0 + 60, metadata: { team: "a" } });
+      assert.deepEqual(await store.getSession("s1"), created);
+    });
+
+    test("a session without a TTL never expires", async () => {
+      await store.createSession("forever", "alice", ["admin"]);
+      clock.now = T0 + 100 * 365 * 86400;
+      assert.equal((await store.getSession("forever"))?.expiresAt, null);
+      assert.equal(await store.validateSession("forever"), true);
+    });
+
+    test("getSession and validateSession miss unknown and expired sessions", async () => {
+      await store.createSession("short", "alice", ["viewer"], 10);
+      assert.equal(await store.getSession("nope"), null);
+      clock.now = T0 + 10;
+      assert.equal(await store.validateSession("short"), true);
+      clock.now = T0 + 11;
+      assert.equal(await store.getSession("short"), null);
+      assert.equal(await store.validateSession("short"), false);
+    });
+
+    test("createSession with an existing id replaces it, as pywry's INSERT OR REPLACE does", async () => {
+      await store.createSession("s1", "alice", ["viewer"]);
+      await store.createSession("s1", "bob", ["editor"]);
+      const session = await store.getSession("s1");
+      assert.equal(session?.userId, "bob");
+      assert.deepEqual(session?.roles, ["editor"]);
+    });
+
+    test("deleteSession says whether there was something to delete", async () => {
+      await store.createSession("s1", "alice");
+      assert.equal(await store.deleteSession("s1"), true);
+      assert.equal(await store.deleteSession("s1"), false);
+      assert.equal(await store.getSession("s1"), null);
+    });
+
+    test("refreshSession extends live sessions only", async () => {
+      await store.createSession("s1", "alice", null, 10);
+      clock.now = T0 + 5;
+      assert.equal(await store.refreshSession("s1", 100), true);
+      assert.equal((await store.getSession("s1"))?.expiresAt, T0 + 105);
+      assert.equal(await store.refreshSession("s1"), true);
+      clock.now = T0 + 200;
+      assert.equal(await store.refreshSession("s1", 100), false);
+      assert.equal(await store.refreshSession("unknown", 100), false);
+    });
+
+    test("listUserSessions returns the user's live sessions, newest first", async () => {
+      await store.createSession("old", "alice");
+      clock.now = T0 + 1;
+      await store.createSession("expiring", "alice", null, 5);
+      clock.now = T0 + 2;
+      await store.createSession("new", "alice");
+      await store.createSession("bobs", "bob");
+      assert.deepEqual((await store.listUserSessions("alice")).map((s) => s.sessionId), ["new", "expiring", "old"]);
+      clock.now = T0 + 10;
+      assert.deepEqual((await store.listUserSessions("alice")).map((s) => s.sessionId), ["new", "old"]);
+      assert.deepEqual(await store.listUserSessions("nobody"), []);
+    });
+
+    test("listSessions filters by user and includes expired sessions only when asked", async () => {
+      await store.createSession("a1", "alice", null, 5);
+      await store.createSession("b1", "bob");
+      clock.now = T0 + 10;
+      assert.deepEqual((await store.listSessions()).map((s) => s.sessionId), ["b1"]);
+      assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId).sort(), ["a1", "b1"]);
+      assert.deepEqual((await store.listSessions({ userId: "alice", includeExpired: true })).map((s) => s.sessionId), ["a1"]);
+    });
+
+    test("findSession finds by id or by handle, expired included", async () => {
+      await store.createSession("secret-session-id", "alice", null, 5);
+      clock.now = T0 + 10;
+      assert.equal((await store.findSession("secret-session-id"))?.userId, "alice");
+      assert.equal((await store.findSession(handleFor("secret-session-id")))?.sessionId, "secret-session-id");
+      assert.equal(await store.findSession(handleFor("other")), null);
+      assert.equal(await store.findSession("other"), null);
+    });
+
+    test("role permissions: set, get, list, and unknown roles are null", async () => {
+      await store.setRolePermissions("analyst", ["read", "export", "read"]);
+      assert.deepEqual(await store.getRolePermissions("analyst"), ["read", "export"]);
+      assert.equal(await store.getRolePermissions("nobody"), null);
+      const roles = await store.listRoles();
+      assert.deepEqual(roles.get("analyst"), ["read", "export"]);
+      assert.deepEqual(roles.get("admin")?.slice().sort(), ["admin", "delete", "manage_users", "read", "write"]);
+    });
+
+    test("checkPermission: a role grants it, else the session's per-resource grant", async () => {
+      await store.createSession("v", "carol", ["viewer"], null, { permissions: { "widget:dash": ["read", "write"] } });
+      assert.equal(await store.checkPermission("v", "widget", "any", "read"), true);
+      assert.equal(await store.checkPermission("v", "widget", "dash", "write"), true);
+      assert.equal(await store.checkPermission("v", "widget", "other", "write"), false);
+      assert.equal(await store.checkPermission("v", "widget", "dash", "delete"), false);
+      assert.equal(await store.checkPermission("missing", "widget", "dash", "read"), false);
+    });
+
+    test("checkPermission follows the store's role table, not the built-in defaults", async () => {
+      await store.createSession("e", "bob", ["editor"]);
+      await store.setRolePermissions("editor", ["read"]);
+      assert.equal(await store.checkPermission("e", "widget", "w", "write"), false);
+    });
+
+    test("checkPermission denies an expired session", async () => {
+      await store.createSession("a", "root", ["admin"], 5);
+      clock.now = T0 + 6;
+      assert.equal(await store.checkPermission("a", "widget", "w", "read"), false);
+    });
+
+    test("recordIssuedToken stores the registry entry and the session together", async () => {
+      const token = "alice:1800000000:1800003600:" + "a".repeat(64);
+      const session = await store.recordIssuedToken(record(token, { label: "ci" }), { sessionId: token, userId: "alice", roles: ["editor"], ttl: 3600 });
+      assert.equal(session?.sessionId, token);
+      assert.deepEqual(await store.findToken({ accessor: handleFor(token) }), record(token, { label: "ci" }));
+      assert.deepEqual(await store.findToken({ tokenHash: sha256Hex(token) }), record(token, { label: "ci" }));
+      assert.deepEqual((await store.getSession(token))?.roles, ["editor"]);
+    });
+
+    test("the registry never holds the token itself", async () => {
+      const token = "alice:1800000000:0:" + "b".repeat(64);
+      await store.recordIssuedToken(record(token, { expiresAt: null }));
+      const listed = await store.listTokens({ all: true });
+      assert.equal(JSON.stringify(listed).includes(token), false);
+      assert.equal(listed.length, 1);
+    });
+
+    test("listTokens hides revoked and expired entries unless asked, and filters by subject and kind", async () => {
+      const live = "alice:1:0:" + "1".repeat(64);
+      const widget = "w1:1:1800000300:" + "2".repeat(64);
+      const expired = "bob:1:1800000010:" + "3".repeat(64);
+      await store.recordIssuedToken(record(live, { expiresAt: null }));
+      await store.recordIssuedToken(record(widget, { kind: "widget", subject: "w1", expiresAt: T0 + 300, roles: null }));
+      await store.recordIssuedToken(record(expired, { subject: "bob", expiresAt: T0 + 10 }));
+      clock.now = T0 + 20;
+      assert.deepEqual((await store.listTokens()).map((r) => r.subject).sort(), ["alice", "w1"]);
+      assert.deepEqual((await store.listTokens({ all: true })).map((r) => r.subject).sort(), ["alice", "bob", "w1"]);
+      assert.deepEqual((await store.listTokens({ kind: "widget" })).map((r) => r.subject), ["w1"]);
+      assert.deepEqual((await store.listTokens({ subject: "bob", all: true })).map((r) => r.subject), ["bob"]);
+      await store.revokeToken({ tokenHash: sha256Hex(live), subject: "alice", expiresAt: null, reason: null });
+      assert.deepEqual((await store.listTokens()).map((r) => r.subject), ["w1"]);
+    });
+
+    test("revokeToken deletes the token's session, marks the registry and is idempotent", async () => {
+      const token = "alice:1800000000:1800003600:" + "c".repeat(64);
+      await store.recordIssuedToken(record(token), { sessionId: token, userId: "alice", ttl: 3600 });
+      await store.createSession("unrelated", "alice");
+      clock.now = T0 + 5;
+      const first = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: "leaked" });
+      assert.equal(first.alreadyRevoked, false);
+      assert.equal(first.sessionsDeleted, 1);
+      assert.equal(first.revocation.revokedAt, T0 + 5);
+      assert.equal(first.revocation.accessor, handleFor(token));
+      assert.equal(await store.getSession(token), null);
+      assert.notEqual(await store.getSession("unrelated"), null);
+      assert.equal((await store.findToken({ tokenHash: sha256Hex(token) }))?.revokedAt, T0 + 5);
+      assert.equal((await store.findRevocation(sha256Hex(token)))?.reason, "leaked");
+      clock.now = T0 + 50;
+      const second = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: null });
+      assert.equal(second.alreadyRevoked, true);
+      assert.equal(second.sessionsDeleted, 0);
+      assert.equal(second.revocation.revokedAt, T0 + 5);
+    });
+
+    test("revocation sticks for tokens the registry never saw (minted by pywry itself)", async () => {
+      const token = "dave:1:0:" + "d".repeat(64);
+      await store.createSession(token, "dave", ["viewer"]);
+      const result = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "dave", expiresAt: null, reason: null });
+      assert.equal(result.sessionsDeleted, 1);
+      assert.notEqual(await store.findRevocation(sha256Hex(token)), null);
+      assert.equal(await store.findRevocation(sha256Hex("other")), null);
+    });
+
+    test("returned sessions are copies: changing them does not change the store", async () => {
+      const created = await store.createSession("s1", "alice", ["viewer"], null, { a: 1 });
+      created.roles.push("admin");
+      (created.metadata as Record<string, unknown>)["a"] = 2;
+      const read = await store.getSession("s1");
+      assert.deepEqual(read?.roles, ["viewer"]);
+      assert.deepEqual(read?.metadata, { a: 1 });
+    });
+  });
+}

@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { generateSessionToken, validateSessionToken } from "../../src/auth.js";
+import { handleFor } from "../../src/core/handles.js";
+import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { fixturesDir } from "../helpers/paths.js";
+import { pywry } from "../helpers/python.js";
+import { describeSessionStore } from "../helpers/store-suite.js";
+
+const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-sqlite-"));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+
+let counter = 0;
+function freshPath(): string {
+  counter += 1;
+  return join(workDir, `store-${counter}`, "pywry.db");
+}
+
+function pywryDatabaseCopy(): string {
+  counter += 1;
+  const path = join(workDir, `pywry-${counter}.db`);
+  copyFileSync(join(fixturesDir, "pywry-sessions.db"), path);
+  return path;
+}
+
+function tableNames(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
+  } finally {
+    db.close();
+  }
+}
+
+describeSessionStore("SqliteSessionStore", (clock) => SqliteSessionStore.open(freshPath(), { now: () => clock.now }));
+
+describe("SqliteSessionStore on a database made by pywry", () => {
+  test("reads pywry's sessions, roles, metadata grants and expiry as pywry wrote them", async () => {
+    const store = SqliteSessionStore.open(pywryDatabaseCopy(), { mode: "read" });
+    try {
+      const all = await store.listSessions({ includeExpired: true });
+      assert.deepEqual(all.map((s) => s.sessionId).sort(), ["local", "sess-editor", "sess-multi", "sess-old", "sess-viewer"]);
+      const carol = await store.getSession("sess-viewer");
+      assert.deepEqual(carol?.roles, ["viewer"]);
+      assert.equal(carol?.expiresAt, null);
+      assert.deepEqual(carol?.metadata, { permissions: { "widget:dashboard-1": ["read", "write"] } });
+      assert.deepEqual((await store.getSession("sess-multi"))?.roles, ["viewer", "editor"]);
+      assert.equal(await store.getSession("sess-old"), null, "erin's session expired in 2023");
+      assert.deepEqual(await store.getRolePermissions("analyst"), ["read", "export"]);
+      assert.equal(await store.checkPermission("sess-viewer", "widget", "dashboard-1", "write"), true);
+      assert.equal(await store.checkPermission("sess-viewer", "widget", "other", "write"), false);
+      assert.equal(await store.checkPermission("sess-multi", "widget", "x", "write"), true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("read mode changes nothing: no pywry-auth tables are added", async () => {
+    const path = pywryDatabaseCopy();
+    const before = tableNames(path);
+    const store = SqliteSessionStore.open(path, { mode: "read" });
+    await store.listSessions();
+    assert.deepEqual(await store.listTokens(), []);
+    assert.equal(await store.findRevocation("0".repeat(64)), null);
+    await store.close();
+    assert.deepEqual(tableNames(path), before);
+  });
+
+  test("write mode adds only pywry_auth_ tables and leaves pywry's other tables and rows alone", async () => {
+    const path = pywryDatabaseCopy();
+    const before = tableNames(path);
+    const store = SqliteSessionStore.open(path);
+    await store.createSession("new", "zoe", ["editor"]);
+    await store.close();
+    const added = tableNames(path).filter((name) => !before.includes(name));
+    assert.deepEqual(added.sort(), ["pywry_auth_meta", "pywry_auth_revocations", "pywry_auth_tokens"]);
+    const pywrySees = pywry<{ sessions: Array<{ session_id: string }>; role_permissions: Record<string, string[]> }>({ op: "read_sessions", path });
+    assert.equal(pywrySees.sessions.length, 6);
+    assert.deepEqual(pywrySees.role_permissions["analyst"], ["read", "export"], "existing roles are not re-seeded");
+  });
+});
+
+describe("SqliteSessionStore writes what pywry reads", () => {
+  test("rows use json.dumps text, REAL seconds and NULL for no expiry", async () => {
+    const path = freshPath();
+    const store = SqliteSessionStore.open(path, { now: () => 1_800_000_000 });
+    await store.createSession("s-int-time", "bob", ["viewer", "editor"], 3600, { permissions: { "widget:w1": ["read"] } });
+    await store.createSession("s-forever", "ünï", ["admin"]);
+    await store.close();
+    const seen = pywry<{ sessions: Array<Record<string, unknown>> }>({ op: "read_sessions", path }).sessions;
+    const bob = seen.find((row) => row["session_id"] === "s-int-time");
+    assert.equal(bob?.["roles_text"], '["viewer", "editor"]');
+    assert.equal(bob?.["created_at_type"], "float", "pywry stores REAL seconds even when the clock is integral");
+    assert.equal(bob?.["expires_at"], 1_800_003_600);
+    assert.deepEqual(bob?.["metadata"], { permissions: { "widget:w1": ["read"] } });
+    const forever = seen.find((row) => row["session_id"] === "s-forever");
+    assert.equal(forever?.["expires_at"], null);
+    assert.equal(forever?.["user_id"], "ünï");
+  });
+
+  test("a session pywry writes into a pywry-auth store is read back", async () => {
+    const path = freshPath();
+    SqliteSessionStore.open(path).close();
+    pywry({ op: "write_session", path, row: { session_id: "py-1", user_id: "frank", roles: ["editor"], created_at: 1.5e9, expires_at: null, metadata: { x: 1 } } });
+    const store = SqliteSessionStore.open(path, { mode: "read" });
+    const session = await store.getSession("py-1");
+    await store.close();
+    assert.deepEqual(session, { sessionId: "py-1", userId: "frank", roles: ["editor"], createdAt: 1.5e9, expiresAt: null, metadata: { x: 1 } });
+  });
+
+  test("a new store seeds pywry's default roles but not pywry's permanent 'local' admin session", async () => {
+    const path = freshPath();
+    const store = SqliteSessionStore.open(path);
+    assert.deepEqual([...(await store.listRoles()).keys()], ["admin", "anonymous", "editor", "viewer"]);
+    assert.deepEqual(await store.listSessions({ includeExpired: true }), []);
+    await store.close();
+    const rolesText = new Database(path, { readonly: true }).prepare("SELECT permissions FROM role_permissions WHERE role = 'editor'").pluck().get();
+    assert.equal(rolesText, '["read", "write"]');
+  });
+
+  test("tokens minted by this library validate in pywry's algorithm, and pywry's in ours", () => {
+    const now = 1_800_000_000;
+    const ours = generateSessionToken("alice@example.com", "päss🔑", now + 600, { now });
+    assert.deepEqual(pywry({ op: "validate", token: ours, secret: "päss🔑", now: now + 1 }), { valid: true, user_id: "alice@example.com", error: null });
+    const theirs = pywry<{ token: string }>({ op: "generate", user_id: "ünïcødé", secret: "päss🔑", now, expires_at: now + 600 }).token;
+    assert.equal(theirs, generateSessionToken("ünïcødé", "päss🔑", now + 600, { now }), "byte-for-byte the same token");
+    assert.equal(validateSessionToken(theirs, "päss🔑", { now: now + 1 }).userId, "ünïcødé");
+  });
+});
+
+describe("SqliteSessionStore opening rules", () => {
+  test("creates the file owner-only (0600) with its directory", async () => {
+    const path = freshPath();
+    (SqliteSessionStore.open(path)).close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+    db.close();
+  });
+
+  test("read mode refuses a missing file and does not create it", () => {
+    const path = freshPath();
+    assert.throws(() => SqliteSessionStore.open(path, { mode: "read" }), { code: "ERR_STORE" });
+    assert.equal(existsSync(path), false);
+  });
+
+  test("write mode with create: false refuses a missing file", () => {
+    const path = freshPath();
+    assert.throws(() => SqliteSessionStore.open(path, { create: false }), { code: "ERR_STORE" });
+    assert.equal(existsSync(path), false);
+  });
+
+  test("a file that is not SQLite is a clear ERR_STORE", () => {
+    const path = join(workDir, "not-a-db.db");
+    writeFileSync(path, "this is not a database, just some text that is long enough to have a header".repeat(20));
+    assert.throws(() => SqliteSessionStore.open(path, { mode: "read" }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ERR_STORE");
+      assert.match(error.message, /not a SQLite database/);
+      return true;
+    });
+  });
+
+  test("a SQLite file without pywry's tables is refused in read mode", () => {
+    const path = join(workDir, "other.db");
+    const db = new Database(path);
+    db.exec("CREATE TABLE unrelated (x)");
+    db.close();
+    assert.throws(() => SqliteSessionStore.open(path, { mode: "read" }), /no sessions table/);
+  });
+
+  test("a schema from a newer pywry-auth is refused, in both modes", async () => {
+    const path = freshPath();
+    SqliteSessionStore.open(path).close();
+    const db = new Database(path);
+    db.prepare("UPDATE pywry_auth_meta SET value = '99' WHERE key = 'schema_version'").run();
+    db.close();
+    for (const mode of ["read", "write"] as const) {
+      assert.throws(() => SqliteSessionStore.open(path, { mode }), { code: "ERR_STORE_VERSION" });
+    }
+  });
+
+  test("handles are stable: the same id always gets the same 16-hex handle", () => {
+    assert.equal(handleFor("local"), handleFor("local"));
+    assert.match(handleFor("local"), /^[0-9a-f]{16}$/);
+    assert.notEqual(handleFor("local"), handleFor("locak"));
+  });
+});

@@ -47,7 +47,7 @@ export function validateWidgetToken(
 export interface VerifyOptions extends ClockOption {
   secrets: string | readonly string[];
   /** When given, a revoked token fails with ERR_TOKEN_REVOKED. */
-  store?: Pick<AuthStore, "findRevocation"> | null;
+  store?: Pick<AuthStore, "tokenRevocationStatus"> | null;
   /** When given, the token must have been issued for this subject (user or widget id). */
   subject?: string;
 }
@@ -59,9 +59,14 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   const result =
     options.subject === undefined ? validateToken(token, secrets, now) : validateTokenFor(token, options.subject, secrets, now);
   if (!result.valid || !options.store) return result;
-  const revocation = await options.store.findRevocation(sha256Hex(token));
-  if (!revocation) return result;
-  return { ...result, valid: false, userId: null, secretIndex: null, error: { code: "ERR_TOKEN_REVOKED", message: "token has been revoked" } };
+  const cause = await options.store.tokenRevocationStatus({
+    tokenHash: sha256Hex(token),
+    subject: result.userId ?? "",
+    issuedAt: result.issuedAt ?? 0,
+  });
+  if (cause === null) return result;
+  const message = cause === "token" ? "token has been revoked" : "all of this user's tokens issued up to a user-wide revocation were revoked";
+  return { ...result, valid: false, userId: null, secretIndex: null, error: { code: "ERR_TOKEN_REVOKED", message } };
 }
 
 function clock(options: ClockOption): number {

@@ -45,3 +45,25 @@ function resourceGrants(metadata: Record<string, unknown>): Record<string, unkno
   const grants = metadata["permissions"];
   return grants && typeof grants === "object" && !Array.isArray(grants) ? (grants as Record<string, unknown>) : {};
 }
+
+/** Session metadata with `permissions` added to the grant for `resource` (pywry's format). */
+export function addResourceGrant(metadata: Record<string, unknown>, resource: string, permissions: readonly string[]): Record<string, unknown> {
+  const grants = { ...resourceGrants(metadata) };
+  const current = Array.isArray(grants[resource]) ? (grants[resource] as unknown[]).filter((p): p is string => typeof p === "string") : [];
+  grants[resource] = [...new Set([...current, ...permissions])];
+  return { ...metadata, permissions: grants };
+}
+
+/** Session metadata without the given permissions (or the whole grant) for `resource`. */
+export function removeResourceGrant(
+  metadata: Record<string, unknown>,
+  resource: string,
+  permissions?: readonly string[],
+): Record<string, unknown> {
+  const grants = { ...resourceGrants(metadata) };
+  const current = Array.isArray(grants[resource]) ? (grants[resource] as unknown[]) : [];
+  const kept = permissions ? current.filter((p) => !permissions.includes(p as string)) : [];
+  if (kept.length > 0) grants[resource] = kept;
+  else delete grants[resource];
+  return { ...metadata, permissions: grants };
+}

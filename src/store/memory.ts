@@ -1,9 +1,13 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, sessionGrants } from "../core/rbac.js";
+import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import type {
+  AuditEntry,
+  AuditFilter,
   AuthStore,
+  RevocationCause,
+  UserRevocation,
   NewSession,
   Revocation,
   RevokeResult,
@@ -16,6 +20,8 @@ import { matchesTokenFilter } from "./types.js";
 export interface MemoryStoreOptions {
   /** The clock, in Unix seconds. */
   now?: () => number;
+  /** Who the audit log says made the changes. */
+  actor?: string;
 }
 
 export class MemorySessionStore implements AuthStore {
@@ -25,10 +31,14 @@ export class MemorySessionStore implements AuthStore {
   );
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly revocations = new Map<string, Revocation>();
+  private readonly cutoffs = new Map<string, number>();
+  private readonly auditLog: AuditEntry[] = [];
   private readonly now: () => number;
+  private readonly actor: string | null;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? (() => Date.now() / 1000);
+    this.actor = options.actor ?? null;
   }
 
   async createSession(
@@ -38,7 +48,9 @@ export class MemorySessionStore implements AuthStore {
     ttl?: number | null,
     metadata?: Record<string, unknown> | null,
   ): Promise<UserSession> {
-    return this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined });
+    const session = this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined });
+    this.audit("session.create", userId, handleFor(sessionId), { roles: session.roles, expires_at: session.expiresAt });
+    return session;
   }
 
   async getSession(sessionId: string): Promise<UserSession | null> {
@@ -51,13 +63,20 @@ export class MemorySessionStore implements AuthStore {
   }
 
   async deleteSession(sessionId: string): Promise<boolean> {
-    return this.sessions.delete(sessionId);
+    const session = this.sessions.get(sessionId);
+    if (!session) return false;
+    this.sessions.delete(sessionId);
+    this.audit("session.delete", session.userId, handleFor(sessionId), {});
+    return true;
   }
 
   async refreshSession(sessionId: string, extendTtl?: number | null): Promise<boolean> {
     const session = this.sessions.get(sessionId);
     if (!session || !isSessionLive(session, this.now())) return false;
-    if (extendTtl) session.expiresAt = this.now() + extendTtl;
+    if (extendTtl) {
+      session.expiresAt = this.now() + extendTtl;
+      this.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: session.expiresAt });
+    }
     return true;
   }
 
@@ -94,7 +113,41 @@ export class MemorySessionStore implements AuthStore {
   }
 
   async setRolePermissions(role: string, permissions: string[]): Promise<void> {
-    this.roles.set(role, [...new Set(permissions)]);
+    const before = this.roles.get(role) ?? null;
+    const after = [...new Set(permissions)];
+    this.roles.set(role, after);
+    this.audit("role.set", role, null, { before, after });
+  }
+
+  async deleteRole(role: string): Promise<boolean> {
+    const before = this.roles.get(role);
+    if (!before) return false;
+    this.roles.delete(role);
+    this.audit("role.delete", role, null, { before });
+    return true;
+  }
+
+  async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
+      addResourceGrant(metadata, resource, permissions),
+    );
+  }
+
+  async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
+      removeResourceGrant(metadata, resource, permissions),
+    );
+  }
+
+  async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
+    const now = this.now();
+    const expired = [...this.sessions.values()]
+      .filter((session) => !isSessionLive(session, now))
+      .sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
+    if (options.dryRun || expired.length === 0) return expired.map(copySession);
+    for (const session of expired) this.sessions.delete(session.sessionId);
+    this.audit("session.purge", null, null, { count: expired.length, users: new Set(expired.map((s) => s.userId)).size });
+    return expired.map(copySession);
   }
 
   async listRoles(): Promise<Map<string, string[]>> {
@@ -102,8 +155,7 @@ export class MemorySessionStore implements AuthStore {
   }
 
   async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {
-    this.tokens.set(record.tokenHash, { ...record });
-    return session ? this.insertSession(session) : null;
+    return this.recordToken(record, session ?? null);
   }
 
   async findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
@@ -123,6 +175,77 @@ export class MemorySessionStore implements AuthStore {
   }
 
   async revokeToken(request: Omit<Revocation, "revokedAt" | "accessor">): Promise<RevokeResult> {
+    return this.revoke(request);
+  }
+
+  async renewToken(
+    old: Omit<Revocation, "revokedAt" | "accessor">,
+    record: TokenRecord,
+    session: NewSession | null,
+  ): Promise<UserSession | null> {
+    this.revoke(old);
+    const created = this.recordToken(record, session);
+    this.audit("token.renew", record.subject, record.accessor, { replaced: handleForHash(old.tokenHash), expires_at: record.expiresAt });
+    return created;
+  }
+
+  async findRevocation(tokenHash: string): Promise<Revocation | null> {
+    const revocation = this.revocations.get(tokenHash);
+    return revocation ? { ...revocation } : null;
+  }
+
+  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+    if (this.revocations.has(token.tokenHash)) return "token";
+    const cutoff = this.cutoffs.get(token.subject);
+    return cutoff !== undefined && token.issuedAt <= cutoff ? "user" : null;
+  }
+
+  async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
+    const now = this.now();
+    const cutoffAt = Math.max(now, this.cutoffs.get(userId) ?? now);
+    this.cutoffs.set(userId, cutoffAt);
+    let sessionsDeleted = 0;
+    for (const [id, session] of [...this.sessions]) {
+      if (session.userId === userId && this.sessions.delete(id)) sessionsDeleted += 1;
+    }
+    let tokensRevoked = 0;
+    for (const record of this.tokens.values()) {
+      if (record.subject === userId && record.revokedAt === null && record.issuedAt <= cutoffAt) {
+        record.revokedAt = now;
+        tokensRevoked += 1;
+      }
+    }
+    this.audit("user.revoke", userId, null, { cutoff_at: cutoffAt, sessions_deleted: sessionsDeleted, tokens_revoked: tokensRevoked, reason });
+    return { userId, cutoffAt, sessionsDeleted };
+  }
+
+  async findUserCutoff(userId: string): Promise<number | null> {
+    return this.cutoffs.get(userId) ?? null;
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    const matching = this.auditLog
+      .filter((entry) => filter.since === undefined || entry.at >= filter.since)
+      .filter((entry) => filter.action === undefined || entry.action === filter.action || entry.action.startsWith(`${filter.action}.`))
+      .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
+    return (filter.limit === undefined ? matching : matching.slice(0, filter.limit)).map((entry) => structuredClone(entry));
+  }
+
+  async close(): Promise<void> {}
+
+  private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
+    this.tokens.set(record.tokenHash, { ...record });
+    const created = session ? this.insertSession(session) : null;
+    this.audit("token.mint", record.subject, record.accessor, {
+      kind: record.kind,
+      expires_at: record.expiresAt,
+      roles: created?.roles ?? null,
+      label: record.label,
+    });
+    return created;
+  }
+
+  private revoke(request: Omit<Revocation, "revokedAt" | "accessor">): RevokeResult {
     const existing = this.revocations.get(request.tokenHash) ?? null;
     const revocation = existing ?? { ...request, accessor: handleForHash(request.tokenHash), revokedAt: this.now() };
     this.revocations.set(request.tokenHash, revocation);
@@ -132,15 +255,28 @@ export class MemorySessionStore implements AuthStore {
     for (const id of [...this.sessions.keys()]) {
       if (sha256Hex(id) === request.tokenHash && this.sessions.delete(id)) sessionsDeleted += 1;
     }
+    if (!existing || sessionsDeleted > 0) {
+      this.audit("token.revoke", request.subject, revocation.accessor, { sessions_deleted: sessionsDeleted, reason: request.reason });
+    }
     return { alreadyRevoked: existing !== null, sessionsDeleted, revocation: { ...revocation } };
   }
 
-  async findRevocation(tokenHash: string): Promise<Revocation | null> {
-    const revocation = this.revocations.get(tokenHash);
-    return revocation ? { ...revocation } : null;
+  private async updateMetadata(
+    sessionId: string,
+    action: string,
+    detail: Record<string, unknown>,
+    change: (metadata: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<UserSession | null> {
+    const session = this.sessions.get(sessionId);
+    if (!session) return null;
+    session.metadata = change(session.metadata);
+    this.audit(action, session.userId, handleFor(sessionId), detail);
+    return copySession(session);
   }
 
-  async close(): Promise<void> {}
+  private audit(action: string, subject: string | null, target: string | null, detail: Record<string, unknown>): void {
+    this.auditLog.push({ id: this.auditLog.length + 1, at: this.now(), action, subject, target, actor: this.actor, detail: structuredClone(detail) });
+  }
 
   private insertSession(session: NewSession): UserSession {
     const created = buildSession(session, this.now(), DEFAULT_ROLES);

@@ -48,6 +48,21 @@ CREATE TABLE IF NOT EXISTS pywry_auth_revocations (
     expires_at INTEGER,
     reason TEXT
 );
+CREATE TABLE IF NOT EXISTS pywry_auth_user_cutoffs (
+    user_id TEXT PRIMARY KEY,
+    cutoff_at REAL NOT NULL,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS pywry_auth_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    target TEXT,
+    actor TEXT,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS idx_pywry_auth_audit_at ON pywry_auth_audit(at);
 `,
 ];
 

@@ -3,16 +3,21 @@
  * database file at the same time (WAL, busy timeout, pywry's JSON and float-seconds encodings).
  */
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
-import { DEFAULT_ROLES, sessionGrants } from "../core/rbac.js";
+import { DEFAULT_ROLES, addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import type {
+  AuditEntry,
+  AuditFilter,
   AuthStore,
+  RevocationCause,
+  UserRevocation,
   NewSession,
   Revocation,
   RevokeResult,
@@ -34,6 +39,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** The clock, in Unix seconds. */
   now?: () => number;
+  /** Who the audit log says made the changes (default: the OS user). */
+  actor?: string;
 }
 
 interface SessionRow {
@@ -58,6 +65,16 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
+interface AuditRow {
+  id: number;
+  at: number;
+  action: string;
+  subject: string | null;
+  target: string | null;
+  actor: string | null;
+  detail: string;
+}
+
 interface RevocationRow {
   token_hash: string;
   accessor: string;
@@ -74,6 +91,7 @@ export class SqliteSessionStore implements AuthStore {
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly writable: boolean;
+  private readonly actor: string | null;
   private hasAuthTables: boolean;
 
   private constructor(path: string, db: Database.Database, options: SqliteStoreOptions) {
@@ -81,6 +99,7 @@ export class SqliteSessionStore implements AuthStore {
     this.db = db;
     this.now = options.now ?? (() => Date.now() / 1000);
     this.writable = options.mode !== "read";
+    this.actor = options.actor ?? osUser();
     this.hasAuthTables = false;
   }
 
@@ -110,7 +129,11 @@ export class SqliteSessionStore implements AuthStore {
     ttl?: number | null,
     metadata?: Record<string, unknown> | null,
   ): Promise<UserSession> {
-    return this.run(() => this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined }));
+    return this.write(() => {
+      const session = this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined });
+      this.audit("session.create", session.userId, handleFor(sessionId), { roles: session.roles, expires_at: session.expiresAt });
+      return session;
+    });
   }
 
   async getSession(sessionId: string): Promise<UserSession | null> {
@@ -125,15 +148,23 @@ export class SqliteSessionStore implements AuthStore {
   }
 
   async deleteSession(sessionId: string): Promise<boolean> {
-    return this.run(() => this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId).changes > 0);
+    return this.write(() => {
+      const session = this.selectSession(sessionId);
+      if (!session) return false;
+      this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
+      this.audit("session.delete", session.userId, handleFor(sessionId), {});
+      return true;
+    });
   }
 
   async refreshSession(sessionId: string, extendTtl?: number | null): Promise<boolean> {
-    return this.run(() => {
+    return this.write(() => {
       const session = this.selectSession(sessionId);
       if (!session || !isSessionLive(session, this.now())) return false;
       if (extendTtl) {
-        this.db.prepare("UPDATE sessions SET expires_at = ? WHERE session_id = ?").run(this.now() + extendTtl, sessionId);
+        const expiresAt = this.now() + extendTtl;
+        this.db.prepare("UPDATE sessions SET expires_at = ? WHERE session_id = ?").run(expiresAt, sessionId);
+        this.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: expiresAt });
       }
       return true;
     });
@@ -173,19 +204,25 @@ export class SqliteSessionStore implements AuthStore {
   }
 
   async getRolePermissions(role: string): Promise<string[] | null> {
-    return this.run(() => {
-      const text = this.db.prepare("SELECT permissions FROM role_permissions WHERE role = ?").pluck().get(role) as
-        | string
-        | undefined;
-      return text === undefined ? null : parseStringList(text);
-    });
+    return this.run(() => this.selectRole(role));
   }
 
   async setRolePermissions(role: string, permissions: string[]): Promise<void> {
-    return this.run(() => {
-      this.db
-        .prepare("INSERT OR REPLACE INTO role_permissions (role, permissions) VALUES (?, ?)")
-        .run(role, pythonJson([...new Set(permissions)]));
+    return this.write(() => {
+      const before = this.selectRole(role);
+      const after = [...new Set(permissions)];
+      this.db.prepare("INSERT OR REPLACE INTO role_permissions (role, permissions) VALUES (?, ?)").run(role, pythonJson(after));
+      this.audit("role.set", role, null, { before, after });
+    });
+  }
+
+  async deleteRole(role: string): Promise<boolean> {
+    return this.write(() => {
+      const before = this.selectRole(role);
+      if (before === null) return false;
+      this.db.prepare("DELETE FROM role_permissions WHERE role = ?").run(role);
+      this.audit("role.delete", role, null, { before });
+      return true;
     });
   }
 
@@ -199,31 +236,33 @@ export class SqliteSessionStore implements AuthStore {
     });
   }
 
-  async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {
-    return this.run(() =>
-      this.db.transaction(() => {
-        this.requireAuthTables();
-        this.db
-          .prepare(
-            `INSERT INTO pywry_auth_tokens
-               (token_hash, accessor, kind, subject, issued_at, expires_at, label, roles, created_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            record.tokenHash,
-            record.accessor,
-            record.kind,
-            record.subject,
-            record.issuedAt,
-            record.expiresAt,
-            record.label,
-            record.roles === null ? null : pythonJson(record.roles),
-            record.createdAt,
-            record.revokedAt,
-          );
-        return session ? this.insertSession(session) : null;
-      })(),
+  async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
+      addResourceGrant(metadata, resource, permissions),
     );
+  }
+
+  async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
+      removeResourceGrant(metadata, resource, permissions),
+    );
+  }
+
+  async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
+    return this.write(() => {
+      const rows = this.db
+        .prepare("SELECT * FROM sessions WHERE expires_at IS NOT NULL AND expires_at > 0 AND expires_at < ? ORDER BY expires_at")
+        .all(this.now()) as SessionRow[];
+      if (options.dryRun || rows.length === 0) return rows.map(toSession);
+      const remove = this.db.prepare("DELETE FROM sessions WHERE session_id = ?");
+      for (const row of rows) remove.run(row.session_id);
+      this.audit("session.purge", null, null, { count: rows.length, users: [...new Set(rows.map((row) => row.user_id))].length });
+      return rows.map(toSession);
+    });
+  }
+
+  async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {
+    return this.write(() => this.recordToken(record, session ?? null));
   }
 
   async findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
@@ -243,42 +282,73 @@ export class SqliteSessionStore implements AuthStore {
       if (!this.hasAuthTables) return [];
       const rows = this.db.prepare("SELECT * FROM pywry_auth_tokens ORDER BY created_at DESC").all() as TokenRow[];
       const now = this.now();
-      return rows
-        .map(toTokenRecord)
-        .filter((record) => filter.subject === undefined || record.subject === filter.subject)
-        .filter((record) => filter.kind === undefined || record.kind === filter.kind)
-        .filter((record) => filter.all || (record.revokedAt === null && (record.expiresAt === null || record.expiresAt >= now)));
+      return rows.map(toTokenRecord).filter((record) => matchesTokenFilter(record, filter, now));
     });
   }
 
   async revokeToken(request: Omit<Revocation, "revokedAt" | "accessor">): Promise<RevokeResult> {
-    return this.run(() =>
-      this.db.transaction(() => {
-        this.requireAuthTables();
-        const existing = this.selectRevocation(request.tokenHash);
-        const revocation: Revocation = existing ?? {
-          ...request,
-          accessor: handleForHash(request.tokenHash),
-          revokedAt: this.now(),
-        };
-        if (!existing) {
-          this.db
-            .prepare(
-              `INSERT INTO pywry_auth_revocations (token_hash, accessor, subject, revoked_at, expires_at, reason)
-               VALUES (?, ?, ?, ?, ?, ?)`,
-            )
-            .run(revocation.tokenHash, revocation.accessor, revocation.subject, revocation.revokedAt, revocation.expiresAt, revocation.reason);
-        }
-        this.db
-          .prepare("UPDATE pywry_auth_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
-          .run(revocation.revokedAt, request.tokenHash);
-        return { alreadyRevoked: existing !== null, sessionsDeleted: this.deleteSessionsWithIdHash(request), revocation };
-      })(),
-    );
+    return this.write(() => this.revoke(request, "token.revoke"));
+  }
+
+  async renewToken(
+    old: Omit<Revocation, "revokedAt" | "accessor">,
+    record: TokenRecord,
+    session: NewSession | null,
+  ): Promise<UserSession | null> {
+    return this.write(() => {
+      this.revoke(old, "token.revoke");
+      const created = this.recordToken(record, session);
+      this.audit("token.renew", record.subject, record.accessor, { replaced: handleForHash(old.tokenHash), expires_at: record.expiresAt });
+      return created;
+    });
   }
 
   async findRevocation(tokenHash: string): Promise<Revocation | null> {
     return this.run(() => (this.hasAuthTables ? this.selectRevocation(tokenHash) : null));
+  }
+
+  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+    return this.run(() => {
+      if (!this.hasAuthTables) return null;
+      if (this.selectRevocation(token.tokenHash)) return "token";
+      const cutoff = this.selectCutoff(token.subject);
+      return cutoff !== null && token.issuedAt <= cutoff ? "user" : null;
+    });
+  }
+
+  async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
+    return this.write(() => {
+      const now = this.now();
+      const cutoffAt = Math.max(now, this.selectCutoff(userId) ?? now);
+      this.db
+        .prepare("INSERT OR REPLACE INTO pywry_auth_user_cutoffs (user_id, cutoff_at, reason) VALUES (?, ?, ?)")
+        .run(userId, cutoffAt, reason);
+      const sessionsDeleted = this.db.prepare("DELETE FROM sessions WHERE user_id = ?").run(userId).changes;
+      const tokensRevoked = this.db
+        .prepare("UPDATE pywry_auth_tokens SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL AND issued_at <= ?")
+        .run(now, userId, cutoffAt).changes;
+      this.audit("user.revoke", userId, null, { cutoff_at: cutoffAt, sessions_deleted: sessionsDeleted, tokens_revoked: tokensRevoked, reason });
+      return { userId, cutoffAt, sessionsDeleted };
+    });
+  }
+
+  async findUserCutoff(userId: string): Promise<number | null> {
+    return this.run(() => (this.hasAuthTables ? this.selectCutoff(userId) : null));
+  }
+
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    return this.run(() => {
+      if (!this.hasAuthTables) return [];
+      const clauses: string[] = [];
+      const params: unknown[] = [];
+      if (filter.since !== undefined) (clauses.push("at >= ?"), params.push(filter.since));
+      if (filter.action !== undefined) (clauses.push("(action = ? OR action LIKE ?)"), params.push(filter.action, `${filter.action}.%`));
+      if (filter.subject !== undefined) (clauses.push("subject = ?"), params.push(filter.subject));
+      const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
+      const limit = filter.limit === undefined ? "" : `LIMIT ${Math.max(0, Math.trunc(filter.limit))}`;
+      const rows = this.db.prepare(`SELECT * FROM pywry_auth_audit ${where} ORDER BY id ${limit}`).all(...params) as AuditRow[];
+      return rows.map(toAuditEntry);
+    });
   }
 
   async close(): Promise<void> {
@@ -356,6 +426,56 @@ export class SqliteSessionStore implements AuthStore {
     return row ? toRevocation(row) : null;
   }
 
+  private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
+    this.db
+      .prepare(
+        `INSERT INTO pywry_auth_tokens
+           (token_hash, accessor, kind, subject, issued_at, expires_at, label, roles, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        record.tokenHash,
+        record.accessor,
+        record.kind,
+        record.subject,
+        record.issuedAt,
+        record.expiresAt,
+        record.label,
+        record.roles === null ? null : pythonJson(record.roles),
+        record.createdAt,
+        record.revokedAt,
+      );
+    const created = session ? this.insertSession(session) : null;
+    this.audit("token.mint", record.subject, record.accessor, {
+      kind: record.kind,
+      expires_at: record.expiresAt,
+      roles: created?.roles ?? null,
+      label: record.label,
+    });
+    return created;
+  }
+
+  private revoke(request: Omit<Revocation, "revokedAt" | "accessor">, action: string): RevokeResult {
+    const existing = this.selectRevocation(request.tokenHash);
+    const revocation: Revocation = existing ?? { ...request, accessor: handleForHash(request.tokenHash), revokedAt: this.now() };
+    if (!existing) {
+      this.db
+        .prepare(
+          `INSERT INTO pywry_auth_revocations (token_hash, accessor, subject, revoked_at, expires_at, reason)
+           VALUES (?, ?, ?, ?, ?, ?)`,
+        )
+        .run(revocation.tokenHash, revocation.accessor, revocation.subject, revocation.revokedAt, revocation.expiresAt, revocation.reason);
+    }
+    this.db
+      .prepare("UPDATE pywry_auth_tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL")
+      .run(revocation.revokedAt, request.tokenHash);
+    const sessionsDeleted = this.deleteSessionsWithIdHash(request);
+    if (!existing || sessionsDeleted > 0) {
+      this.audit(action, request.subject, revocation.accessor, { sessions_deleted: sessionsDeleted, reason: request.reason });
+    }
+    return { alreadyRevoked: existing !== null, sessionsDeleted, revocation };
+  }
+
   /** The sessions whose id is the revoked token; pywry's login makes the token the session id. */
   private deleteSessionsWithIdHash(request: { tokenHash: string; subject: string | null }): number {
     const candidates = (request.subject === null
@@ -370,6 +490,47 @@ export class SqliteSessionStore implements AuthStore {
       if (sha256Hex(id) === request.tokenHash) deleted += remove.run(id).changes;
     }
     return deleted;
+  }
+
+  private updateMetadata(
+    sessionId: string,
+    action: string,
+    detail: Record<string, unknown>,
+    change: (metadata: Record<string, unknown>) => Record<string, unknown>,
+  ): Promise<UserSession | null> {
+    return this.write(() => {
+      const session = this.selectSession(sessionId);
+      if (!session) return null;
+      const metadata = change(session.metadata);
+      this.db.prepare("UPDATE sessions SET metadata = ? WHERE session_id = ?").run(pythonJson(metadata), sessionId);
+      this.audit(action, session.userId, handleFor(sessionId), detail);
+      return { ...session, metadata };
+    });
+  }
+
+  private selectRole(role: string): string[] | null {
+    const text = this.db.prepare("SELECT permissions FROM role_permissions WHERE role = ?").pluck().get(role) as string | undefined;
+    return text === undefined ? null : parseStringList(text);
+  }
+
+  private selectCutoff(userId: string): number | null {
+    const value = this.db.prepare("SELECT cutoff_at FROM pywry_auth_user_cutoffs WHERE user_id = ?").pluck().get(userId);
+    return typeof value === "number" ? value : null;
+  }
+
+  /** Appends to the audit log; always called inside the transaction of the change it records. */
+  private audit(action: string, subject: string | null, target: string | null, detail: Record<string, unknown>): void {
+    this.db
+      .prepare("INSERT INTO pywry_auth_audit (at, action, subject, target, actor, detail) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(this.now(), action, subject, target, this.actor, JSON.stringify(detail));
+  }
+
+  /** Runs a change in one transaction, in a store opened for writing. */
+  private write<T>(change: () => T): Promise<T> {
+    return this.run(() => {
+      this.requireAuthTables();
+      return this.db.transaction(change)();
+    });
   }
 
   private requireAuthTables(): void {
@@ -435,6 +596,26 @@ function toTokenRecord(row: TokenRow): TokenRecord {
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
   };
+}
+
+function toAuditEntry(row: AuditRow): AuditEntry {
+  return {
+    id: row.id,
+    at: row.at,
+    action: row.action,
+    subject: row.subject,
+    target: row.target,
+    actor: row.actor,
+    detail: parseObject(row.detail),
+  };
+}
+
+function osUser(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env["USER"] ?? null;
+  }
 }
 
 function toRevocation(row: RevocationRow): Revocation {

@@ -32,6 +32,36 @@ export interface RevokeResult {
   revocation: Revocation;
 }
 
+export interface UserRevocation {
+  userId: string;
+  /** Tokens for the user issued at or before this Unix time fail verification from now on. */
+  cutoffAt: number;
+  sessionsDeleted: number;
+}
+
+/** One audited change. Never holds a token, a session id or a secret: only handles. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  action: string;
+  /** The user (or, for role changes, the role) the change was about. */
+  subject: string | null;
+  /** The accessor of the token or the handle of the session, when there is one. */
+  target: string | null;
+  /** The OS user who made the change. */
+  actor: string | null;
+  detail: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  since?: number;
+  action?: string;
+  subject?: string;
+  limit?: number;
+}
+
+export type RevocationCause = "token" | "user";
+
 export interface SessionFilter {
   userId?: string;
   includeExpired?: boolean;
@@ -95,4 +125,25 @@ export interface AuthStore extends SessionStore {
    */
   revokeToken(revocation: Omit<Revocation, "revokedAt" | "accessor">): Promise<RevokeResult>;
   findRevocation(tokenHash: string): Promise<Revocation | null>;
+  /**
+   * Why a token no longer counts, or null: its own revocation ("token"), or a user-wide
+   * revocation whose cut-off is at or after the token's issue time ("user").
+   */
+  tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null>;
+  /** Deletes all of a user's sessions and records a cut-off time for the user's tokens. */
+  revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
+  findUserCutoff(userId: string): Promise<number | null>;
+  /**
+   * Replaces a token: revokes the old one (and its session) and records the new one with its
+   * session, all at once.
+   */
+  renewToken(old: Omit<Revocation, "revokedAt" | "accessor">, record: TokenRecord, session: NewSession | null): Promise<UserSession | null>;
+  deleteRole(role: string): Promise<boolean>;
+  /** Adds per-resource permissions to a session's metadata (pywry's `metadata.permissions`). */
+  grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null>;
+  /** Removes the given per-resource permissions, or the whole grant when none are given. */
+  ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null>;
+  /** Deletes expired sessions (or, with dryRun, only lists them). */
+  purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
 }

@@ -220,6 +220,129 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.equal(await store.findRevocation(sha256Hex("other")), null);
     });
 
+    test("revokeUser deletes every session of the user and sets a cut-off for the user's tokens", async () => {
+      await store.createSession("a1", "alice");
+      await store.createSession("a2", "alice", null, 60);
+      await store.createSession("b1", "bob");
+      const early = "alice:1799999990:0:" + "e".repeat(64);
+      await store.recordIssuedToken(record(early, { issuedAt: T0 - 10, expiresAt: null }));
+      clock.now = T0 + 100;
+      const result = await store.revokeUser("alice", "left the company");
+      assert.deepEqual(result, { userId: "alice", cutoffAt: T0 + 100, sessionsDeleted: 2 });
+      assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId), ["b1"]);
+      assert.equal(await store.findUserCutoff("alice"), T0 + 100);
+      assert.equal(await store.findUserCutoff("bob"), null);
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: T0 + 100 }), "user", "issued at the cut-off");
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: T0 + 101 }), null, "issued after it");
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: "x", subject: "bob", issuedAt: T0 }), null);
+      assert.equal((await store.findToken({ tokenHash: sha256Hex(early) }))?.revokedAt, T0 + 100);
+    });
+
+    test("a later user-wide revocation never moves the cut-off backwards", async () => {
+      clock.now = T0 + 100;
+      await store.revokeUser("alice", null);
+      clock.now = T0 + 50;
+      assert.equal((await store.revokeUser("alice", null)).cutoffAt, T0 + 100);
+    });
+
+    test("tokenRevocationStatus names a token's own revocation first", async () => {
+      const token = "carol:1:0:" + "f".repeat(64);
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "carol", expiresAt: null, reason: null });
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: sha256Hex(token), subject: "carol", issuedAt: 1 }), "token");
+    });
+
+    test("renewToken revokes the old token and its session and records the new one, together", async () => {
+      const old = "alice:1800000000:1800003600:" + "1".repeat(64);
+      const fresh = "alice:1800000010:1800007210:" + "2".repeat(64);
+      await store.recordIssuedToken(record(old), { sessionId: old, userId: "alice", roles: ["editor"], ttl: 3600 });
+      clock.now = T0 + 10;
+      const session = await store.renewToken(
+        { tokenHash: sha256Hex(old), subject: "alice", expiresAt: T0 + 3600, reason: "renewed" },
+        record(fresh, { issuedAt: T0 + 10, expiresAt: T0 + 7210, createdAt: T0 + 10 }),
+        { sessionId: fresh, userId: "alice", roles: ["editor"], ttl: 7200 },
+      );
+      assert.equal(session?.sessionId, fresh);
+      assert.equal(await store.getSession(old), null);
+      assert.deepEqual((await store.getSession(fresh))?.roles, ["editor"]);
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: sha256Hex(old), subject: "alice", issuedAt: T0 }), "token");
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: sha256Hex(fresh), subject: "alice", issuedAt: T0 + 10 }), null);
+    });
+
+    test("deleteRole removes a role and says whether it existed", async () => {
+      await store.setRolePermissions("temp", ["read"]);
+      assert.equal(await store.deleteRole("temp"), true);
+      assert.equal(await store.getRolePermissions("temp"), null);
+      assert.equal(await store.deleteRole("temp"), false);
+    });
+
+    test("grantResource and ungrantResource edit metadata.permissions in pywry's format", async () => {
+      await store.createSession("s", "carol", ["viewer"], null, { theme: "dark" });
+      await store.grantResource("s", "widget:w1", ["read"]);
+      const granted = await store.grantResource("s", "widget:w1", ["write", "read"]);
+      assert.deepEqual(granted?.metadata, { theme: "dark", permissions: { "widget:w1": ["read", "write"] } });
+      assert.equal(await store.checkPermission("s", "widget", "w1", "write"), true);
+      await store.ungrantResource("s", "widget:w1", ["write"]);
+      assert.equal(await store.checkPermission("s", "widget", "w1", "write"), false);
+      assert.equal(await store.checkPermission("s", "widget", "w1", "read"), true);
+      const cleared = await store.ungrantResource("s", "widget:w1");
+      assert.deepEqual(cleared?.metadata, { theme: "dark", permissions: {} });
+      assert.equal(await store.grantResource("missing", "widget:w1", ["read"]), null);
+    });
+
+    test("purgeExpired deletes only expired sessions, and dry runs delete nothing", async () => {
+      await store.createSession("short", "alice", null, 5);
+      await store.createSession("long", "alice", null, 500);
+      await store.createSession("never", "bob");
+      clock.now = T0 + 10;
+      assert.deepEqual((await store.purgeExpired({ dryRun: true })).map((s) => s.sessionId), ["short"]);
+      assert.equal((await store.listSessions({ includeExpired: true })).length, 3);
+      assert.deepEqual((await store.purgeExpired()).map((s) => s.sessionId), ["short"]);
+      assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId).sort(), ["long", "never"]);
+      assert.deepEqual(await store.purgeExpired(), []);
+    });
+
+    test("every change is audited with handles, never with session ids or tokens", async () => {
+      const token = "alice:1800000000:0:" + "9".repeat(64);
+      await store.recordIssuedToken(record(token, { expiresAt: null }), { sessionId: token, userId: "alice", roles: ["viewer"] });
+      await store.createSession("plain-session-id", "bob", ["editor"], 60);
+      await store.refreshSession("plain-session-id", 120);
+      await store.grantResource("plain-session-id", "widget:w", ["read"]);
+      await store.ungrantResource("plain-session-id", "widget:w");
+      await store.setRolePermissions("analyst", ["read"]);
+      await store.deleteRole("analyst");
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: null, reason: null });
+      await store.deleteSession("plain-session-id");
+      await store.revokeUser("carol", null);
+      const log = await store.listAudit();
+      assert.deepEqual(log.map((entry) => entry.action), [
+        "token.mint",
+        "session.create",
+        "session.refresh",
+        "session.grant",
+        "session.ungrant",
+        "role.set",
+        "role.delete",
+        "token.revoke",
+        "session.delete",
+        "user.revoke",
+      ]);
+      assert.equal(log[0]?.target, handleFor(token));
+      assert.equal(log[1]?.target, handleFor("plain-session-id"));
+      assert.equal(log[1]?.subject, "bob");
+      const text = JSON.stringify(log);
+      assert.equal(text.includes(token), false, "no token in the audit log");
+      assert.equal(text.includes("plain-session-id"), false, "no session id in the audit log");
+      assert.deepEqual((await store.listAudit({ action: "session" })).map((e) => e.action), [
+        "session.create",
+        "session.refresh",
+        "session.grant",
+        "session.ungrant",
+        "session.delete",
+      ]);
+      assert.deepEqual((await store.listAudit({ subject: "analyst" })).map((e) => e.action), ["role.set", "role.delete"]);
+      assert.equal((await store.listAudit({ since: T0 + 1 })).length, 0);
+    });
+
     test("returned sessions are copies: changing them does not change the store", async () => {
       const created = await store.createSession("s1", "alice", ["viewer"], null, { a: 1 });
       created.roles.push("admin");

@@ -77,7 +77,7 @@ describe("SqliteSessionStore on a database made by pywry", () => {
     await store.createSession("new", "zoe", ["editor"]);
     await store.close();
     const added = tableNames(path).filter((name) => !before.includes(name));
-    assert.deepEqual(added.sort(), ["pywry_auth_meta", "pywry_auth_revocations", "pywry_auth_tokens"]);
+    assert.deepEqual(added.sort(), ["pywry_auth_audit", "pywry_auth_meta", "pywry_auth_revocations", "pywry_auth_tokens", "pywry_auth_user_cutoffs"]);
     const pywrySees = pywry<{ sessions: Array<{ session_id: string }>; role_permissions: Record<string, string[]> }>({ op: "read_sessions", path });
     assert.equal(pywrySees.sessions.length, 6);
     assert.deepEqual(pywrySees.role_permissions["analyst"], ["read", "export"], "existing roles are not re-seeded");

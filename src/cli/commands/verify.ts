@@ -4,7 +4,7 @@ import { parseInstant } from "../../core/duration.js";
 import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
-import type { AuthStore, Revocation, TokenRecord } from "../../store/types.js";
+import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
 import { configuredSecrets, openStore, storeExists, type Context, type Secrets } from "../context.js";
 import { readTokenArgument } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
@@ -47,13 +47,14 @@ export async function inspect(context: Context, output: Output, tokenArgument: s
   const signerIndex = secrets ? signingSecretIndex(token, secrets.all) : null;
   const signature = !secrets ? "unchecked" : signerIndex === null ? "invalid" : "valid";
   const tokenHash = sha256Hex(token);
-  const { record, revocation } = await withOptionalStore(context, true, async (store) => ({
+  const { record, revocation, revokedBy } = await withOptionalStore(context, true, async (store) => ({
     record: store ? await store.findToken({ tokenHash }) : null,
     revocation: store ? await store.findRevocation(tokenHash) : null,
+    revokedBy: store ? await store.tokenRevocationStatus({ tokenHash, subject: claims.subject, issuedAt: claims.issuedAt }) : null,
   }));
   const expired = claims.expiresAt !== null && claims.expiresAt < now;
   output.result(
-    inspectText({ claims, now, signature, secrets, signerIndex, record, revocation, expired, output }),
+    inspectText({ claims, now, signature, secrets, signerIndex, record, revocation, revokedBy, expired, output }),
     {
       subject: claims.subject,
       issued_at: claims.issuedAt,
@@ -62,7 +63,8 @@ export async function inspect(context: Context, output: Output, tokenArgument: s
       signature,
       signed_with_previous_secret: signerIndex === null ? null : signerIndex !== 0,
       accessor: handleForHash(tokenHash),
-      revoked: revocation !== null,
+      revoked: revokedBy !== null,
+      revoked_by: revokedBy,
       registry: record && {
         accessor: record.accessor,
         kind: record.kind,
@@ -114,6 +116,7 @@ interface InspectView {
   signerIndex: number | null;
   record: TokenRecord | null;
   revocation: Revocation | null;
+  revokedBy: RevocationCause | null;
   expired: boolean;
   output: Output;
 }
@@ -132,6 +135,7 @@ function inspectText(view: InspectView): string[] {
     `signature  ${signatureText}`,
   ];
   if (view.revocation) lines.push(`revoked    ${output.verdict(false, `yes, ${isoTime(view.revocation.revokedAt)}`)}`);
+  else if (view.revokedBy === "user") lines.push(`revoked    ${output.verdict(false, "yes, by a user-wide revocation")}`);
   if (view.record) {
     lines.push(`accessor   ${view.record.accessor} (${view.record.kind} token${view.record.label ? `, label ${JSON.stringify(view.record.label)}` : ""})`);
   } else {

@@ -13,15 +13,32 @@ export async function readTokenArgument(argument: string): Promise<string> {
   return token;
 }
 
+/** Comma-separated role or permission names, validated and de-duplicated. */
 export function splitNames(text: string | undefined, what: string): string[] {
   const names = (text ?? "")
     .split(",")
     .map((name) => name.trim())
     .filter((name) => name.length > 0);
+  return validateNames(names, what);
+}
+
+/** Role and permission names: non-empty, no whitespace or control characters. De-duplicated. */
+export function validateNames(names: readonly string[], what: string): string[] {
   for (const name of names) {
-    if (/[\s\p{Cc}]/u.test(name)) throw new InvalidInputError(`invalid ${what} '${name}': no whitespace or control characters`, "ERR_USAGE");
+    if (name.length === 0 || /[\s\p{Cc}]/u.test(name)) {
+      throw new InvalidInputError(`invalid ${what} ${JSON.stringify(name)}: names must be non-empty, without whitespace or control characters`, "ERR_USAGE");
+    }
   }
   return [...new Set(names)];
+}
+
+/** A resource as pywry keys it, `type:id` (the id may itself contain ':'). */
+export function parseResource(text: string): { type: string; id: string; key: string } {
+  const colon = text.indexOf(":");
+  if (colon <= 0 || colon === text.length - 1) {
+    throw new InvalidInputError(`invalid resource ${JSON.stringify(text)}: use type:id, e.g. widget:w1`, "ERR_USAGE");
+  }
+  return { type: text.slice(0, colon), id: text.slice(colon + 1), key: text };
 }
 
 async function readStdin(limit: number): Promise<string> {

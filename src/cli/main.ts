@@ -45,6 +45,13 @@ export function buildProgram(): Command {
     .option("--no-session", "only mint the token: no session, no registry entry, no store")
     .action(command("./commands/tokens.js", "tokenCreate"));
   token
+    .command("renew")
+    .description("mint a fresh token for the same subject and roles, move the session to it, revoke the old one")
+    .argument("[token]", "the token to renew, or - to read it from stdin")
+    .option("--accessor <accessor>", "renew the registry token with this accessor")
+    .option("--ttl <duration>", "lifetime of the new token: seconds or 15m, 24h, 7d (default 24h)")
+    .action(command("./commands/renew.js", "tokenRenew"));
+  token
     .command("list")
     .description("issued tokens from the registry, by accessor (never the token itself)")
     .option("--user <id>", "only tokens for this subject")
@@ -83,17 +90,57 @@ export function buildProgram(): Command {
     .argument("[token]", "the token, or - to read it from stdin")
     .option("--accessor <accessor>", "revoke the registry token with this accessor")
     .option("--session <id>", "revoke the session with this id or handle")
+    .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
     .option("--reason <text>", "why, kept with the revocation")
+    .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .action(command("./commands/revoke.js", "revoke"));
 
   const session = program.command("session").description("sessions in the store");
   session
+    .command("create")
+    .description("create a session with a random id (printed on stdout)")
+    .requiredOption("--user <id>", "user id")
+    .option("--roles <roles>", "comma-separated roles", "viewer")
+    .option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)")
+    .option("--no-expiry", "a session that never expires")
+    .option("--metadata <key=value...>", "metadata entries (repeatable)")
+    .action(command("./commands/sessions.js", "sessionCreate"));
+  session
     .command("list")
     .description("sessions, by handle (ids are credentials: --reveal shows them)")
     .option("--user <id>", "only this user's sessions")
+    .option("--role <role>", "only sessions with this role")
+    .option("--expiring-within <duration>", "only sessions that expire within this time (e.g. 1h)")
+    .option("--expired", "only expired sessions")
     .option("--all", "include expired sessions")
     .option("--reveal", "show raw session ids")
     .action(command("./commands/sessions.js", "sessionList"));
+  session
+    .command("refresh")
+    .description("extend a live session (pywry's refresh_session)")
+    .argument("<id>", "session id or handle")
+    .option("--ttl <duration>", "new lifetime from now (default 24h)")
+    .action(command("./commands/sessions.js", "sessionRefresh"));
+  session
+    .command("purge")
+    .description("delete expired sessions")
+    .option("--dry-run", "only show what would be deleted")
+    .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .action(command("./commands/sessions.js", "sessionPurge"));
+  session
+    .command("grant")
+    .description("grant per-resource permissions in the session's metadata (pywry's format)")
+    .argument("<id>", "session id or handle")
+    .argument("<resource>", "resource as type:id, e.g. widget:w1")
+    .argument("<permissions>", "comma-separated permissions, e.g. read,write")
+    .action(command("./commands/grants.js", "sessionGrant"));
+  session
+    .command("ungrant")
+    .description("remove per-resource permissions (all of them for the resource when none are named)")
+    .argument("<id>", "session id or handle")
+    .argument("<resource>", "resource as type:id, e.g. widget:w1")
+    .argument("[permissions]", "comma-separated permissions")
+    .action(command("./commands/grants.js", "sessionUngrant"));
   session
     .command("show")
     .description("one session, by id or handle")
@@ -113,6 +160,54 @@ export function buildProgram(): Command {
     .description("one role's permissions")
     .argument("<role>", "role name")
     .action(command("./commands/roles.js", "rolesShow"));
+  roles
+    .command("set")
+    .description("replace a role's permissions (creates the role)")
+    .argument("<role>", "role name")
+    .argument("[permissions...]", "permissions (none: the role grants nothing)")
+    .option("--force", "allow taking admin away from the admin role")
+    .action(command("./commands/roles.js", "rolesSet"));
+  roles
+    .command("grant")
+    .description("add permissions to a role (creates the role)")
+    .argument("<role>", "role name")
+    .argument("<permissions...>", "permissions to add")
+    .action(command("./commands/roles.js", "rolesGrant"));
+  roles
+    .command("revoke")
+    .description("remove permissions from a role")
+    .argument("<role>", "role name")
+    .argument("<permissions...>", "permissions to remove")
+    .option("--force", "allow taking admin away from the admin role")
+    .action(command("./commands/roles.js", "rolesRevoke"));
+  roles
+    .command("delete")
+    .description("delete a role")
+    .argument("<role>", "role name")
+    .option("--force", "allow deleting the admin role")
+    .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .action(command("./commands/roles.js", "rolesDelete"));
+
+  program
+    .command("can")
+    .description("may a session, token or user do this? exit 0 yes, 1 no (like kubectl auth can-i)")
+    .argument("[permission]", "the permission, e.g. write")
+    .option("--session <id>", "ask for this session (id or handle)")
+    .option("--token <token>", "ask for the session of this token (- reads stdin)")
+    .option("--user <id>", "ask for the union of the user's live sessions")
+    .option("--resource <type:id>", "a resource, for per-resource grants, e.g. widget:w1")
+    .option("--list", "list every permission the subject has, and where it comes from")
+    .option("-q, --quiet", "print nothing; answer with the exit code only")
+    .action(command("./commands/can.js", "can"));
+
+  program
+    .command("audit")
+    .description("the audit log of changes (NDJSON with --json)")
+    .option("--since <time>", "only entries since this time: a duration back (1h, 7d) or ISO 8601")
+    .option("--action <action>", "only this action, or a group such as session or token")
+    .option("--user <id>", "only entries about this user (or role)")
+    .option("--limit <n>", "at most this many entries")
+    .action(command("./commands/audit.js", "audit"));
 
   const secret = program.command("secret").description("signing secrets");
   secret

@@ -4,23 +4,30 @@ import { sha256Hex } from "../../core/handles.js";
 import { decodeToken } from "../../core/token.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
 import { openStore, type Context } from "../context.js";
+import { confirmDestructive } from "../confirm.js";
 import { readTokenArgument } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 
 interface RevokeOptions {
   accessor?: string;
   session?: string;
+  user?: string;
   reason?: string;
+  yes?: boolean;
 }
 
 type RevocationRequest = Omit<Revocation, "revokedAt" | "accessor">;
 
 export async function revoke(context: Context, output: Output, tokenArgument: string | undefined, options: RevokeOptions): Promise<void> {
-  const targets = [tokenArgument, options.accessor, options.session].filter((target) => target !== undefined);
+  const targets = [tokenArgument, options.accessor, options.session, options.user].filter((target) => target !== undefined);
   if (targets.length !== 1) {
-    throw new InvalidInputError("name exactly one thing to revoke: a token (or - for stdin), --accessor <id> or --session <id>", "ERR_USAGE");
+    throw new InvalidInputError(
+      "name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>",
+      "ERR_USAGE",
+    );
   }
   const reason = options.reason ?? null;
+  if (options.user !== undefined) return revokeUser(context, output, options.user, reason, Boolean(options.yes));
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   const store = await openStore(context, "write", token !== undefined);
   try {
@@ -32,6 +39,26 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
           : await requestForSession(store, options.session ?? "", reason);
     const result = await store.revokeToken(request);
     report(output, result);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Everything of one user: all sessions go (pywry then rejects the user's bearer tokens, which need
+ * a live session), and a cut-off makes every token issued until now fail verification for good.
+ */
+async function revokeUser(context: Context, output: Output, userId: string, reason: string | null, yes: boolean): Promise<void> {
+  if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  await confirmDestructive(`Revoke every session and token of user ${JSON.stringify(userId)}?`, { yes });
+  const store = await openStore(context, "write");
+  try {
+    const result = await store.revokeUser(userId, reason);
+    const sessions = `${result.sessionsDeleted} session${result.sessionsDeleted === 1 ? "" : "s"} deleted`;
+    output.result(
+      `${output.verdict(true, "revoked")} user ${JSON.stringify(userId)}: ${sessions}; tokens issued up to ${isoTime(result.cutoffAt)} are rejected from now on`,
+      { revoked: true, user_id: userId, cutoff_at: result.cutoffAt, sessions_deleted: result.sessionsDeleted },
+    );
   } finally {
     await store.close();
   }

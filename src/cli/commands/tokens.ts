@@ -5,7 +5,8 @@ import { InvalidInputError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { DEFAULT_ROLES } from "../../core/rbac.js";
 import { assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
-import type { TokenKind, TokenRecord } from "../../store/types.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
 import { openStore, secretsForMinting, type Context } from "../context.js";
 import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -21,16 +22,24 @@ interface TokenCreateOptions {
 }
 
 export async function tokenCreate(context: Context, output: Output, options: TokenCreateOptions): Promise<void> {
-  const now = Date.now() / 1000;
   const roles = splitNames(options.roles, "role");
-  const expiresAt = chooseExpiry(options, now);
-  assertMintableSubject(options.user, "user id");
-  const secrets = secretsForMinting(context);
-  const minted = mintToken({ subject: options.user, secret: secrets.all[0] ?? "", now, expiresAt, subjectLabel: "user id" });
   const sessionRoles = roles.length > 0 ? roles : [...DEFAULT_ROLES];
-  if (options.session) {
+  // Check every input before anything is created: bad input must leave no secret and no store behind.
+  chooseExpiry(options, Date.now() / 1000);
+  assertMintableSubject(options.user, "user id");
+  const secret = secretsForMinting(context).all[0] ?? "";
+  const mint = (now: number) =>
+    mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now), subjectLabel: "user id" });
+  let minted: MintedToken;
+  if (!options.session) {
+    minted = mint(Date.now() / 1000);
+  } else {
     const store = await openStore(context, "write");
     try {
+      await waitPastUserCutoff(store, options.user);
+      const fresh = await mintUnused(store, mint);
+      minted = fresh.minted;
+      const now = fresh.now;
       await store.recordIssuedToken(registryRecord(minted, "session", now, options.label, sessionRoles), {
         sessionId: minted.token,
         userId: minted.subject,
@@ -52,6 +61,33 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
   });
 }
 
+/**
+ * A user-wide revocation rejects the user's tokens issued up to its cut-off, and tokens carry
+ * whole seconds: a token minted in the cut-off's own second would be born revoked. Wait it out.
+ */
+export async function mintUnused(
+  store: AuthStore,
+  mint: (now: number) => MintedToken,
+  avoidHash?: string,
+): Promise<{ minted: MintedToken; now: number }> {
+  // Tokens carry whole seconds: the same subject and lifetime minted twice within one second is
+  // the same token. Wait for the next second rather than hand out (and register) a duplicate.
+  for (;;) {
+    const now = Date.now() / 1000;
+    const minted = mint(now);
+    const tokenHash = sha256Hex(minted.token);
+    if (tokenHash !== avoidHash && !(await store.findToken({ tokenHash }))) return { minted, now };
+    await sleep(1000 - (Date.now() % 1000) + 5);
+  }
+}
+
+export async function waitPastUserCutoff(store: AuthStore, userId: string): Promise<void> {
+  const cutoff = await store.findUserCutoff(userId);
+  if (cutoff === null) return;
+  const waitMs = (Math.floor(cutoff) + 1) * 1000 - Date.now();
+  if (waitMs > 0 && waitMs <= 1000) await sleep(waitMs + 5);
+}
+
 interface WidgetTokenOptions {
   ttl: string;
   label?: string;
@@ -59,15 +95,19 @@ interface WidgetTokenOptions {
 }
 
 export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
-  const now = Date.now() / 1000;
   const ttl = parseTtl(options.ttl);
   assertMintableSubject(widgetId, "widget id");
-  const secrets = secretsForMinting(context);
-  const minted = mintWidgetToken({ widgetId, secret: secrets.all[0] ?? "", ttl, now });
-  if (options.record) {
+  const secret = secretsForMinting(context).all[0] ?? "";
+  const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
+  let minted: MintedToken;
+  if (!options.record) {
+    minted = mint(Date.now() / 1000);
+  } else {
     const store = await openStore(context, "write");
     try {
-      await store.recordIssuedToken(registryRecord(minted, "widget", now, options.label, null));
+      const fresh = await mintUnused(store, mint);
+      minted = fresh.minted;
+      await store.recordIssuedToken(registryRecord(minted, "widget", fresh.now, options.label, null));
     } finally {
       await store.close();
     }
@@ -135,7 +175,7 @@ function chooseExpiry(options: TokenCreateOptions, now: number): number | null {
   return now + ttl;
 }
 
-function registryRecord(
+export function registryRecord(
   minted: MintedToken,
   kind: TokenKind,
   now: number,

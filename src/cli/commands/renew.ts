@@ -1,0 +1,97 @@
+/** `token renew`: a fresh token for the same subject and roles; the old one is revoked with its session. */
+import { verifyToken } from "../../auth.js";
+import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../../core/config.js";
+import { parseTtl } from "../../core/duration.js";
+import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
+import { handleForHash, sha256Hex } from "../../core/handles.js";
+import { DEFAULT_ROLES } from "../../core/rbac.js";
+import { mintToken } from "../../core/token.js";
+import type { AuthStore, TokenKind } from "../../store/types.js";
+import { configuredSecrets, openStore, secretsForMinting, type Context } from "../context.js";
+import { readTokenArgument } from "../input.js";
+import type { Output } from "../output.js";
+import { mintUnused, registryRecord, waitPastUserCutoff } from "./tokens.js";
+
+interface RenewOptions {
+  accessor?: string;
+  ttl?: string;
+}
+
+/** What is known of the token being replaced. */
+interface OldToken {
+  tokenHash: string;
+  subject: string;
+  expiresAt: number | null;
+  kind: TokenKind;
+  roles: string[] | null;
+  label: string | null;
+}
+
+export async function tokenRenew(context: Context, output: Output, tokenArgument: string | undefined, options: RenewOptions): Promise<void> {
+  if ((tokenArgument === undefined) === (options.accessor === undefined)) {
+    throw new InvalidInputError("name the token to renew: a token (or - for stdin) or --accessor <id>, not both", "ERR_USAGE");
+  }
+  const ttlText = options.ttl;
+  const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
+  const store = await openStore(context, "write", false);
+  try {
+    const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
+    const ttl = ttlText !== undefined ? parseTtl(ttlText) : old.kind === "widget" ? DEFAULT_WIDGET_TTL : AUTH_CONFIG_DEFAULTS.sessionTtl;
+    const session = await store.findSession(handleForHash(old.tokenHash));
+    const roles = session?.roles ?? old.roles ?? [...DEFAULT_ROLES];
+    const secret = secretsForMinting(context).all[0] ?? "";
+    await waitPastUserCutoff(store, old.subject);
+    const { minted, now } = await mintUnused(
+      store,
+      (at) => mintToken({ subject: old.subject, secret, now: at, expiresAt: at + ttl, subjectLabel: "subject" }),
+      old.tokenHash,
+    );
+    const created = await store.renewToken(
+      { tokenHash: old.tokenHash, subject: old.subject, expiresAt: old.expiresAt, reason: "renewed" },
+      registryRecord(minted, old.kind, now, old.label ?? undefined, old.kind === "widget" ? null : roles),
+      old.kind === "widget" ? null : { sessionId: minted.token, userId: minted.subject, roles, ttl },
+    );
+    output.result(minted.token, {
+      token: minted.token,
+      user_id: minted.subject,
+      issued_at: minted.issuedAt,
+      expires_at: minted.expiresAt,
+      accessor: handleForHash(sha256Hex(minted.token)),
+      replaced: handleForHash(old.tokenHash),
+      session_id: created ? minted.token : null,
+      roles: created ? roles : null,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Only a token that would verify now may be renewed: never a forged, revoked or expired one. */
+async function describeToken(context: Context, store: AuthStore, token: string): Promise<OldToken> {
+  const result = await verifyToken(token, { secrets: configuredSecrets(context).all, store });
+  if (!result.valid || result.userId === null) {
+    const error = result.error ?? { code: "ERR_TOKEN_MALFORMED" as const, message: "invalid token" };
+    throw new TokenError(error.code, `cannot renew: ${error.message} (${error.code})`);
+  }
+  const tokenHash = sha256Hex(token);
+  const record = await store.findToken({ tokenHash });
+  return {
+    tokenHash,
+    subject: result.userId,
+    expiresAt: result.expiresAt,
+    kind: record?.kind ?? "session",
+    roles: record?.roles ?? null,
+    label: record?.label ?? null,
+  };
+}
+
+async function describeAccessor(store: AuthStore, accessor: string): Promise<OldToken> {
+  const record = await store.findToken({ accessor });
+  if (!record) throw new NotFoundError(`no token with accessor ${accessor} in the registry`);
+  const revokedBy = await store.tokenRevocationStatus({ tokenHash: record.tokenHash, subject: record.subject, issuedAt: record.issuedAt });
+  if (revokedBy !== null) throw new TokenError("ERR_TOKEN_REVOKED", `cannot renew: token ${accessor} has been revoked`);
+  if (record.expiresAt !== null && record.expiresAt < Date.now() / 1000) {
+    throw new TokenError("ERR_TOKEN_EXPIRED", `cannot renew: token ${accessor} has expired`);
+  }
+  return record;
+}

@@ -1,28 +1,91 @@
-/** `session list|show|delete`. Session ids are credentials: shown only with --reveal. */
-import { NotFoundError } from "../../core/errors.js";
+/**
+ * `session create|list|show|refresh|purge|delete`. Session ids are credentials: `create` prints
+ * the new id (and nothing else) on stdout; everything else names sessions by handle and shows ids
+ * only with --reveal.
+ */
+import { randomBytes } from "node:crypto";
+import { AUTH_CONFIG_DEFAULTS } from "../../core/config.js";
+import { parseTtl } from "../../core/duration.js";
+import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
+import { assertMintableSubject } from "../../core/token.js";
 import { openStore, type Context } from "../context.js";
+import { confirmDestructive } from "../confirm.js";
+import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
 const PYWRY_LOCAL_SESSION = "local";
 
+/** 32 random bytes: 256 bits, as much as the HMAC key behind a token; 43 base64url characters. */
+const SESSION_ID_BYTES = 32;
+
+interface SessionCreateOptions {
+  user: string;
+  roles?: string;
+  ttl?: string;
+  /** false with --no-expiry. */
+  expiry?: boolean;
+  metadata?: string[];
+}
+
+export async function sessionCreate(context: Context, output: Output, options: SessionCreateOptions): Promise<void> {
+  // Everything is checked before the store is opened, so a typo never creates a store file.
+  assertMintableSubject(options.user, "user id");
+  const roles = splitNames(options.roles, "role");
+  if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
+  const ttl = chooseTtl(options.ttl, options.expiry !== false);
+  const metadata = parseMetadata(options.metadata ?? []);
+  const sessionId = randomBytes(SESSION_ID_BYTES).toString("base64url");
+
+  const store = await openStore(context, "write");
+  let session: UserSession;
+  try {
+    session = await store.createSession(sessionId, options.user, roles, ttl, metadata);
+  } finally {
+    await store.close();
+  }
+  output.result(session.sessionId, {
+    session_id: session.sessionId,
+    handle: handleFor(session.sessionId),
+    user_id: session.userId,
+    roles: session.roles,
+    created_at: session.createdAt,
+    expires_at: session.expiresAt,
+    metadata: session.metadata,
+  });
+}
+
 interface SessionListOptions {
   user?: string;
+  role?: string;
+  expiringWithin?: string;
+  expired?: boolean;
   all?: boolean;
   reveal?: boolean;
 }
 
 export async function sessionList(context: Context, output: Output, options: SessionListOptions): Promise<void> {
+  if (options.expired && options.expiringWithin !== undefined) {
+    throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
+  }
+  const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin);
   const store = await openStore(context, "read");
   let sessions: UserSession[];
   try {
-    sessions = await store.listSessions({ userId: options.user, includeExpired: options.all });
+    sessions = await store.listSessions({ userId: options.user, includeExpired: Boolean(options.all || options.expired) });
   } finally {
     await store.close();
   }
   const now = Date.now() / 1000;
+  sessions = sessions.filter((session) => {
+    if (options.role !== undefined && !session.roles.includes(options.role)) return false;
+    if (options.expired && isSessionLive(session, now)) return false;
+    // Sessions without an expiry never expire, so they are never "expiring within" anything.
+    if (within !== undefined && (!session.expiresAt || session.expiresAt > now + within)) return false;
+    return true;
+  });
   if (sessions.some((session) => session.sessionId === PYWRY_LOCAL_SESSION && session.expiresAt === null)) {
     output.warn(
       `session ${handleFor(PYWRY_LOCAL_SESSION)} is pywry's built-in permanent admin session "local": ` +
@@ -64,6 +127,66 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
   output.result(lines, sessionJson(session, now, Boolean(options.reveal)));
 }
 
+export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
+  const ttl = options.ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(options.ttl);
+  const store = await openStore(context, "write", false);
+  try {
+    const session = await store.findSession(idOrHandle);
+    if (!session) throw new NotFoundError("no session with that id or handle");
+    const handle = handleFor(session.sessionId);
+    if (!(await store.refreshSession(session.sessionId, ttl))) {
+      const now = Date.now() / 1000;
+      if (!isSessionLive(session, now)) {
+        throw new NotFoundError(
+          `session ${handle} expired ${whenText(session.expiresAt, now)}; pywry cannot refresh an expired session: create a new one`,
+        );
+      }
+      // Deleted (or expired) by someone else between the look-up and the refresh.
+      throw new NotFoundError(`session ${handle} no longer exists`);
+    }
+    const refreshed = await store.findSession(session.sessionId);
+    const expiresAt = refreshed?.expiresAt ?? null;
+    const now = Date.now() / 1000;
+    if (session.expiresAt === null) {
+      output.warn(`session ${handle} never expired; it now expires ${whenText(expiresAt, now)}`);
+    }
+    output.result(`refreshed session ${handle} of ${JSON.stringify(session.userId)}: expires ${whenText(expiresAt, now)}`, {
+      handle,
+      expires_at: expiresAt,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+export async function sessionPurge(context: Context, output: Output, options: { dryRun?: boolean; yes?: boolean }): Promise<void> {
+  const dryRun = Boolean(options.dryRun);
+  const store = await openStore(context, "write", false);
+  try {
+    // The store's own dry run: exactly the rows a purge would delete now.
+    const expired = await store.purgeExpired({ dryRun: true });
+    if (expired.length === 0) {
+      output.result("no expired sessions", { purged: 0, dry_run: dryRun, sessions: [] });
+      return;
+    }
+    if (dryRun) {
+      const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session)]);
+      const columns = ["HANDLE", "USER", "EXPIRED"].map((header) => ({ header }));
+      const table = await output.table(columns, rows, "expired session");
+      output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
+      return;
+    }
+    await confirmDestructive(`Delete ${countText(expired.length)}?`, { yes: options.yes });
+    const purged = await store.purgeExpired();
+    output.result(
+      purged.length === 0 ? "no expired sessions" : `purged ${countText(purged.length)}`,
+      purgeJson(purged.length, false, purged),
+    );
+  } finally {
+    await store.close();
+  }
+}
+
 export async function sessionDelete(context: Context, output: Output, idOrHandle: string): Promise<void> {
   const store = await openStore(context, "write", false);
   try {
@@ -75,6 +198,58 @@ export async function sessionDelete(context: Context, output: Output, idOrHandle
   } finally {
     await store.close();
   }
+}
+
+/** Seconds to live, or null for a session that never expires. */
+function chooseTtl(ttl: string | undefined, expires: boolean): number | null {
+  if (!expires) {
+    if (ttl !== undefined) throw new InvalidInputError("--ttl and --no-expiry cannot be combined", "ERR_USAGE");
+    return null;
+  }
+  return ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(ttl);
+}
+
+/**
+ * `key=value` entries as a metadata object. The value is JSON when it parses as JSON (so
+ * `permissions={"widget:w1":["read"]}` is pywry's per-resource grant), otherwise the text itself.
+ */
+function parseMetadata(entries: readonly string[]): Record<string, unknown> {
+  const pairs = new Map<string, unknown>();
+  for (const entry of entries) {
+    const equals = entry.indexOf("=");
+    if (equals <= 0) {
+      throw new InvalidInputError(`invalid --metadata ${JSON.stringify(entry)}: use key=value with a non-empty key`, "ERR_USAGE");
+    }
+    const key = entry.slice(0, equals);
+    if (pairs.has(key)) throw new InvalidInputError(`--metadata key ${JSON.stringify(key)} is given twice`, "ERR_USAGE");
+    pairs.set(key, jsonOrText(entry.slice(equals + 1)));
+  }
+  // fromEntries defines own properties, so a key such as "__proto__" stays an ordinary key.
+  return Object.fromEntries(pairs);
+}
+
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function purgeJson(purged: number, dryRun: boolean, sessions: readonly UserSession[]): Record<string, unknown> {
+  return {
+    purged,
+    dry_run: dryRun,
+    sessions: sessions.map((session) => ({ handle: handleFor(session.sessionId), user_id: session.userId, expires_at: session.expiresAt })),
+  };
+}
+
+function countText(count: number): string {
+  return `${count} expired session${count === 1 ? "" : "s"}`;
+}
+
+function expiredText(session: UserSession): string {
+  return whenText(session.expiresAt, Date.now() / 1000);
 }
 
 function sessionJson(session: UserSession, now: number, reveal: boolean): Record<string, unknown> {

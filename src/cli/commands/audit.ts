@@ -1,0 +1,101 @@
+/**
+ * `audit`: the store's audit log. The log never holds a token, a session id or a secret (the
+ * store records handles and accessors), so it can be shown and shipped as it is. `--json` writes
+ * NDJSON, one entry per line, for `jq`, log shippers and `tail`-style processing.
+ */
+import { parseInstant, parseTtl } from "../../core/duration.js";
+import { InvalidInputError } from "../../core/errors.js";
+import type { AuditEntry, AuditFilter } from "../../store/types.js";
+import { openStore, type Context } from "../context.js";
+import { isoTime, type Output } from "../output.js";
+
+interface AuditOptions {
+  since?: string;
+  action?: string;
+  user?: string;
+  limit?: string;
+}
+
+/** Bare numbers at least this big are Unix times (2001-09-09 onwards), smaller ones durations in seconds. */
+const EPOCH_THRESHOLD = 1_000_000_000;
+const LOOKS_LIKE_DATE = /^\d{4}-\d{2}-\d{2}/;
+const BARE_NUMBER = /^\d+(\.\d+)?$/;
+
+export async function audit(context: Context, output: Output, options: AuditOptions): Promise<void> {
+  const filter = auditFilter(options, Date.now() / 1000);
+  const store = await openStore(context, "read");
+  let entries: AuditEntry[];
+  try {
+    entries = await store.listAudit(filter);
+  } finally {
+    await store.close();
+  }
+  if (output.json) {
+    // NDJSON rather than one JSON document: each line stands alone, so a stream can be cut anywhere.
+    if (entries.length > 0) process.stdout.write(entries.map((entry) => `${JSON.stringify(entryJson(entry))}\n`).join(""));
+    return;
+  }
+  const columns = ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"].map((header) => ({ header }));
+  const rows = entries.map((entry) => [
+    isoTime(entry.at),
+    entry.action,
+    entry.subject ?? "-",
+    entry.target ?? "-",
+    entry.actor ?? "-",
+    JSON.stringify(entry.detail),
+  ]);
+  output.line(await output.table(columns, rows, "audit event"));
+}
+
+function auditFilter(options: AuditOptions, now: number): AuditFilter {
+  const filter: AuditFilter = {};
+  if (options.since !== undefined) filter.since = parseSince(options.since, now);
+  if (options.action !== undefined) {
+    const action = options.action.trim();
+    if (action.length === 0) throw new InvalidInputError("--action needs an action, e.g. session or token.mint", "ERR_USAGE");
+    filter.action = action;
+  }
+  if (options.user !== undefined) filter.subject = options.user;
+  if (options.limit !== undefined) filter.limit = parseLimit(options.limit);
+  return filter;
+}
+
+/**
+ * `--since`: an instant (ISO 8601, or Unix seconds when the number is big enough to be one) or a
+ * duration back from now ("1h", "7d", "3600").
+ */
+function parseSince(text: string, now: number): number {
+  const trimmed = text.trim();
+  if (LOOKS_LIKE_DATE.test(trimmed) || (BARE_NUMBER.test(trimmed) && Number(trimmed) >= EPOCH_THRESHOLD)) {
+    return parseInstant(trimmed);
+  }
+  try {
+    return now - parseTtl(trimmed);
+  } catch {
+    throw new InvalidInputError(
+      `invalid --since '${text}': use a duration back from now (1h, 7d) or a time (2026-01-31T12:00:00Z, Unix seconds)`,
+      "ERR_USAGE",
+    );
+  }
+}
+
+function parseLimit(text: string): number {
+  const trimmed = text.trim();
+  const limit = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new InvalidInputError(`invalid --limit '${text}': use a positive whole number`, "ERR_USAGE");
+  }
+  return limit;
+}
+
+function entryJson(entry: AuditEntry): Record<string, unknown> {
+  return {
+    id: entry.id,
+    at: entry.at,
+    action: entry.action,
+    subject: entry.subject,
+    target: entry.target,
+    actor: entry.actor,
+    detail: entry.detail,
+  };
+}

@@ -11,6 +11,10 @@ import { EXIT, Output } from "./output.js";
 type Action = (context: Context, output: Output) => Promise<number | void>;
 
 export async function run(argv: readonly string[]): Promise<void> {
+  // `pywry-auth session list | head -1`: a reader that stops early is not an error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
@@ -101,7 +105,7 @@ export function buildProgram(): Command {
     .description("create a session with a random id (printed on stdout)")
     .requiredOption("--user <id>", "user id")
     .option("--roles <roles>", "comma-separated roles", "viewer")
-    .option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)")
+    .addOption(new Option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)").conflicts(["expiry"]))
     .option("--no-expiry", "a session that never expires")
     .option("--metadata <key=value...>", "metadata entries (repeatable)")
     .action(command("./commands/sessions.js", "sessionCreate"));

@@ -43,8 +43,9 @@ export class Output {
     this.json = options.json;
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
-    // JSON is for programs: never coloured, whatever the terminal says.
-    this.style = options.json || options.color === false ? new Chalk({ level: 0 }) : new Chalk();
+    // JSON is for programs: never coloured, whatever the terminal says. NO_COLOR: see no-color.org.
+    const plain = options.json || options.color === false || Boolean(process.env["NO_COLOR"]);
+    this.style = plain ? new Chalk({ level: 0 }) : new Chalk();
   }
 
   /** Writes the command's result: `human` as text, or `data` as JSON with --json. */

@@ -228,7 +228,8 @@ export class MemorySessionStore implements AuthStore {
       .filter((entry) => filter.since === undefined || entry.at >= filter.since)
       .filter((entry) => filter.action === undefined || entry.action === filter.action || entry.action.startsWith(`${filter.action}.`))
       .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
-    return (filter.limit === undefined ? matching : matching.slice(0, filter.limit)).map((entry) => structuredClone(entry));
+    const newest = filter.limit === undefined ? matching : matching.slice(Math.max(0, matching.length - filter.limit));
+    return newest.map((entry) => structuredClone(entry));
   }
 
   async close(): Promise<void> {}

@@ -249,11 +249,10 @@ export class SqliteSessionStore implements AuthStore {
   }
 
   async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
+    if (options.dryRun) return this.run(() => this.selectExpired().map(toSession));
     return this.write(() => {
-      const rows = this.db
-        .prepare("SELECT * FROM sessions WHERE expires_at IS NOT NULL AND expires_at > 0 AND expires_at < ? ORDER BY expires_at")
-        .all(this.now()) as SessionRow[];
-      if (options.dryRun || rows.length === 0) return rows.map(toSession);
+      const rows = this.selectExpired();
+      if (rows.length === 0) return [];
       const remove = this.db.prepare("DELETE FROM sessions WHERE session_id = ?");
       for (const row of rows) remove.run(row.session_id);
       this.audit("session.purge", null, null, { count: rows.length, users: [...new Set(rows.map((row) => row.user_id))].length });
@@ -345,9 +344,10 @@ export class SqliteSessionStore implements AuthStore {
       if (filter.action !== undefined) (clauses.push("(action = ? OR action LIKE ?)"), params.push(filter.action, `${filter.action}.%`));
       if (filter.subject !== undefined) (clauses.push("subject = ?"), params.push(filter.subject));
       const where = clauses.length > 0 ? `WHERE ${clauses.join(" AND ")}` : "";
+      // With a limit, the newest entries, still listed oldest first.
       const limit = filter.limit === undefined ? "" : `LIMIT ${Math.max(0, Math.trunc(filter.limit))}`;
-      const rows = this.db.prepare(`SELECT * FROM pywry_auth_audit ${where} ORDER BY id ${limit}`).all(...params) as AuditRow[];
-      return rows.map(toAuditEntry);
+      const rows = this.db.prepare(`SELECT * FROM pywry_auth_audit ${where} ORDER BY id DESC ${limit}`).all(...params) as AuditRow[];
+      return rows.reverse().map(toAuditEntry);
     });
   }
 
@@ -506,6 +506,13 @@ export class SqliteSessionStore implements AuthStore {
       this.audit(action, session.userId, handleFor(sessionId), detail);
       return { ...session, metadata };
     });
+  }
+
+  /** Expired as pywry reads it: any non-zero expiry in the past (negative ones included). */
+  private selectExpired(): SessionRow[] {
+    return this.db
+      .prepare("SELECT * FROM sessions WHERE expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ? ORDER BY expires_at")
+      .all(this.now()) as SessionRow[];
   }
 
   private selectRole(role: string): string[] | null {

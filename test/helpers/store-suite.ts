@@ -341,6 +341,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       ]);
       assert.deepEqual((await store.listAudit({ subject: "analyst" })).map((e) => e.action), ["role.set", "role.delete"]);
       assert.equal((await store.listAudit({ since: T0 + 1 })).length, 0);
+      assert.deepEqual((await store.listAudit({ limit: 2 })).map((e) => e.action), ["session.delete", "user.revoke"], "the newest, oldest first");
     });
 
     test("returned sessions are copies: changing them does not change the store", async () => {

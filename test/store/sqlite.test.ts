@@ -132,6 +132,32 @@ describe("SqliteSessionStore writes what pywry reads", () => {
   });
 });
 
+describe("SqliteSessionStore purge", () => {
+  test("treats a negative expiry as expired, as pywry's `if expires_at and now > expires_at` does", async () => {
+    const path = freshPath();
+    const store = SqliteSessionStore.open(path);
+    await store.createSession("keep", "alice");
+    await store.close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO sessions (session_id, user_id, roles, created_at, expires_at) VALUES ('neg', 'bob', '[\"viewer\"]', 1.0, -1.0)").run();
+    db.close();
+    const reopened = SqliteSessionStore.open(path);
+    assert.equal(await reopened.getSession("neg"), null);
+    assert.deepEqual((await reopened.purgeExpired()).map((s) => s.sessionId), ["neg"]);
+    assert.deepEqual((await reopened.listSessions({ includeExpired: true })).map((s) => s.sessionId), ["keep"]);
+    await reopened.close();
+  });
+
+  test("a dry run works on a store opened read-only and leaves the file's tables as they were", async () => {
+    const path = pywryDatabaseCopy();
+    const before = tableNames(path);
+    const store = SqliteSessionStore.open(path, { mode: "read" });
+    assert.deepEqual((await store.purgeExpired({ dryRun: true })).map((s) => s.sessionId), ["sess-old"]);
+    await store.close();
+    assert.deepEqual(tableNames(path), before);
+  });
+});
+
 describe("SqliteSessionStore opening rules", () => {
   test("creates the file owner-only (0600) with its directory", async () => {
     const path = freshPath();

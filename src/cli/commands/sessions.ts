@@ -161,7 +161,7 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
 
 export async function sessionPurge(context: Context, output: Output, options: { dryRun?: boolean; yes?: boolean }): Promise<void> {
   const dryRun = Boolean(options.dryRun);
-  const store = await openStore(context, "write", false);
+  const store = await openStore(context, dryRun ? "read" : "write", false);
   try {
     // The store's own dry run: exactly the rows a purge would delete now.
     const expired = await store.purgeExpired({ dryRun: true });

@@ -42,6 +42,7 @@ export function defaultSecretPath(env: NodeJS.ProcessEnv): string {
 }
 
 export function storePath(context: Context): string {
+  if (context.options.store === "") throw new InvalidInputError("--store needs a path", "ERR_USAGE");
   const chosen = context.options.store || context.env["PYWRY_DEPLOY__SQLITE_PATH"];
   if (chosen) return expandHome(chosen, context.env);
   return join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db");
@@ -113,6 +114,7 @@ export function writePrivateFile(path: string, content: string, overwrite: boole
 function findSecret(context: Context): Secrets | null {
   const previous = splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"]);
   const flagFile = context.options.secretFile;
+  if (flagFile === "") throw new InvalidInputError("--secret-file needs a path", "ERR_USAGE");
   if (flagFile) {
     const path = expandHome(flagFile, context.env);
     return { all: [readSecretFile(path, context), ...previous], source: path };

@@ -126,8 +126,12 @@ const BORDERLESS = {
   middle: "",
 };
 
-/** ISO 8601 to the second, in UTC. */
+// Beyond this, JavaScript dates end (year 275760).
+const LAST_DATE_SECONDS = 8.64e12;
+
+/** ISO 8601 to the second, in UTC; raw Unix seconds for times no calendar can show. */
 export function isoTime(seconds: number): string {
+  if (!Number.isFinite(seconds) || Math.abs(seconds) > LAST_DATE_SECONDS) return `${seconds} (Unix seconds)`;
   return new Date(Math.trunc(seconds) * 1000).toISOString().replace(".000Z", "Z");
 }
 

@@ -8,6 +8,12 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { InvalidInputError, type TokenErrorCode } from "./errors.js";
 
+/**
+ * The latest expiry pywry-auth mints: 9999-12-31T23:59:59Z. Larger numbers would print in
+ * exponent notation (1e+21), which no validator reads as an integer.
+ */
+export const MAX_EXPIRY = 253_402_300_799;
+
 /** Tokens longer than this are refused before any parsing or hashing (cheap rejection of junk). */
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
@@ -216,6 +222,9 @@ function normaliseExpiry(expiresAt: number | null | undefined, now: number): num
   const truncated = Math.trunc(expiresAt);
   if (truncated < now) {
     throw new InvalidInputError("expiry is in the past: the token would never validate");
+  }
+  if (truncated > MAX_EXPIRY) {
+    throw new InvalidInputError("expiry is after the year 9999: use no expiry instead");
   }
   return truncated;
 }

@@ -373,13 +373,21 @@ export class SqliteSessionStore implements AuthStore {
     }
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("foreign_keys = ON");
-    this.db.transaction(() => {
-      this.db.exec(PYWRY_SCHEMA);
-      this.seedRolePermissions();
-      this.db.exec(META_TABLE);
-      for (let step = version; step < SCHEMA_VERSION; step += 1) this.db.exec(MIGRATIONS[step] ?? "");
-      this.db.prepare("INSERT OR REPLACE INTO pywry_auth_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-    })();
+    const current = version === SCHEMA_VERSION && tables.has("sessions") && tables.has("role_permissions");
+    if (!current) {
+      // IMMEDIATE: take the write lock before reading, so a busy database is waited for
+      // (busy_timeout) instead of failing at once when a read turns into a write.
+      this.db
+        .transaction(() => {
+          this.db.exec(PYWRY_SCHEMA);
+          this.seedRolePermissions();
+          this.db.exec(META_TABLE);
+          const from = this.readSchemaVersion();
+          for (let step = from; step < SCHEMA_VERSION; step += 1) this.db.exec(MIGRATIONS[step] ?? "");
+          this.db.prepare("INSERT OR REPLACE INTO pywry_auth_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+        })
+        .immediate();
+    }
     this.hasAuthTables = true;
   }
 
@@ -536,7 +544,8 @@ export class SqliteSessionStore implements AuthStore {
   private write<T>(change: () => T): Promise<T> {
     return this.run(() => {
       this.requireAuthTables();
-      return this.db.transaction(change)();
+      // IMMEDIATE for the same reason as in initialise: wait for other writers, never fail early.
+      return this.db.transaction(change).immediate();
     });
   }
 

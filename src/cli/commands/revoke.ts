@@ -29,11 +29,13 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
   const reason = options.reason ?? null;
   if (options.user !== undefined) return revokeUser(context, output, options.user, reason, Boolean(options.yes));
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
+  // A malformed token is refused before the store is opened (or created).
+  const tokenRequest = token === undefined ? undefined : requestForToken(token, reason);
   const store = await openStore(context, "write", token !== undefined);
   try {
     const request =
-      token !== undefined
-        ? requestForToken(token, reason)
+      tokenRequest !== undefined
+        ? tokenRequest
         : options.accessor !== undefined
           ? await requestForAccessor(store, options.accessor, reason)
           : await requestForSession(store, options.session ?? "", reason);

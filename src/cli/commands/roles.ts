@@ -1,7 +1,17 @@
-/** `roles list` and `roles show`: the role_permissions table pywry enforces. */
-import { NotFoundError } from "../../core/errors.js";
+/**
+ * `roles list|show|set|grant|revoke|delete`: the role_permissions table pywry's check_permission
+ * enforces. Changes go through the store, which audits each one in the same transaction.
+ */
+import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import type { AuthStore } from "../../store/types.js";
+import { confirmDestructive } from "../confirm.js";
 import { openStore, type Context } from "../context.js";
+import { validateNames } from "../input.js";
 import type { Output } from "../output.js";
+
+/** The role whose `admin` permission guards pywry's admin pages; taking it away needs --force. */
+const ADMIN_ROLE = "admin";
+const ADMIN_PERMISSION = "admin";
 
 export async function rolesList(context: Context, output: Output): Promise<void> {
   const roles = await readRoles(context);
@@ -16,6 +26,78 @@ export async function rolesShow(context: Context, output: Output, role: string):
   output.result(permissions.length > 0 ? permissions : [output.style.dim("(no permissions)")], { role, permissions });
 }
 
+/** `roles set <role> [permissions...]`: replaces the role's permissions, creating the role. */
+export async function rolesSet(
+  context: Context,
+  output: Output,
+  role: string,
+  permissions: string[] | undefined,
+  options: { force?: boolean },
+): Promise<void> {
+  const name = validateRole(role);
+  const after = validateNames(permissions ?? [], "permission");
+  guardAdmin(name, after, Boolean(options.force), `roles set ${name} ${[...after, ADMIN_PERMISSION].join(" ")}`);
+  await withWritableStore(context, async (store) => {
+    const before = await store.getRolePermissions(name);
+    await applyRole(store, output, name, before, after, Boolean(options.force));
+  });
+}
+
+/** `roles grant <role> <permissions...>`: adds permissions, creating the role when needed. */
+export async function rolesGrant(context: Context, output: Output, role: string, permissions: string[] | undefined): Promise<void> {
+  const name = validateRole(role);
+  const added = requirePermissions(permissions);
+  await withWritableStore(context, async (store) => {
+    const before = await store.getRolePermissions(name);
+    await applyRole(store, output, name, before, [...new Set([...(before ?? []), ...added])], false);
+  });
+}
+
+/** `roles revoke <role> <permissions...>`: removes permissions from an existing role. */
+export async function rolesRevoke(
+  context: Context,
+  output: Output,
+  role: string,
+  permissions: string[] | undefined,
+  options: { force?: boolean },
+): Promise<void> {
+  const name = validateRole(role);
+  const removed = requirePermissions(permissions);
+  await withWritableStore(context, async (store) => {
+    const before = await store.getRolePermissions(name);
+    if (before === null) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
+    const absent = removed.filter((permission) => !before.includes(permission));
+    if (absent.length > 0) output.warn(`role ${name} did not grant ${absent.join(", ")}`);
+    const after = before.filter((permission) => !removed.includes(permission));
+    guardAdmin(name, after, Boolean(options.force), null);
+    await applyRole(store, output, name, before, after, Boolean(options.force));
+  });
+}
+
+/** `roles delete <role>`: sessions keep the role name, which then grants nothing. */
+export async function rolesDelete(context: Context, output: Output, role: string, options: { force?: boolean; yes?: boolean }): Promise<void> {
+  const name = validateRole(role);
+  if (name === ADMIN_ROLE && !options.force) {
+    throw new InvalidInputError(
+      `refusing to delete the ${ADMIN_ROLE} role: sessions with it would lose every permission, ${ADMIN_PERMISSION} included; pass --force if you mean it`,
+      "ERR_USAGE",
+    );
+  }
+  await withWritableStore(context, async (store) => {
+    const before = await store.getRolePermissions(name);
+    if (before === null) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
+    const holders = (await store.listSessions()).filter((session) => session.roles.includes(name)).length;
+    const grants = before.length > 0 ? `grants ${before.join(", ")}` : "grants nothing";
+    await confirmDestructive(
+      `Delete role ${JSON.stringify(name)} (${grants}; ${holders} live session${holders === 1 ? " has" : "s have"} it)?`,
+      { yes: options.yes },
+    );
+    if (!(await store.deleteRole(name))) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
+    if (holders > 0) output.warn(`${holders} live session${holders === 1 ? "" : "s"} still name role ${name}, which now grants nothing`);
+    output.result(`deleted role ${name}`, { role: name, deleted: true });
+  });
+}
+
 async function readRoles(context: Context): Promise<Map<string, string[]>> {
   const store = await openStore(context, "read");
   try {
@@ -23,4 +105,49 @@ async function readRoles(context: Context): Promise<Map<string, string[]>> {
   } finally {
     await store.close();
   }
+}
+
+/** Role edits never create a store: a typo in --store must not leave a fresh database behind. */
+async function withWritableStore(context: Context, work: (store: AuthStore) => Promise<void>): Promise<void> {
+  const store = await openStore(context, "write", false);
+  try {
+    await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Writes the role unless nothing would change (no write, so no audit entry), and reports it. */
+async function applyRole(store: AuthStore, output: Output, role: string, before: string[] | null, after: string[], forced: boolean): Promise<void> {
+  const unchanged = before !== null && sameList(before, after);
+  if (!unchanged) await store.setRolePermissions(role, after);
+  if (forced && role === ADMIN_ROLE && !after.includes(ADMIN_PERMISSION) && (before === null || before.includes(ADMIN_PERMISSION))) {
+    output.warn(`the ${ADMIN_ROLE} role no longer grants ${ADMIN_PERMISSION}`);
+  }
+  const listed = after.length > 0 ? after.join(", ") : output.style.dim("(no permissions)");
+  output.result(`${role}: ${listed}${unchanged ? output.style.dim(" (unchanged)") : ""}`, { role, permissions: after });
+}
+
+/** Refuses to leave the admin role without the admin permission, unless forced. */
+function guardAdmin(role: string, after: readonly string[], force: boolean, suggestion: string | null): void {
+  if (role !== ADMIN_ROLE || force || after.includes(ADMIN_PERMISSION)) return;
+  const hint = suggestion ? ` (to keep it: ${suggestion})` : "";
+  throw new InvalidInputError(
+    `refusing to leave the ${ADMIN_ROLE} role without the ${ADMIN_PERMISSION} permission${hint}; pass --force if you mean it`,
+    "ERR_USAGE",
+  );
+}
+
+function validateRole(role: string): string {
+  return validateNames([role], "role")[0] ?? role;
+}
+
+function requirePermissions(permissions: string[] | undefined): string[] {
+  const names = validateNames(permissions ?? [], "permission");
+  if (names.length === 0) throw new InvalidInputError("name at least one permission", "ERR_USAGE");
+  return names;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index]);
 }

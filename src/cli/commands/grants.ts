@@ -1,0 +1,89 @@
+/**
+ * `session grant|ungrant`: per-resource permissions in a session's metadata, in pywry's format
+ * (`metadata["permissions"]["type:id"] = [...]`), which pywry's check_permission consults when no
+ * role grants the permission.
+ */
+import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { handleFor } from "../../core/handles.js";
+import { isSessionLive, type UserSession } from "../../core/session.js";
+import { openStore, type Context } from "../context.js";
+import { parseResource, splitNames } from "../input.js";
+import { isoTime, type Output } from "../output.js";
+
+export async function sessionGrant(context: Context, output: Output, idOrHandle: string, resourceText: string, permissionsText: string): Promise<void> {
+  const resource = parseResource(resourceText);
+  const permissions = splitNames(permissionsText, "permission");
+  if (permissions.length === 0) throw new InvalidInputError("name at least one permission to grant, e.g. read,write", "ERR_USAGE");
+  const store = await openStore(context, "write", false);
+  try {
+    const session = await findSession(store, idOrHandle);
+    if (!isSessionLive(session, Date.now() / 1000)) {
+      output.warn(`session ${handleFor(session.sessionId)} expired at ${isoTime(session.expiresAt ?? 0)}; pywry will not use this grant`);
+    }
+    const before = grantFor(session, resource.key);
+    let after = session;
+    if (before === null || permissions.some((permission) => !before.includes(permission))) {
+      after = (await store.grantResource(session.sessionId, resource.key, permissions)) ?? notFound();
+    }
+    report(output, after, resource.key);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function sessionUngrant(
+  context: Context,
+  output: Output,
+  idOrHandle: string,
+  resourceText: string,
+  permissionsText: string | undefined,
+): Promise<void> {
+  const resource = parseResource(resourceText);
+  const permissions = permissionsText === undefined ? undefined : splitNames(permissionsText, "permission");
+  if (permissions?.length === 0) {
+    throw new InvalidInputError("name at least one permission to remove, or none to remove the whole grant", "ERR_USAGE");
+  }
+  const store = await openStore(context, "write", false);
+  try {
+    const session = await findSession(store, idOrHandle);
+    const handle = handleFor(session.sessionId);
+    const before = grantFor(session, resource.key);
+    const removing = before === null ? [] : permissions === undefined ? before : permissions.filter((p) => before.includes(p));
+    let after = session;
+    if (before === null) {
+      output.warn(`session ${handle} has no grant for ${resource.key}`);
+    } else if (removing.length === 0 && before.length > 0) {
+      output.warn(`session ${handle}'s grant for ${resource.key} does not include ${permissions?.join(", ")}`);
+    } else {
+      // Nothing is written (and nothing audited) when the grant is already as asked.
+      after = (await store.ungrantResource(session.sessionId, resource.key, permissions)) ?? notFound();
+    }
+    report(output, after, resource.key);
+  } finally {
+    await store.close();
+  }
+}
+
+async function findSession(store: { findSession(idOrHandle: string): Promise<UserSession | null> }, idOrHandle: string): Promise<UserSession> {
+  // The argument may be a raw session id, which is a credential: never echo it.
+  return (await store.findSession(idOrHandle)) ?? notFound();
+}
+
+function notFound(): never {
+  throw new NotFoundError("no session with that id or handle");
+}
+
+/** The session's permissions for `resource`, or null when it has no grant for it. */
+function grantFor(session: UserSession, resource: string): string[] | null {
+  const grants = session.metadata["permissions"];
+  if (!grants || typeof grants !== "object" || Array.isArray(grants)) return null;
+  const value = (grants as Record<string, unknown>)[resource];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : null;
+}
+
+function report(output: Output, session: UserSession, resource: string): void {
+  const handle = handleFor(session.sessionId);
+  const permissions = grantFor(session, resource) ?? [];
+  const listed = permissions.length > 0 ? permissions.join(", ") : output.style.dim("(no permissions)");
+  output.result(`session ${handle} of ${JSON.stringify(session.userId)} on ${resource}: ${listed}`, { handle, resource, permissions });
+}

@@ -4,16 +4,17 @@
  */
 import { InvalidInputError } from "../core/errors.js";
 
-export async function confirmDestructive(question: string, options: { yes?: boolean; flag?: string }): Promise<void> {
+/** `action` is a verb phrase such as `delete role "analyst"`: asked as a question, refused in prose. */
+export async function confirmDestructive(action: string, options: { yes?: boolean; flag?: string }): Promise<void> {
   if (options.yes) return;
   const flag = options.flag ?? "--yes";
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
-    throw new InvalidInputError(`${question.replace(/\?$/, "")}: refusing without confirmation; pass ${flag} to proceed`, "ERR_USAGE");
+    throw new InvalidInputError(`refusing to ${action} without confirmation (no terminal to ask on): pass ${flag} to proceed`, "ERR_USAGE");
   }
   const { confirm } = await import("@inquirer/prompts");
   let answer: boolean;
   try {
-    answer = await confirm({ message: question, default: false });
+    answer = await confirm({ message: `${action.charAt(0).toUpperCase()}${action.slice(1)}?`, default: false });
   } catch {
     // Ctrl-C at the prompt: nothing was done.
     answer = false;

@@ -28,17 +28,42 @@ export function isAdmin(session: SessionLike): boolean {
   return Boolean(session) && session!.roles.includes("admin");
 }
 
-/** The check behind pywry's `check_permission`, given the role table the store holds. */
+/** What grants a permission: one of the session's roles, or a per-resource grant in its metadata. */
+export type GrantSource = { kind: "role"; role: string } | { kind: "grant"; resource: string };
+
+/**
+ * The check behind pywry's `check_permission`, given the role table the store holds, saying what
+ * granted the permission (null: nothing did). Roles are tried first, as pywry does.
+ */
+export function grantSource(
+  session: Pick<UserSession, "roles" | "metadata">,
+  rolePermissions: (role: string) => readonly string[] | undefined,
+  permission: string,
+  resource?: { type: string; id: string },
+): GrantSource | null {
+  const role = session.roles.find((name) => rolePermissions(name)?.includes(permission));
+  if (role !== undefined) return { kind: "role", role };
+  if (!resource) return null;
+  const key = `${resource.type}:${resource.id}`;
+  return resourceGrantsOf(session.metadata)[key]?.includes(permission) ? { kind: "grant", resource: key } : null;
+}
+
 export function sessionGrants(
   session: Pick<UserSession, "roles" | "metadata">,
   rolePermissions: (role: string) => readonly string[] | undefined,
   permission: string,
   resource?: { type: string; id: string },
 ): boolean {
-  if (session.roles.some((role) => rolePermissions(role)?.includes(permission))) return true;
-  if (!resource) return false;
-  const grants = resourceGrants(session.metadata)[`${resource.type}:${resource.id}`];
-  return Array.isArray(grants) && grants.includes(permission);
+  return grantSource(session, rolePermissions, permission, resource) !== null;
+}
+
+/** pywry's `metadata["permissions"]`: resource key to permission list; anything malformed is ignored. */
+export function resourceGrantsOf(metadata: Record<string, unknown>): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  for (const [key, value] of Object.entries(resourceGrants(metadata))) {
+    if (Array.isArray(value)) result[key] = value.filter((item): item is string => typeof item === "string");
+  }
+  return result;
 }
 
 function resourceGrants(metadata: Record<string, unknown>): Record<string, unknown> {
@@ -61,6 +86,7 @@ export function removeResourceGrant(
   permissions?: readonly string[],
 ): Record<string, unknown> {
   const grants = { ...resourceGrants(metadata) };
+  if (!Object.hasOwn(grants, resource)) return metadata;
   const current = Array.isArray(grants[resource]) ? (grants[resource] as unknown[]) : [];
   const kept = permissions ? current.filter((p) => !permissions.includes(p as string)) : [];
   if (kept.length > 0) grants[resource] = kept;

@@ -1,5 +1,6 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
+import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import type {
@@ -270,7 +271,9 @@ export class MemorySessionStore implements AuthStore {
   ): Promise<UserSession | null> {
     const session = this.sessions.get(sessionId);
     if (!session) return null;
-    session.metadata = change(session.metadata);
+    const metadata = change(session.metadata);
+    if (pythonJson(metadata) === pythonJson(session.metadata)) return copySession(session);
+    session.metadata = metadata;
     this.audit(action, session.userId, handleFor(sessionId), detail);
     return copySession(session);
   }

@@ -510,6 +510,7 @@ export class SqliteSessionStore implements AuthStore {
       const session = this.selectSession(sessionId);
       if (!session) return null;
       const metadata = change(session.metadata);
+      if (pythonJson(metadata) === pythonJson(session.metadata)) return session;
       this.db.prepare("UPDATE sessions SET metadata = ? WHERE session_id = ?").run(pythonJson(metadata), sessionId);
       this.audit(action, session.userId, handleFor(sessionId), detail);
       return { ...session, metadata };

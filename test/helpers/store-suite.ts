@@ -289,6 +289,16 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.equal(await store.grantResource("missing", "widget:w1", ["read"]), null);
     });
 
+    test("a grant change that changes nothing writes nothing and audits nothing", async () => {
+      await store.createSession("s", "carol", ["viewer"], null, { theme: "dark" });
+      const before = (await store.listAudit()).length;
+      assert.deepEqual((await store.ungrantResource("s", "widget:w1"))?.metadata, { theme: "dark" });
+      await store.grantResource("s", "widget:w1", ["read"]);
+      await store.grantResource("s", "widget:w1", ["read"]);
+      assert.equal((await store.listAudit()).length, before + 1);
+      assert.deepEqual((await store.getSession("s"))?.metadata, { theme: "dark", permissions: { "widget:w1": ["read"] } });
+    });
+
     test("purgeExpired deletes only expired sessions, and dry runs delete nothing", async () => {
       await store.createSession("short", "alice", null, 5);
       await store.createSession("long", "alice", null, 500);

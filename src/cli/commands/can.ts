@@ -8,7 +8,7 @@
 import { verifyToken } from "../../auth.js";
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
-import { sessionGrants } from "../../core/rbac.js";
+import { grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { configuredSecrets, openStore, type Context } from "../context.js";
@@ -136,9 +136,9 @@ async function userSubject(store: AuthStore, userId: string): Promise<Subject> {
 function decide(subject: Subject, roles: Map<string, string[]>, permission: string, resource: Resource | undefined): { allowed: boolean; reason: string } {
   const rolePermissions = (role: string) => roles.get(role);
   for (const session of subject.sessions) {
-    if (!sessionGrants(session, rolePermissions, permission, resource)) continue;
-    const role = session.roles.find((name) => rolePermissions(name)?.includes(permission));
-    const via = role !== undefined ? `role ${role}` : `grant ${resource?.key ?? "?"}`;
+    const source = grantSource(session, rolePermissions, permission, resource);
+    if (!source) continue;
+    const via = source.kind === "role" ? `role ${source.role}` : `grant ${source.resource}`;
     return { allowed: true, reason: `${via}${subject.nameSession ? ` (session ${handleFor(session.sessionId)})` : ""}` };
   }
   const held = subject.sessions.map((session) => `${handleFor(session.sessionId)} (${session.roles.join(", ") || "no roles"})`);
@@ -162,21 +162,10 @@ function listSources(subject: Subject, roles: Map<string, string[]>, resource: R
     for (const role of session.roles) {
       for (const permission of roles.get(role) ?? []) add(permission, `role ${role}${suffix}`);
     }
-    for (const [key, permissions] of Object.entries(resourceGrants(session))) {
+    for (const [key, permissions] of Object.entries(resourceGrantsOf(session.metadata))) {
       if (resource && key !== resource.key) continue;
       for (const permission of permissions) add(permission, `grant ${key}${suffix}`);
     }
   }
   return sources.sort((a, b) => (a.permission < b.permission ? -1 : a.permission > b.permission ? 1 : 0));
-}
-
-/** pywry's `metadata["permissions"]`: resource key → permission list; anything malformed is ignored. */
-function resourceGrants(session: UserSession): Record<string, string[]> {
-  const grants = session.metadata["permissions"];
-  if (!grants || typeof grants !== "object" || Array.isArray(grants)) return {};
-  const result: Record<string, string[]> = {};
-  for (const [key, value] of Object.entries(grants as Record<string, unknown>)) {
-    if (Array.isArray(value)) result[key] = value.filter((item): item is string => typeof item === "string");
-  }
-  return result;
 }

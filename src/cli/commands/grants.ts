@@ -5,6 +5,7 @@
  */
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
+import { resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import { openStore, type Context } from "../context.js";
 import { parseResource, splitNames } from "../input.js";
@@ -75,10 +76,7 @@ function notFound(): never {
 
 /** The session's permissions for `resource`, or null when it has no grant for it. */
 function grantFor(session: UserSession, resource: string): string[] | null {
-  const grants = session.metadata["permissions"];
-  if (!grants || typeof grants !== "object" || Array.isArray(grants)) return null;
-  const value = (grants as Record<string, unknown>)[resource];
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : null;
+  return resourceGrantsOf(session.metadata)[resource] ?? null;
 }
 
 function report(output: Output, session: UserSession, resource: string): void {

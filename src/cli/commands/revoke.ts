@@ -52,7 +52,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
  */
 async function revokeUser(context: Context, output: Output, userId: string, reason: string | null, yes: boolean): Promise<void> {
   if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
-  await confirmDestructive(`Revoke every session and token of user ${JSON.stringify(userId)}?`, { yes });
+  await confirmDestructive(`revoke every session and token of user ${JSON.stringify(userId)}`, { yes });
   const store = await openStore(context, "write");
   try {
     const result = await store.revokeUser(userId, reason);

@@ -89,7 +89,7 @@ export async function rolesDelete(context: Context, output: Output, role: string
     const holders = (await store.listSessions()).filter((session) => session.roles.includes(name)).length;
     const grants = before.length > 0 ? `grants ${before.join(", ")}` : "grants nothing";
     await confirmDestructive(
-      `Delete role ${JSON.stringify(name)} (${grants}; ${holders} live session${holders === 1 ? " has" : "s have"} it)?`,
+      `delete role ${JSON.stringify(name)} (${grants}; ${holders} live session${holders === 1 ? " has" : "s have"} it)`,
       { yes: options.yes },
     );
     if (!(await store.deleteRole(name))) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);

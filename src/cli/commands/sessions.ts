@@ -176,7 +176,7 @@ export async function sessionPurge(context: Context, output: Output, options: { 
       output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
       return;
     }
-    await confirmDestructive(`Delete ${countText(expired.length)}?`, { yes: options.yes });
+    await confirmDestructive(`delete ${countText(expired.length)}`, { yes: options.yes });
     const purged = await store.purgeExpired();
     output.result(
       purged.length === 0 ? "no expired sessions" : `purged ${countText(purged.length)}`,

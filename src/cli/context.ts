@@ -53,12 +53,23 @@ export function storeExists(context: Context): boolean {
 }
 
 /**
- * Opens the SQLite store. "read" never creates or migrates anything; "write" creates the file
- * (mode 0600) and the schema unless `create` is false.
+ * How a command uses the store. "read" needs an existing store and changes nothing (not even the
+ * schema); "update" needs an existing store and may write; "create" may also create it (mode 0600).
  */
-export async function openStore(context: Context, mode: "read" | "write", create = true): Promise<AuthStore> {
+export type StoreAccess = "read" | "update" | "create";
+
+/** Opens the SQLite store (loading SQLite only now), runs `work`, and always closes it. */
+export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
   const { SqliteSessionStore } = await import("../store/sqlite.js");
-  return SqliteSessionStore.open(storePath(context), { mode, create });
+  const store = SqliteSessionStore.open(storePath(context), {
+    mode: access === "read" ? "read" : "write",
+    create: access === "create",
+  });
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
 }
 
 export function generateSecret(): string {

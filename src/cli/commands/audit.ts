@@ -6,7 +6,7 @@
 import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
-import { openStore, type Context } from "../context.js";
+import { withStore, type Context } from "../context.js";
 import { isoTime, type Output } from "../output.js";
 
 interface AuditOptions {
@@ -23,13 +23,7 @@ const BARE_NUMBER = /^\d+(\.\d+)?$/;
 
 export async function audit(context: Context, output: Output, options: AuditOptions): Promise<void> {
   const filter = auditFilter(options, Date.now() / 1000);
-  const store = await openStore(context, "read");
-  let entries: AuditEntry[];
-  try {
-    entries = await store.listAudit(filter);
-  } finally {
-    await store.close();
-  }
+  const entries = await withStore(context, "read", (store) => store.listAudit(filter));
   if (output.json) {
     // NDJSON rather than one JSON document: each line stands alone, so a stream can be cut anywhere.
     if (entries.length > 0) process.stdout.write(entries.map((entry) => `${JSON.stringify(entryJson(entry))}\n`).join(""));

@@ -11,7 +11,7 @@ import { handleFor } from "../../core/handles.js";
 import { grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { configuredSecrets, openStore, type Context } from "../context.js";
+import { configuredSecrets, withStore, type Context } from "../context.js";
 import { parseResource, readTokenArgument, validateNames } from "../input.js";
 import { EXIT, Output, isoTime } from "../output.js";
 
@@ -70,17 +70,15 @@ async function answer(context: Context, output: Output | null, permission: strin
   const token = options.token === undefined ? undefined : await readTokenArgument(options.token);
   const secrets = token === undefined ? undefined : configuredSecrets(context);
 
-  const store = await openStore(context, "read");
-  let subject: Subject;
-  let roles: Map<string, string[]>;
-  try {
-    if (token !== undefined) subject = await tokenSubject(store, token, secrets?.all ?? []);
-    else if (options.user !== undefined) subject = await userSubject(store, options.user);
-    else subject = await sessionSubject(store, options.session ?? "");
-    roles = await store.listRoles();
-  } finally {
-    await store.close();
-  }
+  const { subject, roles } = await withStore(context, "read", async (store) => ({
+    subject:
+      token !== undefined
+        ? await tokenSubject(store, token, secrets?.all ?? [])
+        : options.user !== undefined
+          ? await userSubject(store, options.user)
+          : await sessionSubject(store, options.session ?? ""),
+    roles: await store.listRoles(),
+  }));
 
   if (wanted === undefined) {
     const sources = listSources(subject, roles, resource);

@@ -7,7 +7,7 @@ import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
 import { resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
-import { openStore, type Context } from "../context.js";
+import { withStore, type Context } from "../context.js";
 import { parseResource, splitNames } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 
@@ -15,8 +15,7 @@ export async function sessionGrant(context: Context, output: Output, idOrHandle:
   const resource = parseResource(resourceText);
   const permissions = splitNames(permissionsText, "permission");
   if (permissions.length === 0) throw new InvalidInputError("name at least one permission to grant, e.g. read,write", "ERR_USAGE");
-  const store = await openStore(context, "write", false);
-  try {
+  await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);
     if (!isSessionLive(session, Date.now() / 1000)) {
       output.warn(`session ${handleFor(session.sessionId)} expired at ${isoTime(session.expiresAt ?? 0)}; pywry will not use this grant`);
@@ -27,9 +26,7 @@ export async function sessionGrant(context: Context, output: Output, idOrHandle:
       after = (await store.grantResource(session.sessionId, resource.key, permissions)) ?? notFound();
     }
     report(output, after, resource.key);
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 export async function sessionUngrant(
@@ -44,8 +41,7 @@ export async function sessionUngrant(
   if (permissions?.length === 0) {
     throw new InvalidInputError("name at least one permission to remove, or none to remove the whole grant", "ERR_USAGE");
   }
-  const store = await openStore(context, "write", false);
-  try {
+  await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);
     const handle = handleFor(session.sessionId);
     const before = grantFor(session, resource.key);
@@ -60,9 +56,7 @@ export async function sessionUngrant(
       after = (await store.ungrantResource(session.sessionId, resource.key, permissions)) ?? notFound();
     }
     report(output, after, resource.key);
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 async function findSession(store: { findSession(idOrHandle: string): Promise<UserSession | null> }, idOrHandle: string): Promise<UserSession> {

@@ -7,7 +7,7 @@ import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { DEFAULT_ROLES } from "../../core/rbac.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
-import { configuredSecrets, openStore, secretsForMinting, type Context } from "../context.js";
+import { configuredSecrets, withStore, secretsForMinting, type Context } from "../context.js";
 import { readTokenArgument } from "../input.js";
 import type { Output } from "../output.js";
 import { mintUnused, registryRecord, waitPastUserCutoff } from "./tokens.js";
@@ -33,8 +33,7 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
   }
   const ttlText = options.ttl;
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
-  const store = await openStore(context, "write", false);
-  try {
+  await withStore(context, "update", async (store) => {
     const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
     const ttl = ttlText !== undefined ? parseTtl(ttlText) : old.kind === "widget" ? DEFAULT_WIDGET_TTL : AUTH_CONFIG_DEFAULTS.sessionTtl;
     const session = await store.findSession(handleForHash(old.tokenHash));
@@ -61,9 +60,7 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
       session_id: created ? minted.token : null,
       roles: created ? roles : null,
     });
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /** Only a token that would verify now may be renewed: never a forged, revoked or expired one. */

@@ -3,7 +3,7 @@ import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.
 import { sha256Hex } from "../../core/handles.js";
 import { decodeToken } from "../../core/token.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
-import { openStore, type Context } from "../context.js";
+import { withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { readTokenArgument } from "../input.js";
 import { isoTime, type Output } from "../output.js";
@@ -31,8 +31,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   // A malformed token is refused before the store is opened (or created).
   const tokenRequest = token === undefined ? undefined : requestForToken(token, reason);
-  const store = await openStore(context, "write", token !== undefined);
-  try {
+  await withStore(context, token !== undefined ? "create" : "update", async (store) => {
     const request =
       tokenRequest !== undefined
         ? tokenRequest
@@ -41,9 +40,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
           : await requestForSession(store, options.session ?? "", reason);
     const result = await store.revokeToken(request);
     report(output, result);
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /**
@@ -53,17 +50,14 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
 async function revokeUser(context: Context, output: Output, userId: string, reason: string | null, yes: boolean): Promise<void> {
   if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
   await confirmDestructive(`revoke every session and token of user ${JSON.stringify(userId)}`, { yes });
-  const store = await openStore(context, "write");
-  try {
+  await withStore(context, "create", async (store) => {
     const result = await store.revokeUser(userId, reason);
     const sessions = `${result.sessionsDeleted} session${result.sessionsDeleted === 1 ? "" : "s"} deleted`;
     output.result(
       `${output.verdict(true, "revoked")} user ${JSON.stringify(userId)}: ${sessions}; tokens issued up to ${isoTime(result.cutoffAt)} are rejected from now on`,
       { revoked: true, user_id: userId, cutoff_at: result.cutoffAt, sessions_deleted: result.sessionsDeleted },
     );
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 function requestForToken(token: string, reason: string | null): RevocationRequest {

@@ -5,7 +5,7 @@
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import type { AuthStore } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
-import { openStore, type Context } from "../context.js";
+import { withStore, type Context } from "../context.js";
 import { validateNames } from "../input.js";
 import type { Output } from "../output.js";
 
@@ -99,22 +99,12 @@ export async function rolesDelete(context: Context, output: Output, role: string
 }
 
 async function readRoles(context: Context): Promise<Map<string, string[]>> {
-  const store = await openStore(context, "read");
-  try {
-    return await store.listRoles();
-  } finally {
-    await store.close();
-  }
+  return withStore(context, "read", (store) => store.listRoles());
 }
 
 /** Role edits never create a store: a typo in --store must not leave a fresh database behind. */
 async function withWritableStore(context: Context, work: (store: AuthStore) => Promise<void>): Promise<void> {
-  const store = await openStore(context, "write", false);
-  try {
-    await work(store);
-  } finally {
-    await store.close();
-  }
+  await withStore(context, "update", work);
 }
 
 /** Writes the role unless nothing would change (no write, so no audit entry), and reports it. */

@@ -10,7 +10,7 @@ import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import { assertMintableSubject } from "../../core/token.js";
-import { openStore, type Context } from "../context.js";
+import { withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -39,13 +39,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   const metadata = parseMetadata(options.metadata ?? []);
   const sessionId = randomBytes(SESSION_ID_BYTES).toString("base64url");
 
-  const store = await openStore(context, "write");
-  let session: UserSession;
-  try {
-    session = await store.createSession(sessionId, options.user, roles, ttl, metadata);
-  } finally {
-    await store.close();
-  }
+  const session = await withStore(context, "create", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
   output.result(session.sessionId, {
     session_id: session.sessionId,
     handle: handleFor(session.sessionId),
@@ -71,15 +65,11 @@ export async function sessionList(context: Context, output: Output, options: Ses
     throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
   }
   const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin);
-  const store = await openStore(context, "read");
-  let sessions: UserSession[];
-  try {
-    sessions = await store.listSessions({ userId: options.user, includeExpired: Boolean(options.all || options.expired) });
-  } finally {
-    await store.close();
-  }
+  const listed = await withStore(context, "read", (store) =>
+    store.listSessions({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }),
+  );
   const now = Date.now() / 1000;
-  sessions = sessions.filter((session) => {
+  const sessions = listed.filter((session) => {
     if (options.role !== undefined && !session.roles.includes(options.role)) return false;
     if (options.expired && isSessionLive(session, now)) return false;
     // Sessions without an expiry never expire, so they are never "expiring within" anything.
@@ -106,13 +96,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
 }
 
 export async function sessionShow(context: Context, output: Output, idOrHandle: string, options: { reveal?: boolean }): Promise<void> {
-  const store = await openStore(context, "read");
-  let session: UserSession | null;
-  try {
-    session = await store.findSession(idOrHandle);
-  } finally {
-    await store.close();
-  }
+  const session = await withStore(context, "read", (store) => store.findSession(idOrHandle));
   if (!session) throw new NotFoundError("no session with that id or handle");
   const now = Date.now() / 1000;
   const lines = [
@@ -129,8 +113,7 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
 
 export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
   const ttl = options.ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(options.ttl);
-  const store = await openStore(context, "write", false);
-  try {
+  await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
     const handle = handleFor(session.sessionId);
@@ -154,15 +137,12 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
       handle,
       expires_at: expiresAt,
     });
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 export async function sessionPurge(context: Context, output: Output, options: { dryRun?: boolean; yes?: boolean }): Promise<void> {
   const dryRun = Boolean(options.dryRun);
-  const store = await openStore(context, dryRun ? "read" : "write", false);
-  try {
+  await withStore(context, dryRun ? "read" : "update", async (store) => {
     // The store's own dry run: exactly the rows a purge would delete now.
     const expired = await store.purgeExpired({ dryRun: true });
     if (expired.length === 0) {
@@ -182,22 +162,17 @@ export async function sessionPurge(context: Context, output: Output, options: { 
       purged.length === 0 ? "no expired sessions" : `purged ${countText(purged.length)}`,
       purgeJson(purged.length, false, purged),
     );
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 export async function sessionDelete(context: Context, output: Output, idOrHandle: string): Promise<void> {
-  const store = await openStore(context, "write", false);
-  try {
+  await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
     await store.deleteSession(session.sessionId);
     const handle = handleFor(session.sessionId);
     output.result(`deleted session ${handle} of ${JSON.stringify(session.userId)}`, { deleted: true, handle, user_id: session.userId });
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /** Seconds to live, or null for a session that never expires. */

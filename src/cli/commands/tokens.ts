@@ -7,7 +7,7 @@ import { DEFAULT_ROLES } from "../../core/rbac.js";
 import { assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
-import { openStore, secretsForMinting, type Context } from "../context.js";
+import { withStore, secretsForMinting, type Context } from "../context.js";
 import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
@@ -30,26 +30,19 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) =>
     mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now), subjectLabel: "user id" });
-  let minted: MintedToken;
-  if (!options.session) {
-    minted = mint(Date.now() / 1000);
-  } else {
-    const store = await openStore(context, "write");
-    try {
-      await waitPastUserCutoff(store, options.user);
-      const fresh = await mintUnused(store, mint);
-      minted = fresh.minted;
-      const now = fresh.now;
-      await store.recordIssuedToken(registryRecord(minted, "session", now, options.label, sessionRoles), {
-        sessionId: minted.token,
-        userId: minted.subject,
-        roles: sessionRoles,
-        ttl: minted.expiresAt === null ? null : minted.expiresAt - now,
+  const minted = !options.session
+    ? mint(Date.now() / 1000)
+    : await withStore(context, "create", async (store) => {
+        await waitPastUserCutoff(store, options.user);
+        const { minted: fresh, now } = await mintUnused(store, mint);
+        await store.recordIssuedToken(registryRecord(fresh, "session", now, options.label, sessionRoles), {
+          sessionId: fresh.token,
+          userId: fresh.subject,
+          roles: sessionRoles,
+          ttl: fresh.expiresAt === null ? null : fresh.expiresAt - now,
+        });
+        return fresh;
       });
-    } finally {
-      await store.close();
-    }
-  }
   output.result(minted.token, {
     token: minted.token,
     user_id: minted.subject,
@@ -99,19 +92,13 @@ export async function widgetToken(context: Context, output: Output, widgetId: st
   assertMintableSubject(widgetId, "widget id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
-  let minted: MintedToken;
-  if (!options.record) {
-    minted = mint(Date.now() / 1000);
-  } else {
-    const store = await openStore(context, "write");
-    try {
-      const fresh = await mintUnused(store, mint);
-      minted = fresh.minted;
-      await store.recordIssuedToken(registryRecord(minted, "widget", fresh.now, options.label, null));
-    } finally {
-      await store.close();
-    }
-  }
+  const minted = !options.record
+    ? mint(Date.now() / 1000)
+    : await withStore(context, "create", async (store) => {
+        const { minted: fresh, now } = await mintUnused(store, mint);
+        await store.recordIssuedToken(registryRecord(fresh, "widget", now, options.label, null));
+        return fresh;
+      });
   output.result(minted.token, {
     token: minted.token,
     widget_id: minted.subject,
@@ -128,13 +115,9 @@ interface TokenListOptions {
 }
 
 export async function tokenList(context: Context, output: Output, options: TokenListOptions): Promise<void> {
-  const store = await openStore(context, "read");
-  let records: TokenRecord[];
-  try {
-    records = await store.listTokens({ subject: options.user, kind: options.kind, all: options.all });
-  } finally {
-    await store.close();
-  }
+  const records = await withStore(context, "read", (store) =>
+    store.listTokens({ subject: options.user, kind: options.kind, all: options.all }),
+  );
   const now = Date.now() / 1000;
   const rows = records.map((record) => [
     record.accessor,

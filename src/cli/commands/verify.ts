@@ -5,7 +5,7 @@ import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/erro
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
-import { configuredSecrets, openStore, storeExists, type Context, type Secrets } from "../context.js";
+import { configuredSecrets, withStore, storeExists, type Context, type Secrets } from "../context.js";
 import { readTokenArgument } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
 
@@ -80,12 +80,7 @@ export async function inspect(context: Context, output: Output, tokenArgument: s
 /** Runs `work` with the store when one exists (and is wanted), else with null. */
 async function withOptionalStore<T>(context: Context, wanted: boolean, work: (store: AuthStore | null) => Promise<T>): Promise<T> {
   if (!wanted || !storeExists(context)) return work(null);
-  const store = await openStore(context, "read");
-  try {
-    return await work(store);
-  } finally {
-    await store.close();
-  }
+  return withStore(context, "read", work);
 }
 
 function secretsIfConfigured(context: Context): Secrets | null {

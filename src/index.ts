@@ -6,8 +6,8 @@ export {
   validateWidgetToken,
   verifyToken,
 } from "./auth.js";
-export { decodeToken, parsePythonInt, MAX_TOKEN_LENGTH } from "./core/token.js";
-export { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, getRolePermissions, hasPermission, isAdmin } from "./core/rbac.js";
+export { decodeToken, parsePythonInt, MAX_TOKEN_LENGTH, MAX_EXPIRY } from "./core/token.js";
+export { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, getRolePermissions, hasPermission, isAdmin, grantSource } from "./core/rbac.js";
 export { createAuthConfig, AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "./core/config.js";
 export { handleFor, sha256Hex } from "./core/handles.js";
 export { parseTtl, parseInstant } from "./core/duration.js";
@@ -23,14 +23,17 @@ export {
 } from "./core/errors.js";
 export { SqliteSessionStore } from "./store/sqlite.js";
 export { MemorySessionStore } from "./store/memory.js";
+export { AuthStoreBase } from "./store/base.js";
 
 export type { ClockOption, SessionTokenResult, VerifyOptions } from "./auth.js";
 export type { DecodedToken, TokenClaims, TokenFailure, TokenValidation } from "./core/token.js";
 export type { AuthConfig } from "./core/config.js";
+export type { GrantSource } from "./core/rbac.js";
 export type { UserSession } from "./core/session.js";
 export type { ErrorCode, TokenErrorCode } from "./core/errors.js";
 export type { SqliteStoreOptions } from "./store/sqlite.js";
 export type { MemoryStoreOptions } from "./store/memory.js";
+export type { MetadataChange } from "./store/base.js";
 export type {
   AuthStore,
   SessionStore,
@@ -41,4 +44,8 @@ export type {
   TokenFilter,
   TokenKind,
   TokenRecord,
+  AuditEntry,
+  AuditFilter,
+  RevocationCause,
+  UserRevocation,
 } from "./store/types.js";

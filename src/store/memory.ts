@@ -1,12 +1,12 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
-import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
+import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
+import { AuthStoreBase, type MetadataChange } from "./base.js";
 import type {
   AuditEntry,
   AuditFilter,
-  AuthStore,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -25,7 +25,7 @@ export interface MemoryStoreOptions {
   actor?: string;
 }
 
-export class MemorySessionStore implements AuthStore {
+export class MemorySessionStore extends AuthStoreBase {
   private readonly sessions = new Map<string, UserSession>();
   private readonly roles = new Map<string, string[]>(
     Object.entries(DEFAULT_ROLE_PERMISSIONS).map(([role, permissions]) => [role, [...permissions]]),
@@ -38,6 +38,7 @@ export class MemorySessionStore implements AuthStore {
   private readonly actor: string | null;
 
   constructor(options: MemoryStoreOptions = {}) {
+    super();
     this.now = options.now ?? (() => Date.now() / 1000);
     this.actor = options.actor ?? null;
   }
@@ -59,9 +60,6 @@ export class MemorySessionStore implements AuthStore {
     return session && isSessionLive(session, this.now()) ? copySession(session) : null;
   }
 
-  async validateSession(sessionId: string): Promise<boolean> {
-    return (await this.getSession(sessionId)) !== null;
-  }
 
   async deleteSession(sessionId: string): Promise<boolean> {
     const session = this.sessions.get(sessionId);
@@ -81,9 +79,6 @@ export class MemorySessionStore implements AuthStore {
     return true;
   }
 
-  async listUserSessions(userId: string): Promise<UserSession[]> {
-    return this.listSessions({ userId });
-  }
 
   async listSessions(filter: SessionFilter = {}): Promise<UserSession[]> {
     const now = this.now();
@@ -102,11 +97,6 @@ export class MemorySessionStore implements AuthStore {
     return match ? copySession(match) : null;
   }
 
-  async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {
-    const session = await this.getSession(sessionId);
-    if (!session) return false;
-    return sessionGrants(session, (role) => this.roles.get(role), permission, { type: resourceType, id: resourceId });
-  }
 
   async getRolePermissions(role: string): Promise<string[] | null> {
     const permissions = this.roles.get(role);
@@ -128,17 +118,7 @@ export class MemorySessionStore implements AuthStore {
     return true;
   }
 
-  async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
-      addResourceGrant(metadata, resource, permissions),
-    );
-  }
 
-  async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
-      removeResourceGrant(metadata, resource, permissions),
-    );
-  }
 
   async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
     const now = this.now();
@@ -263,11 +243,11 @@ export class MemorySessionStore implements AuthStore {
     return { alreadyRevoked: existing !== null, sessionsDeleted, revocation: { ...revocation } };
   }
 
-  private async updateMetadata(
+  protected override async updateMetadata(
     sessionId: string,
     action: string,
     detail: Record<string, unknown>,
-    change: (metadata: Record<string, unknown>) => Record<string, unknown>,
+    change: MetadataChange,
   ): Promise<UserSession | null> {
     const session = this.sessions.get(sessionId);
     if (!session) return null;

@@ -9,13 +9,13 @@ import Database from "better-sqlite3";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
-import { DEFAULT_ROLES, addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
+import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
+import { AuthStoreBase, type MetadataChange } from "./base.js";
 import type {
   AuditEntry,
   AuditFilter,
-  AuthStore,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -86,7 +86,7 @@ interface RevocationRow {
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
-export class SqliteSessionStore implements AuthStore {
+export class SqliteSessionStore extends AuthStoreBase {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly now: () => number;
@@ -95,6 +95,7 @@ export class SqliteSessionStore implements AuthStore {
   private hasAuthTables: boolean;
 
   private constructor(path: string, db: Database.Database, options: SqliteStoreOptions) {
+    super();
     this.path = path;
     this.db = db;
     this.now = options.now ?? (() => Date.now() / 1000);
@@ -143,9 +144,6 @@ export class SqliteSessionStore implements AuthStore {
     });
   }
 
-  async validateSession(sessionId: string): Promise<boolean> {
-    return (await this.getSession(sessionId)) !== null;
-  }
 
   async deleteSession(sessionId: string): Promise<boolean> {
     return this.write(() => {
@@ -170,9 +168,6 @@ export class SqliteSessionStore implements AuthStore {
     });
   }
 
-  async listUserSessions(userId: string): Promise<UserSession[]> {
-    return this.listSessions({ userId });
-  }
 
   async listSessions(filter: SessionFilter = {}): Promise<UserSession[]> {
     return this.run(() => {
@@ -196,12 +191,6 @@ export class SqliteSessionStore implements AuthStore {
     });
   }
 
-  async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {
-    const session = await this.getSession(sessionId);
-    if (!session) return false;
-    const roles = await this.listRoles();
-    return sessionGrants(session, (role) => roles.get(role), permission, { type: resourceType, id: resourceId });
-  }
 
   async getRolePermissions(role: string): Promise<string[] | null> {
     return this.run(() => this.selectRole(role));
@@ -236,17 +225,7 @@ export class SqliteSessionStore implements AuthStore {
     });
   }
 
-  async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
-      addResourceGrant(metadata, resource, permissions),
-    );
-  }
 
-  async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
-      removeResourceGrant(metadata, resource, permissions),
-    );
-  }
 
   async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
     if (options.dryRun) return this.run(() => this.selectExpired().map(toSession));
@@ -500,11 +479,11 @@ export class SqliteSessionStore implements AuthStore {
     return deleted;
   }
 
-  private updateMetadata(
+  protected override updateMetadata(
     sessionId: string,
     action: string,
     detail: Record<string, unknown>,
-    change: (metadata: Record<string, unknown>) => Record<string, unknown>,
+    change: MetadataChange,
   ): Promise<UserSession | null> {
     return this.write(() => {
       const session = this.selectSession(sessionId);

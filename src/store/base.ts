@@ -1,0 +1,95 @@
+/**
+ * What every store does the same way, written once: pywry's derived operations (validate,
+ * list a user's sessions, check a permission) and the per-resource grant edits. A backend
+ * supplies the primitives.
+ */
+import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
+import type { UserSession } from "../core/session.js";
+import type {
+  AuditEntry,
+  AuditFilter,
+  AuthStore,
+  NewSession,
+  Revocation,
+  RevocationCause,
+  RevokeResult,
+  SessionFilter,
+  TokenFilter,
+  TokenRecord,
+  UserRevocation,
+} from "./types.js";
+
+export type MetadataChange = (metadata: Record<string, unknown>) => Record<string, unknown>;
+
+export abstract class AuthStoreBase implements AuthStore {
+  abstract createSession(
+    sessionId: string,
+    userId: string,
+    roles?: string[] | null,
+    ttl?: number | null,
+    metadata?: Record<string, unknown> | null,
+  ): Promise<UserSession>;
+  abstract getSession(sessionId: string): Promise<UserSession | null>;
+  abstract deleteSession(sessionId: string): Promise<boolean>;
+  abstract refreshSession(sessionId: string, extendTtl?: number | null): Promise<boolean>;
+  abstract listSessions(filter?: SessionFilter): Promise<UserSession[]>;
+  abstract findSession(idOrHandle: string): Promise<UserSession | null>;
+  abstract getRolePermissions(role: string): Promise<string[] | null>;
+  abstract setRolePermissions(role: string, permissions: string[]): Promise<void>;
+  abstract deleteRole(role: string): Promise<boolean>;
+  abstract listRoles(): Promise<Map<string, string[]>>;
+  abstract purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
+  abstract recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null>;
+  abstract findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null>;
+  abstract listTokens(filter?: TokenFilter): Promise<TokenRecord[]>;
+  abstract revokeToken(revocation: Omit<Revocation, "revokedAt" | "accessor">): Promise<RevokeResult>;
+  abstract renewToken(
+    old: Omit<Revocation, "revokedAt" | "accessor">,
+    record: TokenRecord,
+    session: NewSession | null,
+  ): Promise<UserSession | null>;
+  abstract findRevocation(tokenHash: string): Promise<Revocation | null>;
+  abstract tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null>;
+  abstract revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
+  abstract findUserCutoff(userId: string): Promise<number | null>;
+  abstract listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  abstract close(): Promise<void>;
+
+  /**
+   * Applies `change` to the session's metadata and audits it as `action`, atomically; writes
+   * nothing when the change changes nothing. Null when there is no such session.
+   */
+  protected abstract updateMetadata(
+    sessionId: string,
+    action: string,
+    detail: Record<string, unknown>,
+    change: MetadataChange,
+  ): Promise<UserSession | null>;
+
+  async validateSession(sessionId: string): Promise<boolean> {
+    return (await this.getSession(sessionId)) !== null;
+  }
+
+  async listUserSessions(userId: string): Promise<UserSession[]> {
+    return this.listSessions({ userId });
+  }
+
+  async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {
+    const session = await this.getSession(sessionId);
+    if (!session) return false;
+    const roles = await this.listRoles();
+    return sessionGrants(session, (role) => roles.get(role), permission, { type: resourceType, id: resourceId });
+  }
+
+  async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
+      addResourceGrant(metadata, resource, permissions),
+    );
+  }
+
+  async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
+    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
+      removeResourceGrant(metadata, resource, permissions),
+    );
+  }
+}

@@ -13,6 +13,7 @@ import type { AuthStore } from "../store/types.js";
 export interface GlobalOptions {
   secretFile?: string;
   store?: string;
+  redisPrefix?: string;
   json?: boolean;
   color?: boolean;
 }
@@ -41,15 +42,37 @@ export function defaultSecretPath(env: NodeJS.ProcessEnv): string {
   return join(configDir(env), "secret");
 }
 
-export function storePath(context: Context): string {
-  if (context.options.store === "") throw new InvalidInputError("--store needs a path", "ERR_USAGE");
-  const chosen = context.options.store || context.env["PYWRY_DEPLOY__SQLITE_PATH"];
-  if (chosen) return expandHome(chosen, context.env);
-  return join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db");
+/** Where the session store is: a SQLite file (pywry's default) or a Redis server (pywry's scale-out backend). */
+export type StoreLocation = { kind: "sqlite"; path: string } | { kind: "redis"; url: string; prefix: string };
+
+const REDIS_URL = /^rediss?:\/\//i;
+const PYWRY_REDIS_DEFAULT = "redis://localhost:6379/0";
+
+/**
+ * --store (a path, or a redis:// or rediss:// URL), else pywry's own settings
+ * (PYWRY_DEPLOY__STATE_BACKEND with PYWRY_DEPLOY__REDIS_URL or PYWRY_DEPLOY__SQLITE_PATH),
+ * else pywry's default SQLite file.
+ */
+export function storeLocation(context: Context): StoreLocation {
+  const flag = context.options.store;
+  if (flag === "") throw new InvalidInputError("--store needs a path or a redis:// URL", "ERR_USAGE");
+  if (flag) return REDIS_URL.test(flag) ? redisLocation(context, flag) : { kind: "sqlite", path: expandHome(flag, context.env) };
+  if (context.env["PYWRY_DEPLOY__STATE_BACKEND"]?.trim().toLowerCase() === "redis") {
+    return redisLocation(context, context.env["PYWRY_DEPLOY__REDIS_URL"] || PYWRY_REDIS_DEFAULT);
+  }
+  const path = context.env["PYWRY_DEPLOY__SQLITE_PATH"];
+  return { kind: "sqlite", path: path ? expandHome(path, context.env) : join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db") };
 }
 
+function redisLocation(context: Context, url: string): StoreLocation {
+  const prefix = context.options.redisPrefix || context.env["PYWRY_DEPLOY__REDIS_PREFIX"] || "pywry";
+  return { kind: "redis", url, prefix };
+}
+
+/** Whether there is a store to consult. A Redis server is asked; only a missing file is "none". */
 export function storeExists(context: Context): boolean {
-  return existsSync(storePath(context));
+  const location = storeLocation(context);
+  return location.kind === "redis" || existsSync(location.path);
 }
 
 /**
@@ -58,18 +81,24 @@ export function storeExists(context: Context): boolean {
  */
 export type StoreAccess = "read" | "update" | "create";
 
-/** Opens the SQLite store (loading SQLite only now), runs `work`, and always closes it. */
+/** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
-  const { SqliteSessionStore } = await import("../store/sqlite.js");
-  const store = SqliteSessionStore.open(storePath(context), {
-    mode: access === "read" ? "read" : "write",
-    create: access === "create",
-  });
+  const store = await openStore(storeLocation(context), access);
   try {
     return await work(store);
   } finally {
     await store.close();
   }
+}
+
+async function openStore(location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
+  const mode = access === "read" ? "read" : "write";
+  if (location.kind === "redis") {
+    const { RedisSessionStore } = await import("../store/redis.js");
+    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode });
+  }
+  const { SqliteSessionStore } = await import("../store/sqlite.js");
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create" });
 }
 
 export function generateSecret(): string {

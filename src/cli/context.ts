@@ -9,6 +9,18 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
+import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
+import { DEFAULT_ROLES } from "../core/rbac.js";
+import {
+  configDir,
+  configOrigin,
+  envList,
+  envNumber,
+  pick,
+  readConfigFile,
+  type ConfigFile,
+  type Setting,
+} from "./settings.js";
 
 export interface GlobalOptions {
   secretFile?: string;
@@ -29,14 +41,19 @@ export interface Context {
   env: NodeJS.ProcessEnv;
   /** Messages for the operator (stderr). */
   notice: (message: string) => void;
+  /** The config file, read on first use. */
+  config?: ConfigFile;
+}
+
+/** Where the signing secret comes from; "none" when nothing is configured yet. */
+export type SecretSource = { kind: "file"; path: string } | { kind: "env"; name: string } | { kind: "none"; path: string };
+
+function configOf(context: Context): ConfigFile {
+  context.config ??= readConfigFile(context.env);
+  return context.config;
 }
 
 export const SECRET_BYTES = 32;
-
-export function configDir(env: NodeJS.ProcessEnv): string {
-  const base = env["XDG_CONFIG_HOME"] || join(env["HOME"] || homedir(), ".config");
-  return join(base, "pywry-auth");
-}
 
 export function defaultSecretPath(env: NodeJS.ProcessEnv): string {
   return join(configDir(env), "secret");
@@ -48,25 +65,114 @@ export type StoreLocation = { kind: "sqlite"; path: string } | { kind: "redis"; 
 const REDIS_URL = /^rediss?:\/\//i;
 const PYWRY_REDIS_DEFAULT = "redis://localhost:6379/0";
 
+/** The store setting with its origin (see settings.ts for the order). */
+export function storeSetting(context: Context): Setting<StoreLocation> {
+  const { env } = context;
+  if (context.options.store === "") throw new InvalidInputError("--store needs a path or a redis:// URL", "ERR_USAGE");
+  const chosen = pick<string>(
+    [
+      [context.options.store, "--store"],
+      [env["PYWRY_AUTH_STORE"], "env PYWRY_AUTH_STORE"],
+      [configOf(context).store, configOrigin(env)],
+    ],
+    { value: "", origin: "" },
+  );
+  if (chosen.value) return { value: locationOf(context, chosen.value), origin: chosen.origin };
+  if (env["PYWRY_DEPLOY__STATE_BACKEND"]?.trim().toLowerCase() === "redis") {
+    const url = env["PYWRY_DEPLOY__REDIS_URL"];
+    return {
+      value: redisLocation(context, url || PYWRY_REDIS_DEFAULT),
+      origin: url ? "env PYWRY_DEPLOY__REDIS_URL" : "env PYWRY_DEPLOY__STATE_BACKEND (pywry's default URL)",
+    };
+  }
+  const path = env["PYWRY_DEPLOY__SQLITE_PATH"];
+  if (path) return { value: { kind: "sqlite", path: expandHome(path, env) }, origin: "env PYWRY_DEPLOY__SQLITE_PATH" };
+  return { value: { kind: "sqlite", path: join(env["HOME"] || homedir(), ".config", "pywry", "pywry.db") }, origin: "default (pywry's)" };
+}
+
 /**
- * --store (a path, or a redis:// or rediss:// URL), else pywry's own settings
- * (PYWRY_DEPLOY__STATE_BACKEND with PYWRY_DEPLOY__REDIS_URL or PYWRY_DEPLOY__SQLITE_PATH),
- * else pywry's default SQLite file.
+ * --store (a path, or a redis:// or rediss:// URL), PYWRY_AUTH_STORE, the config file, then
+ * pywry's own settings (PYWRY_DEPLOY__STATE_BACKEND with PYWRY_DEPLOY__REDIS_URL or
+ * PYWRY_DEPLOY__SQLITE_PATH), else pywry's default SQLite file.
  */
 export function storeLocation(context: Context): StoreLocation {
-  const flag = context.options.store;
-  if (flag === "") throw new InvalidInputError("--store needs a path or a redis:// URL", "ERR_USAGE");
-  if (flag) return REDIS_URL.test(flag) ? redisLocation(context, flag) : { kind: "sqlite", path: expandHome(flag, context.env) };
-  if (context.env["PYWRY_DEPLOY__STATE_BACKEND"]?.trim().toLowerCase() === "redis") {
-    return redisLocation(context, context.env["PYWRY_DEPLOY__REDIS_URL"] || PYWRY_REDIS_DEFAULT);
-  }
-  const path = context.env["PYWRY_DEPLOY__SQLITE_PATH"];
-  return { kind: "sqlite", path: path ? expandHome(path, context.env) : join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db") };
+  return storeSetting(context).value;
+}
+
+function locationOf(context: Context, spec: string): StoreLocation {
+  return REDIS_URL.test(spec) ? redisLocation(context, spec) : { kind: "sqlite", path: expandHome(spec, context.env) };
 }
 
 function redisLocation(context: Context, url: string): StoreLocation {
-  const prefix = context.options.redisPrefix || context.env["PYWRY_DEPLOY__REDIS_PREFIX"] || "pywry";
-  return { kind: "redis", url, prefix };
+  return { kind: "redis", url, prefix: redisPrefixSetting(context).value };
+}
+
+export function redisPrefixSetting(context: Context): Setting<string> {
+  const { env } = context;
+  return pick(
+    [
+      [context.options.redisPrefix, "--redis-prefix"],
+      [env["PYWRY_AUTH_REDIS_PREFIX"], "env PYWRY_AUTH_REDIS_PREFIX"],
+      [configOf(context).redisPrefix, configOrigin(env)],
+      [env["PYWRY_DEPLOY__REDIS_PREFIX"], "env PYWRY_DEPLOY__REDIS_PREFIX"],
+    ],
+    { value: "pywry", origin: "default (pywry's)" },
+  );
+}
+
+/** How long `token create` and `session create` make things live when no --ttl is given. */
+export function sessionTtlSetting(context: Context): Setting<number> {
+  const { env } = context;
+  return pick(
+    [
+      [envNumber(env, "PYWRY_AUTH_SESSION_TTL"), "env PYWRY_AUTH_SESSION_TTL"],
+      [configOf(context).sessionTtl, configOrigin(env)],
+      [envNumber(env, "PYWRY_DEPLOY__SESSION_TTL"), "env PYWRY_DEPLOY__SESSION_TTL"],
+    ],
+    { value: AUTH_CONFIG_DEFAULTS.sessionTtl, origin: "default (pywry's session_ttl)" },
+  );
+}
+
+export function widgetTtlSetting(context: Context): Setting<number> {
+  const { env } = context;
+  return pick(
+    [
+      [envNumber(env, "PYWRY_AUTH_WIDGET_TTL"), "env PYWRY_AUTH_WIDGET_TTL"],
+      [configOf(context).widgetTtl, configOrigin(env)],
+    ],
+    { value: DEFAULT_WIDGET_TTL, origin: "default (pywry's generate_widget_token)" },
+  );
+}
+
+/** Roles for new sessions when --roles is not given (pywry's DEFAULT_ROLES). */
+export function defaultRolesSetting(context: Context): Setting<string[]> {
+  const { env } = context;
+  return pick(
+    [
+      [envList(env, "PYWRY_AUTH_DEFAULT_ROLES"), "env PYWRY_AUTH_DEFAULT_ROLES"],
+      [configOf(context).defaultRoles, configOrigin(env)],
+      [envList(env, "PYWRY_DEPLOY__DEFAULT_ROLES"), "env PYWRY_DEPLOY__DEFAULT_ROLES"],
+    ],
+    { value: [...DEFAULT_ROLES], origin: "default (pywry's)" },
+  );
+}
+
+/** Where the secret comes from, without reading it. */
+export function secretSetting(context: Context): Setting<SecretSource> {
+  const { env } = context;
+  const flagFile = context.options.secretFile;
+  if (flagFile === "") throw new InvalidInputError("--secret-file needs a path", "ERR_USAGE");
+  if (flagFile) return { value: { kind: "file", path: expandHome(flagFile, env) }, origin: "--secret-file" };
+  if (env["PYWRY_AUTH_SECRET"] !== undefined) return { value: { kind: "env", name: "PYWRY_AUTH_SECRET" }, origin: "env PYWRY_AUTH_SECRET" };
+  if (env["PYWRY_AUTH_SECRET_FILE"]) {
+    return { value: { kind: "file", path: expandHome(env["PYWRY_AUTH_SECRET_FILE"], env) }, origin: "env PYWRY_AUTH_SECRET_FILE" };
+  }
+  const fromConfig = configOf(context).secretFile;
+  if (fromConfig) return { value: { kind: "file", path: expandHome(fromConfig, env) }, origin: configOrigin(env) };
+  const path = defaultSecretPath(env);
+  return existsSync(path)
+    ? { value: { kind: "file", path }, origin: "default" }
+    : { value: { kind: "none", path }, origin: "default" };
 }
 
 /** Whether there is a store to consult. A Redis server is asked; only a missing file is "none". */
@@ -153,20 +259,14 @@ export function writePrivateFile(path: string, content: string, overwrite: boole
 
 function findSecret(context: Context): Secrets | null {
   const previous = splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"]);
-  const flagFile = context.options.secretFile;
-  if (flagFile === "") throw new InvalidInputError("--secret-file needs a path", "ERR_USAGE");
-  if (flagFile) {
-    const path = expandHome(flagFile, context.env);
-    return { all: [readSecretFile(path, context), ...previous], source: path };
+  const source = secretSetting(context).value;
+  if (source.kind === "none") return null;
+  if (source.kind === "env") {
+    const value = context.env[source.name] ?? "";
+    if (value.trim() === "") throw new SecretError(`${source.name} is set but empty`, "ERR_SECRET");
+    return { all: [value, ...previous], source: source.name };
   }
-  const fromEnv = context.env["PYWRY_AUTH_SECRET"];
-  if (fromEnv !== undefined) {
-    if (fromEnv.trim() === "") throw new SecretError("PYWRY_AUTH_SECRET is set but empty", "ERR_SECRET");
-    return { all: [fromEnv, ...previous], source: "PYWRY_AUTH_SECRET" };
-  }
-  const path = defaultSecretPath(context.env);
-  if (!existsSync(path)) return null;
-  return { all: [readSecretFile(path, context), ...previous], source: path };
+  return { all: [readSecretFile(source.path, context), ...previous], source: source.path };
 }
 
 function readSecretFile(path: string, context: Context): string {
@@ -198,7 +298,7 @@ function splitList(value: string | undefined): string[] {
     .filter((item) => item.length > 0);
 }
 
-function expandHome(path: string, env: NodeJS.ProcessEnv): string {
+export function expandHome(path: string, env: NodeJS.ProcessEnv): string {
   if (path === "~" || path.startsWith("~/")) return join(env["HOME"] || homedir(), path.slice(1));
   return resolve(path);
 }

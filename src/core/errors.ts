@@ -20,6 +20,7 @@ export type ErrorCode =
   | "ERR_SECRET"
   | "ERR_STORE"
   | "ERR_STORE_VERSION"
+  | "ERR_CONFIG"
   | "ERR_NOT_FOUND";
 
 export class PywryAuthError extends Error {
@@ -58,6 +59,13 @@ export class SecretError extends PywryAuthError {
 export class StoreError extends PywryAuthError {
   constructor(message: string, options?: { cause?: unknown; code?: "ERR_STORE" | "ERR_STORE_VERSION" }) {
     super(options?.code ?? "ERR_STORE", message, { cause: options?.cause });
+  }
+}
+
+/** The configuration file cannot be read or holds something unusable. */
+export class ConfigError extends PywryAuthError {
+  constructor(message: string) {
+    super("ERR_CONFIG", message);
   }
 }
 

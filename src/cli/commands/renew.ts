@@ -1,13 +1,19 @@
 /** `token renew`: a fresh token for the same subject and roles; the old one is revoked with its session. */
 import { verifyToken } from "../../auth.js";
-import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../../core/config.js";
 import { parseTtl } from "../../core/duration.js";
 import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
-import { DEFAULT_ROLES } from "../../core/rbac.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
-import { configuredSecrets, withStore, secretsForMinting, type Context } from "../context.js";
+import {
+  configuredSecrets,
+  defaultRolesSetting,
+  secretsForMinting,
+  sessionTtlSetting,
+  widgetTtlSetting,
+  withStore,
+  type Context,
+} from "../context.js";
 import { readTokenArgument } from "../input.js";
 import type { Output } from "../output.js";
 import { mintUnused, registryRecord, waitPastUserCutoff } from "./tokens.js";
@@ -35,9 +41,10 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   await withStore(context, "update", async (store) => {
     const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
-    const ttl = ttlText !== undefined ? parseTtl(ttlText) : old.kind === "widget" ? DEFAULT_WIDGET_TTL : AUTH_CONFIG_DEFAULTS.sessionTtl;
+    const ttl =
+      ttlText !== undefined ? parseTtl(ttlText) : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
     const session = await store.findSession(handleForHash(old.tokenHash));
-    const roles = session?.roles ?? old.roles ?? [...DEFAULT_ROLES];
+    const roles = session?.roles ?? old.roles ?? defaultRolesSetting(context).value;
     const secret = secretsForMinting(context).all[0] ?? "";
     await waitPastUserCutoff(store, old.subject);
     const { minted, now } = await mintUnused(

@@ -4,13 +4,12 @@
  * only with --reveal.
  */
 import { randomBytes } from "node:crypto";
-import { AUTH_CONFIG_DEFAULTS } from "../../core/config.js";
 import { parseTtl } from "../../core/duration.js";
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import { assertMintableSubject } from "../../core/token.js";
-import { withStore, type Context } from "../context.js";
+import { defaultRolesSetting, sessionTtlSetting, withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -33,9 +32,9 @@ interface SessionCreateOptions {
 export async function sessionCreate(context: Context, output: Output, options: SessionCreateOptions): Promise<void> {
   // Everything is checked before the store is opened, so a typo never creates a store file.
   assertMintableSubject(options.user, "user id");
-  const roles = splitNames(options.roles, "role");
+  const roles = options.roles === undefined ? defaultRolesSetting(context).value : splitNames(options.roles, "role");
   if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
-  const ttl = chooseTtl(options.ttl, options.expiry !== false);
+  const ttl = chooseTtl(options.ttl, options.expiry !== false, sessionTtlSetting(context).value);
   const metadata = parseMetadata(options.metadata ?? []);
   const sessionId = randomBytes(SESSION_ID_BYTES).toString("base64url");
 
@@ -112,7 +111,7 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
 }
 
 export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
-  const ttl = options.ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : parseTtl(options.ttl);
   await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
@@ -176,12 +175,12 @@ export async function sessionDelete(context: Context, output: Output, idOrHandle
 }
 
 /** Seconds to live, or null for a session that never expires. */
-function chooseTtl(ttl: string | undefined, expires: boolean): number | null {
+function chooseTtl(ttl: string | undefined, expires: boolean, defaultTtl: number): number | null {
   if (!expires) {
     if (ttl !== undefined) throw new InvalidInputError("--ttl and --no-expiry cannot be combined", "ERR_USAGE");
     return null;
   }
-  return ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(ttl);
+  return ttl === undefined ? defaultTtl : parseTtl(ttl);
 }
 
 /**

@@ -1,13 +1,11 @@
 /** `token create`, `widget-token`, `token list`: minting and the registry. */
-import { AUTH_CONFIG_DEFAULTS } from "../../core/config.js";
 import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
-import { DEFAULT_ROLES } from "../../core/rbac.js";
 import { assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
-import { withStore, secretsForMinting, type Context } from "../context.js";
+import { defaultRolesSetting, secretsForMinting, sessionTtlSetting, widgetTtlSetting, withStore, type Context } from "../context.js";
 import { splitNames } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
@@ -23,13 +21,14 @@ interface TokenCreateOptions {
 
 export async function tokenCreate(context: Context, output: Output, options: TokenCreateOptions): Promise<void> {
   const roles = splitNames(options.roles, "role");
-  const sessionRoles = roles.length > 0 ? roles : [...DEFAULT_ROLES];
+  const sessionRoles = roles.length > 0 ? roles : defaultRolesSetting(context).value;
+  const defaultTtl = sessionTtlSetting(context).value;
   // Check every input before anything is created: bad input must leave no secret and no store behind.
-  chooseExpiry(options, Date.now() / 1000);
+  chooseExpiry(options, Date.now() / 1000, defaultTtl);
   assertMintableSubject(options.user, "user id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) =>
-    mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now), subjectLabel: "user id" });
+    mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now, defaultTtl), subjectLabel: "user id" });
   const minted = !options.session
     ? mint(Date.now() / 1000)
     : await withStore(context, "create", async (store) => {
@@ -82,13 +81,13 @@ export async function waitPastUserCutoff(store: AuthStore, userId: string): Prom
 }
 
 interface WidgetTokenOptions {
-  ttl: string;
+  ttl?: string;
   label?: string;
   record: boolean;
 }
 
 export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
-  const ttl = parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl);
   assertMintableSubject(widgetId, "widget id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
@@ -147,14 +146,14 @@ export function tokenJson(record: TokenRecord, now: number): Record<string, unkn
   };
 }
 
-function chooseExpiry(options: TokenCreateOptions, now: number): number | null {
+function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: number): number | null {
   if (!options.expiry) return null;
   if (options.expiresAt !== undefined) {
     const at = parseInstant(options.expiresAt);
     if (at <= now) throw new InvalidInputError(`--expires-at ${options.expiresAt} is in the past`, "ERR_USAGE");
     return at;
   }
-  const ttl = options.ttl === undefined ? AUTH_CONFIG_DEFAULTS.sessionTtl : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl);
   return now + ttl;
 }
 

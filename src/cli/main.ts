@@ -214,6 +214,22 @@ export function buildProgram(): Command {
     .option("--limit <n>", "at most this many entries")
     .action(command("./commands/audit.js", "audit"));
 
+  program
+    .command("init")
+    .description("set up pywry-auth: store, secret and defaults (asks at a terminal; --yes with flags for CI), then say what pywry needs")
+    .option("-y, --yes", "do not ask: take --store, --secret-file and the options below (or the current settings)")
+    .option("--force", "replace an existing config file")
+    .option("--session-ttl <duration>", "default lifetime of new sessions and tokens (e.g. 24h)")
+    .option("--widget-ttl <duration>", "default lifetime of widget tokens (e.g. 5m)")
+    .option("--default-roles <roles>", "roles for new sessions when --roles is not given (e.g. viewer)")
+    .action(command("./commands/init.js", "init"));
+
+  const config = program.command("config").description("pywry-auth's configuration");
+  config
+    .command("show")
+    .description("every effective setting and where it came from (flag, environment, config file, pywry's environment, default)")
+    .action(command("./commands/config.js", "configShow"));
+
   const secret = program.command("secret").description("signing secrets");
   secret
     .command("generate")

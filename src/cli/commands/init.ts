@@ -1,0 +1,201 @@
+/**
+ * `init`: set pywry-auth up once (store, secret, defaults), test the store live, write the config
+ * file, and say exactly what the pywry app must be given. Interactive at a terminal; `--yes` with
+ * flags for CI.
+ */
+import { existsSync } from "node:fs";
+import { parseTtl } from "../../core/duration.js";
+import { InvalidInputError } from "../../core/errors.js";
+import { redactUrl } from "../../core/redact.js";
+import {
+  defaultSecretPath,
+  expandHome,
+  generateSecret,
+  storeSetting,
+  withStore,
+  writePrivateFile,
+  type Context,
+  type StoreLocation,
+} from "../context.js";
+import { splitNames } from "../input.js";
+import type { Output } from "../output.js";
+import { configFilePath, type ConfigFile } from "../settings.js";
+
+interface InitOptions {
+  yes?: boolean;
+  force?: boolean;
+  store?: string;
+  secretFile?: string;
+  sessionTtl?: string;
+  widgetTtl?: string;
+  defaultRoles?: string;
+}
+
+interface Plan {
+  store: string;
+  secretFile: string;
+  /** A secret typed at the prompt, to be written to secretFile. */
+  typedSecret?: string;
+  sessionTtl?: number;
+  widgetTtl?: number;
+  defaultRoles?: string[];
+}
+
+export async function init(context: Context, output: Output, options: InitOptions): Promise<void> {
+  const configPath = configFilePath(context.env);
+  const interactive = !options.yes;
+  if (interactive && (!process.stdin.isTTY || !process.stdout.isTTY)) {
+    throw new InvalidInputError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)", "ERR_USAGE");
+  }
+  if (existsSync(configPath) && !options.force && !(interactive && (await confirmOverwrite(configPath)))) {
+    throw new InvalidInputError(`${configPath} already exists; pass --force to replace it`, "ERR_USAGE");
+  }
+  const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
+  const location = storeLocationOf(context, plan.store);
+  const secretCreated = ensureSecretFile(plan);
+  // Tested live: a store that cannot be opened (or created) stops init before anything is written.
+  await withStore({ ...context, options: { ...context.options, store: plan.store } }, "create", async (store) => {
+    await store.listRoles();
+  });
+  const config: ConfigFile = {
+    store: plan.store,
+    secretFile: plan.secretFile,
+    ...(plan.sessionTtl === undefined ? {} : { sessionTtl: plan.sessionTtl }),
+    ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
+    ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
+  };
+  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true);
+  const pywryEnv = pywryEnvironment(location);
+  output.result(
+    [
+      `wrote ${configPath}`,
+      `store   ${describe(location)} (reachable)`,
+      `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
+      "",
+      "Give your pywry app the same secret and store:",
+      "",
+      "  from pathlib import Path",
+      "  from pywry.state.auth import AuthConfig",
+      `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip())`,
+      "",
+      ...Object.entries(pywryEnv).map(([name, value]) => `  ${name}=${value}`),
+    ],
+    {
+      config_file: configPath,
+      config,
+      secret_created: secretCreated,
+      pywry_env: pywryEnv,
+    },
+  );
+}
+
+function planFromFlags(context: Context, options: InitOptions): Plan {
+  return {
+    store: options.store ? storeSpec(context, options.store) : describeSpec(storeSetting(context).value),
+    secretFile: expandHome(options.secretFile ?? defaultSecretPath(context.env), context.env),
+    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl),
+    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl),
+    defaultRoles: options.defaultRoles === undefined ? undefined : nonEmptyRoles(options.defaultRoles),
+  };
+}
+
+async function askPlan(context: Context): Promise<Plan> {
+  const { input, password, select } = await import("@inquirer/prompts");
+  const current = storeSetting(context).value;
+  const kind = await select({
+    message: "Where are the sessions kept?",
+    choices: [
+      { name: "SQLite file (pywry's default; a desktop app or one server)", value: "sqlite" },
+      { name: "Redis (several workers or machines)", value: "redis" },
+    ],
+    default: current.kind,
+  });
+  const store =
+    kind === "sqlite"
+      ? await input({ message: "SQLite file", default: current.kind === "sqlite" ? current.path : describeSpec(storeSetting(context).value) })
+      : await input({
+          message: "Redis URL",
+          default: current.kind === "redis" ? current.url : "redis://localhost:6379/0",
+          validate: (value) => /^rediss?:\/\//i.test(value) || "a redis:// or rediss:// URL",
+        });
+  const secretChoice = await select({
+    message: "Signing secret",
+    choices: [
+      { name: `Generate a new one into ${defaultSecretPath(context.env)}`, value: "generate" },
+      { name: "Use an existing file", value: "file" },
+      { name: "Type it (hidden) and save it to a file", value: "type" },
+    ],
+  });
+  let secretFile = defaultSecretPath(context.env);
+  let typedSecret: string | undefined;
+  if (secretChoice === "file") {
+    secretFile = await input({ message: "Secret file", validate: (value) => existsSync(expandHome(value, context.env)) || "no such file" });
+  } else if (secretChoice === "type") {
+    typedSecret = await password({ message: "Secret", mask: false, validate: (value) => value.trim().length > 0 || "empty" });
+    secretFile = await input({ message: "Save it to", default: secretFile });
+  }
+  const sessionTtl = parseTtl(await input({ message: "Default session lifetime", default: "24h", validate: validTtl }));
+  const widgetTtl = parseTtl(await input({ message: "Default widget-token lifetime", default: "5m", validate: validTtl }));
+  const defaultRoles = nonEmptyRoles(await input({ message: "Default roles for new sessions", default: "viewer" }));
+  return {
+    store: storeSpec(context, store),
+    secretFile: expandHome(secretFile, context.env),
+    ...(typedSecret === undefined ? {} : { typedSecret }),
+    sessionTtl,
+    widgetTtl,
+    defaultRoles,
+  };
+}
+
+async function confirmOverwrite(path: string): Promise<boolean> {
+  const { confirm } = await import("@inquirer/prompts");
+  return confirm({ message: `${path} exists. Replace it?`, default: false });
+}
+
+/** Creates the secret file when it does not exist yet; says whether it did. */
+function ensureSecretFile(plan: Plan): boolean {
+  if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return false;
+  writePrivateFile(plan.secretFile, `${plan.typedSecret ?? generateSecret()}\n`, plan.typedSecret !== undefined);
+  return true;
+}
+
+function storeSpec(context: Context, spec: string): string {
+  return /^rediss?:\/\//i.test(spec) ? spec : expandHome(spec, context.env);
+}
+
+function describeSpec(location: StoreLocation): string {
+  return location.kind === "sqlite" ? location.path : location.url;
+}
+
+function storeLocationOf(context: Context, spec: string): StoreLocation {
+  return storeSetting({ ...context, options: { ...context.options, store: spec } }).value;
+}
+
+function describe(location: StoreLocation): string {
+  return location.kind === "sqlite" ? location.path : redactUrl(location.url);
+}
+
+/** pywry's own settings for the same store (its PYWRY_DEPLOY__* environment). */
+function pywryEnvironment(location: StoreLocation): Record<string, string> {
+  if (location.kind === "sqlite") return { PYWRY_DEPLOY__STATE_BACKEND: "sqlite", PYWRY_DEPLOY__SQLITE_PATH: location.path };
+  return {
+    PYWRY_DEPLOY__STATE_BACKEND: "redis",
+    PYWRY_DEPLOY__REDIS_URL: redactUrl(location.url),
+    PYWRY_DEPLOY__REDIS_PREFIX: location.prefix,
+  };
+}
+
+function nonEmptyRoles(text: string): string[] {
+  const roles = splitNames(text, "role");
+  if (roles.length === 0) throw new InvalidInputError("name at least one default role, e.g. viewer", "ERR_USAGE");
+  return roles;
+}
+
+function validTtl(value: string): true | string {
+  try {
+    parseTtl(value);
+    return true;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}

@@ -224,6 +224,11 @@ export function buildProgram(): Command {
     .option("--default-roles <roles>", "roles for new sessions when --roles is not given (e.g. viewer)")
     .action(command("./commands/init.js", "init"));
 
+  program
+    .command("doctor")
+    .description("check the secret, the store and the clock, and explain each problem with its fix (exit 0 only when all is well)")
+    .action(command("./commands/doctor.js", "doctor"));
+
   const config = program.command("config").description("pywry-auth's configuration");
   config
     .command("show")

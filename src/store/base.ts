@@ -9,6 +9,7 @@ import type {
   AuditEntry,
   AuditFilter,
   AuthStore,
+  HealthFinding,
   NewSession,
   Revocation,
   RevocationCause,
@@ -53,6 +54,7 @@ export abstract class AuthStoreBase implements AuthStore {
   abstract revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
   abstract findUserCutoff(userId: string): Promise<number | null>;
   abstract listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  abstract healthCheck(): Promise<HealthFinding[]>;
   abstract close(): Promise<void>;
 
   /**

@@ -7,6 +7,7 @@ import { AuthStoreBase, type MetadataChange } from "./base.js";
 import type {
   AuditEntry,
   AuditFilter,
+  HealthFinding,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -211,6 +212,10 @@ export class MemorySessionStore extends AuthStoreBase {
       .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
     const newest = filter.limit === undefined ? matching : matching.slice(Math.max(0, matching.length - filter.limit));
     return newest.map((entry) => structuredClone(entry));
+  }
+
+  async healthCheck(): Promise<HealthFinding[]> {
+    return [{ check: "store", status: "ok", message: "in-memory store (nothing persists across processes)" }];
   }
 
   async close(): Promise<void> {}

@@ -16,6 +16,7 @@ import { AuthStoreBase, type MetadataChange } from "./base.js";
 import type {
   AuditEntry,
   AuditFilter,
+  HealthFinding,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -327,6 +328,30 @@ export class SqliteSessionStore extends AuthStoreBase {
       const limit = filter.limit === undefined ? "" : `LIMIT ${Math.max(0, Math.trunc(filter.limit))}`;
       const rows = this.db.prepare(`SELECT * FROM pywry_auth_audit ${where} ORDER BY id DESC ${limit}`).all(...params) as AuditRow[];
       return rows.reverse().map(toAuditEntry);
+    });
+  }
+
+  async healthCheck(): Promise<HealthFinding[]> {
+    return this.run(() => {
+      const problems = (this.db.pragma("integrity_check") as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
+      const integrity: HealthFinding =
+        problems.length === 1 && problems[0] === "ok"
+          ? { check: "integrity", status: "ok", message: "PRAGMA integrity_check: ok" }
+          : {
+              check: "integrity",
+              status: "fail",
+              message: `PRAGMA integrity_check: ${problems.slice(0, 3).join("; ")}`,
+              fix: "restore the database from a backup (sqlite3 .recover can salvage rows)",
+            };
+      const schema: HealthFinding = this.hasAuthTables
+        ? { check: "schema", status: "ok", message: `pywry-auth schema version ${SCHEMA_VERSION} (current)` }
+        : {
+            check: "schema",
+            status: "warn",
+            message: "pywry's tables only: pywry-auth's registry, revocations and audit log are not set up yet",
+            fix: "run any pywry-auth command that writes (e.g. pywry-auth token create), or pywry-auth init",
+          };
+      return [integrity, schema];
     });
   }
 

@@ -62,6 +62,47 @@ export interface AuditFilter {
 
 export type RevocationCause = "token" | "user";
 
+/** A user-wide revocation: the user's tokens issued at or before `cutoffAt` no longer count. */
+export interface UserCutoff {
+  userId: string;
+  cutoffAt: number;
+  reason: string | null;
+}
+
+/** What `migrate` copies from one store to another (see store/transfer.ts). */
+export interface StoreTransfer {
+  roles: Map<string, string[]>;
+  sessions: UserSession[];
+  tokens: TokenRecord[];
+  revocations: Revocation[];
+  cutoffs: UserCutoff[];
+}
+
+export type TransferKind = "roles" | "sessions" | "tokens" | "revocations" | "cutoffs";
+
+export interface TransferCount {
+  added: number;
+  updated: number;
+  unchanged: number;
+}
+
+export type TransferCounts = Record<TransferKind, TransferCount>;
+
+export interface ImportOptions {
+  /** Count what would change and write nothing. */
+  dryRun?: boolean;
+  /** Where the records came from, for the audit entry (never holding a password). */
+  source?: string;
+}
+
+/** One finding of a store's self-check (for `doctor`). */
+export interface HealthFinding {
+  check: string;
+  status: "ok" | "warn" | "fail";
+  message: string;
+  fix?: string;
+}
+
 export interface SessionFilter {
   userId?: string;
   includeExpired?: boolean;
@@ -146,4 +187,6 @@ export interface AuthStore extends SessionStore {
   /** Deletes expired sessions (or, with dryRun, only lists them). */
   purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
   listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  /** Backend-specific checks (integrity, schema version, ...); read-only. */
+  healthCheck(): Promise<HealthFinding[]>;
 }

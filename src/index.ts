@@ -49,3 +49,24 @@ export type {
   RevocationCause,
   UserRevocation,
 } from "./store/types.js";
+
+export { resolveSession, resolveSessionFromRequest } from "./http/resolve.js";
+export { createAuthMiddleware, sessionOf } from "./http/middleware.js";
+export { requireAuth, requirePermission } from "./http/guards.js";
+export { authenticateUpgrade } from "./http/upgrade.js";
+export { rejectUpgrade } from "./http/answers.js";
+export { MAX_AUTH_HEADER_LENGTH } from "./http/credentials.js";
+export type { ResolveSessionOptions, SessionResolverStore } from "./http/resolve.js";
+export type {
+  AuthMiddlewareOptions,
+  AuthMiddlewareStore,
+  AuthRequestHandler,
+  AuthState,
+  AuthenticatedRequest,
+  NextFunction,
+  StoreErrorHandling,
+} from "./http/middleware.js";
+export type { RequirePermissionOptions, ResourceRef } from "./http/guards.js";
+export type { AuthenticateUpgradeOptions, UpgradeAuthentication } from "./http/upgrade.js";
+export type { HttpAuthErrorCode, HttpAuthFailure } from "./http/answers.js";
+export type { FetchRequestLike, NodeRequestLike } from "./http/credentials.js";

@@ -1,0 +1,113 @@
+/**
+ * pywry's get_session_from_request, hardened: which session, if any, a request carries.
+ * Credentials are tried in pywry's order (cookie, Bearer header, `?session=`); the first that
+ * yields a live session wins.
+ */
+import { verifyToken } from "../auth.js";
+import type { AuthConfig } from "../core/config.js";
+import { InvalidInputError } from "../core/errors.js";
+import { isSessionLive, type UserSession } from "../core/session.js";
+import type { AuthStore } from "../store/types.js";
+import {
+  credentialsOfFetchRequest,
+  credentialsOfNodeRequest,
+  type Credentials,
+  type FetchRequestLike,
+  type NodeRequestLike,
+} from "./credentials.js";
+
+/** The store operations resolution needs (every pywry-auth store has them). */
+export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus">;
+
+export interface ResolveSessionOptions {
+  store: SessionResolverStore;
+  config: Pick<AuthConfig, "sessionCookie" | "authHeader" | "tokenSecret">;
+  /**
+   * The secrets Bearer tokens may be signed with, current first, then previous ones during a
+   * rotation. Defaults to `[config.tokenSecret]`; an empty secret accepts no token.
+   */
+  secrets?: readonly string[];
+  /** The clock, in Unix seconds (defaults to the system clock). */
+  now?: () => number;
+}
+
+/**
+ * The live session a Node request (http, upgrade, Connect, Express) carries, or null. Resolves
+ * regardless of `config.enabled`: that switch is the middleware's. Store errors propagate.
+ */
+export async function resolveSession(req: NodeRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
+  checkResolveOptions(options);
+  return sessionForCredentials(credentialsOfNodeRequest(req, options.config), options);
+}
+
+/** resolveSession for a Fetch API Request (Hono, Next.js route handlers, Bun, Deno). */
+export async function resolveSessionFromRequest(request: FetchRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
+  checkResolveOptions(options);
+  return sessionForCredentials(credentialsOfFetchRequest(request, options.config), options);
+}
+
+/** Checks the options once, so a misconfigured server fails at start-up rather than per request. */
+export function checkResolveOptions(options: ResolveSessionOptions): void {
+  if (!options || typeof options !== "object") throw new InvalidInputError("options with a store and a config are required");
+  const { store, config, secrets } = options;
+  for (const method of ["getSession", "listUserSessions", "tokenRevocationStatus"] as const) {
+    if (typeof store?.[method] !== "function") throw new InvalidInputError(`store must implement ${method}() (use a pywry-auth store)`);
+  }
+  if (!config || typeof config.sessionCookie !== "string" || typeof config.authHeader !== "string") {
+    throw new InvalidInputError("config must be an AuthConfig (see createAuthConfig)");
+  }
+  if (secrets !== undefined && (!Array.isArray(secrets) || !secrets.every((secret) => typeof secret === "string"))) {
+    throw new InvalidInputError("secrets must be an array of strings, current secret first");
+  }
+}
+
+async function sessionForCredentials(credentials: Credentials, options: ResolveSessionOptions): Promise<UserSession | null> {
+  const now = options.now ?? systemClock;
+  if (credentials.cookie !== null) {
+    const session = liveOrNull(await options.store.getSession(credentials.cookie), now());
+    if (session) return session;
+  }
+  if (credentials.bearer !== null) {
+    const session = await sessionForBearer(credentials.bearer, options, now);
+    if (session) return session;
+  }
+  if (credentials.query !== null) {
+    return liveOrNull(await options.store.getSession(credentials.query), now());
+  }
+  return null;
+}
+
+/**
+ * A Bearer token counts only when it verifies (signature, expiry, the store's revocations and
+ * user cut-offs). Its session is then the one whose id is the token, as pywry's login makes it,
+ * else the user's most recent live session. pywry takes whichever session its store lists first.
+ */
+async function sessionForBearer(token: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
+  const secrets = (options.secrets ?? [options.config.tokenSecret]).filter((secret) => secret.length > 0);
+  if (secrets.length === 0) return null;
+  const verified = await verifyToken(token, { secrets, store: options.store, now: now() });
+  const userId = verified.valid ? verified.userId : null;
+  // pywry also refuses an empty user id (`if is_valid and user_id`).
+  if (!userId) return null;
+  const own = liveOrNull(await options.store.getSession(token), now());
+  if (own && own.userId === userId) return own;
+  return newestLive(await options.store.listUserSessions(userId), now());
+}
+
+/** Stores already hide expired sessions; checking again costs nothing and covers laxer stores. */
+function liveOrNull(session: UserSession | null, now: number): UserSession | null {
+  return session && isSessionLive(session, now) ? session : null;
+}
+
+/** The contract lists newest first; sorting again keeps "most recent" true for any store. */
+function newestLive(sessions: readonly UserSession[], now: number): UserSession | null {
+  let newest: UserSession | null = null;
+  for (const session of sessions) {
+    if (isSessionLive(session, now) && (newest === null || session.createdAt > newest.createdAt)) newest = session;
+  }
+  return newest;
+}
+
+function systemClock(): number {
+  return Date.now() / 1000;
+}

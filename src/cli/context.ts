@@ -27,6 +27,7 @@ export interface GlobalOptions {
   store?: string;
   redisPrefix?: string;
   json?: boolean;
+  field?: string;
   color?: boolean;
 }
 

@@ -31,6 +31,7 @@ export function buildProgram(): Command {
     .option("--store <path|url>", "session store: a SQLite file or redis://host:port/db (default: pywry's PYWRY_DEPLOY__* settings, then ~/.config/pywry/pywry.db)")
     .option("--redis-prefix <prefix>", "key prefix in Redis (default: $PYWRY_DEPLOY__REDIS_PREFIX, then pywry)")
     .option("--json", "machine-readable JSON output")
+    .option("--field <name>", "print only this field of the JSON output, raw (e.g. --field accessor)")
     .option("--no-color", "never colour the output")
     .addOption(new Option("--secret <value>").hideHelp())
     .exitOverride()
@@ -252,7 +253,7 @@ function command(modulePath: string, exportName: string) {
   return async (...args: unknown[]): Promise<void> => {
     const invoked = args[args.length - 1] as Command;
     const options = invoked.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
-    const output = new Output({ json: Boolean(options.json), color: options.color });
+    const output = new Output({ json: Boolean(options.json), color: options.color, field: options.field });
     const context: Context = { options, env: process.env, notice: (message) => output.notice(message) };
     try {
       const module = (await import(modulePath)) as Record<string, (...input: unknown[]) => Promise<number | void>>;

@@ -4,7 +4,7 @@
  */
 import { Chalk, type ChalkInstance } from "chalk";
 import type { ErrorCode } from "../core/errors.js";
-import { isPywryAuthError } from "../core/errors.js";
+import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
 
 export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70 } as const;
 
@@ -26,6 +26,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
 
 export interface OutputOptions {
   json: boolean;
+  /** Print only this field of the JSON result, raw (like `vault -field`). */
+  field?: string;
   /** false: never colour; undefined: chalk decides from the TTY, NO_COLOR and FORCE_COLOR. */
   color?: boolean;
   stdout?: NodeJS.WritableStream;
@@ -37,11 +39,16 @@ export type Column = { header: string; align?: "left" | "right" };
 export class Output {
   readonly json: boolean;
   readonly style: ChalkInstance;
+  readonly field: string | undefined;
+  /** Errors as JSON only when --json was asked for, not when --field implied JSON. */
+  private readonly jsonErrors: boolean;
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
 
   constructor(options: OutputOptions) {
-    this.json = options.json;
+    this.field = options.field;
+    this.json = options.json || options.field !== undefined;
+    this.jsonErrors = options.json;
     this.stdout = options.stdout ?? process.stdout;
     this.stderr = options.stderr ?? process.stderr;
     // JSON is for programs: never coloured, whatever the terminal says. NO_COLOR: see no-color.org.
@@ -51,8 +58,27 @@ export class Output {
 
   /** Writes the command's result: `human` as text, or `data` as JSON with --json. */
   result(human: string | readonly string[], data: unknown): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    if (this.field !== undefined) this.fieldOf(data, this.field);
+    else if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
     else this.line(typeof human === "string" ? human : human.join("\n"));
+  }
+
+  /**
+   * One field, raw: strings as they are, anything else as JSON; for a list, the field of each item
+   * on its own line. An unknown field prints the whole result too (whatever the command did
+   * stays visible) and fails with exit 2.
+   */
+  private fieldOf(data: unknown, field: string): void {
+    const items = Array.isArray(data) ? data : [data];
+    const known = new Set(items.flatMap((item) => (item && typeof item === "object" ? Object.keys(item) : [])));
+    if (items.length > 0 && !known.has(field)) {
+      this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`, "ERR_USAGE");
+    }
+    for (const item of items) {
+      const value = (item as Record<string, unknown>)[field];
+      this.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value ?? null)}\n`);
+    }
   }
 
   line(text: string): void {
@@ -90,7 +116,7 @@ export class Output {
   /** Reports an error on the right stream, in the right format, and returns the exit code. */
   fail(error: unknown): number {
     const { code, message, exitCode } = describeError(error);
-    if (this.json) this.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
+    if (this.jsonErrors) this.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
     else this.notice(`${this.style.red("error:")} ${message}`);
     return exitCode;
   }

@@ -22,7 +22,8 @@ export interface AuthState {
   session: UserSession | null;
 }
 
-export type AuthenticatedRequest = IncomingMessage & { auth: AuthState };
+/** A request the middleware has seen; with Express, `AuthenticatedRequest<express.Request>`. */
+export type AuthenticatedRequest<Req extends IncomingMessage = IncomingMessage> = Req & { auth: AuthState };
 
 /** The store operations the middleware and its guards need (every pywry-auth store has them). */
 export type AuthMiddlewareStore = SessionResolverStore & Pick<AuthStore, "listRoles">;

@@ -167,6 +167,27 @@ describe("confirmation prompts at a real terminal", () => {
   });
 });
 
+describe("revoke with nothing named", () => {
+  test("at a terminal offers a searchable pick of live sessions and revokes the chosen one", (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const result = inTerminal(sb, ["--store", store, "revoke"], [
+      { expect: "Revoke which session\\?", send: "carol" },
+      { expect: "carol", send: "\r" },
+    ]);
+    assert.equal(result.missed, null, result.output);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /revoked [0-9a-f]{16} for "carol"; 1 session deleted/);
+    assert.equal(withDb(store, (db) => db.prepare("SELECT COUNT(*) FROM sessions WHERE session_id = 'sess-viewer'").pluck().get()), 0);
+    assert.equal(withDb(store, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()), 4, "only carol's went");
+  });
+
+  test("without a terminal asks nothing: exit 2", async (t) => {
+    const sb = sandboxFor(t);
+    assertCliError(await sb.run(["--store", sb.copyPywryFixture(), "revoke"], { timeoutMs: 10_000 }), 2, /exactly one thing/);
+  });
+});
+
 describe("doctor", () => {
   test("a clean set-up from init passes: exit 0", async (t) => {
     const sb = sandboxFor(t);

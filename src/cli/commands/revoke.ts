@@ -1,12 +1,12 @@
 /** `revoke`: by token, accessor or session. Deletes the session so pywry stops honouring it at once. */
 import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
-import { sha256Hex } from "../../core/handles.js";
+import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken } from "../../core/token.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
 import { withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { readTokenArgument } from "../input.js";
-import { isoTime, type Output } from "../output.js";
+import { isoTime, whenText, type Output } from "../output.js";
 
 interface RevokeOptions {
   accessor?: string;
@@ -20,6 +20,10 @@ type RevocationRequest = Omit<Revocation, "revokedAt" | "accessor">;
 
 export async function revoke(context: Context, output: Output, tokenArgument: string | undefined, options: RevokeOptions): Promise<void> {
   const targets = [tokenArgument, options.accessor, options.session, options.user].filter((target) => target !== undefined);
+  if (targets.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
+    // At a terminal, `revoke` alone offers a searchable pick of live sessions.
+    return revokePicked(context, output, options.reason ?? null);
+  }
   if (targets.length !== 1) {
     throw new InvalidInputError(
       "name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>",
@@ -40,6 +44,28 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
           : await requestForSession(store, options.session ?? "", reason);
     const result = await store.revokeToken(request);
     report(output, result);
+  });
+}
+
+async function revokePicked(context: Context, output: Output, reason: string | null): Promise<void> {
+  await withStore(context, "update", async (store) => {
+    const sessions = await store.listSessions();
+    if (sessions.length === 0) throw new NotFoundError("no live sessions to revoke");
+    const now = Date.now() / 1000;
+    const { search } = await import("@inquirer/prompts");
+    const chosen = await search<string>({
+      message: "Revoke which session? (type to filter by user, role or handle)",
+      source: (term) => {
+        const needle = (term ?? "").toLowerCase();
+        return sessions
+          .map((session) => ({
+            value: session.sessionId,
+            name: `${handleFor(session.sessionId)}  ${session.userId}  [${session.roles.join(",")}]  expires ${whenText(session.expiresAt, now)}`,
+          }))
+          .filter((choice) => choice.name.toLowerCase().includes(needle));
+      },
+    });
+    report(output, await store.revokeToken(await requestForSession(store, chosen, reason)));
   });
 }
 

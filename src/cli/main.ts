@@ -230,6 +230,12 @@ export function buildProgram(): Command {
     .description("check the secret, the store and the clock, and explain each problem with its fix (exit 0 only when all is well)")
     .action(command("./commands/doctor.js", "doctor"));
 
+  program
+    .command("completion")
+    .description("print a shell completion script (bash, zsh or fish)")
+    .argument("<shell>", "bash, zsh or fish")
+    .action(command("./commands/completion.js", "completion"));
+
   const config = program.command("config").description("pywry-auth's configuration");
   config
     .command("show")

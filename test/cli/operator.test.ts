@@ -262,3 +262,30 @@ describe("--field", () => {
     assert.match(result.stderr, /^error: no field "nope".*accessor/m);
   });
 });
+
+describe("completion", () => {
+  test("the bash script completes commands, subcommands and options from the real command tree", async (t) => {
+    const sb = sandboxFor(t);
+    const script = await sb.run(["completion", "bash"]);
+    assertExit(script, 0);
+    writeFileSync(sb.path("completion.bash"), script.stdout);
+    const complete = (...words: string[]) =>
+      execFileSync("bash", ["-c", `source "$1"; COMP_WORDS=("\${@:2}"); COMP_CWORD=$(( $# - 2 )); _pywry_auth; echo "\${COMPREPLY[*]}"`, "_", sb.path("completion.bash"), "pywry-auth", ...words], {
+        encoding: "utf8",
+      }).trim();
+    assert.equal(complete("tok"), "token");
+    assert.equal(complete("token", "cr"), "create");
+    assert.equal(complete("token", "create", "--us"), "--user");
+    assert.equal(complete("--json", "session", "pur"), "purge", "global flags before the command are skipped");
+    assert.equal(complete("roles", "del"), "delete");
+  });
+
+  test("zsh and fish scripts are printed; an unknown shell is a usage error", async (t) => {
+    const sb = sandboxFor(t);
+    const zsh = await sb.run(["completion", "zsh"]);
+    assert.match(zsh.stdout, /bashcompinit/);
+    const fish = await sb.run(["completion", "fish"]);
+    assert.match(fish.stdout, /complete -c pywry-auth -n '__fish_seen_subcommand_from token' -a 'create renew list'/);
+    assertCliError(await sb.run(["completion", "tcsh"]), 2, /bash, zsh or fish/);
+  });
+});

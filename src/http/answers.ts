@@ -36,8 +36,9 @@ export function forbidden(permission: string): HttpAuthFailure {
   return { status: 403, code: "ERR_FORBIDDEN", message: `permission denied: this needs the '${permission}' permission` };
 }
 
+/** One line of JSON (the newline keeps terminals and curl tidy). */
 export function failureBody(failure: HttpAuthFailure): string {
-  return JSON.stringify({ error: { code: failure.code, message: failure.message } });
+  return `${JSON.stringify({ error: { code: failure.code, message: failure.message } })}\n`;
 }
 
 export function failureHeaders(failure: HttpAuthFailure, body: string): Record<string, string> {

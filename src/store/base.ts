@@ -10,6 +10,10 @@ import type {
   AuditFilter,
   AuthStore,
   HealthFinding,
+  ImportOptions,
+  StoreTransfer,
+  TransferCounts,
+  UserCutoff,
   NewSession,
   Revocation,
   RevocationCause,
@@ -54,6 +58,9 @@ export abstract class AuthStoreBase implements AuthStore {
   abstract revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
   abstract findUserCutoff(userId: string): Promise<number | null>;
   abstract listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  abstract listRevocations(): Promise<Revocation[]>;
+  abstract listUserCutoffs(): Promise<UserCutoff[]>;
+  abstract importRecords(data: StoreTransfer, options?: ImportOptions): Promise<TransferCounts>;
   abstract healthCheck(): Promise<HealthFinding[]>;
   abstract close(): Promise<void>;
 

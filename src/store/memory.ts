@@ -4,10 +4,15 @@ import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
 import type {
   AuditEntry,
   AuditFilter,
   HealthFinding,
+  ImportOptions,
+  StoreTransfer,
+  TransferCounts,
+  UserCutoff,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -34,6 +39,7 @@ export class MemorySessionStore extends AuthStoreBase {
   private readonly tokens = new Map<string, TokenRecord>();
   private readonly revocations = new Map<string, Revocation>();
   private readonly cutoffs = new Map<string, number>();
+  private readonly cutoffReasons = new Map<string, string | null>();
   private readonly auditLog: AuditEntry[] = [];
   private readonly now: () => number;
   private readonly actor: string | null;
@@ -186,6 +192,7 @@ export class MemorySessionStore extends AuthStoreBase {
     const now = this.now();
     const cutoffAt = Math.max(now, this.cutoffs.get(userId) ?? now);
     this.cutoffs.set(userId, cutoffAt);
+    this.cutoffReasons.set(userId, reason);
     let sessionsDeleted = 0;
     for (const [id, session] of [...this.sessions]) {
       if (session.userId === userId && this.sessions.delete(id)) sessionsDeleted += 1;
@@ -212,6 +219,37 @@ export class MemorySessionStore extends AuthStoreBase {
       .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
     const newest = filter.limit === undefined ? matching : matching.slice(Math.max(0, matching.length - filter.limit));
     return newest.map((entry) => structuredClone(entry));
+  }
+
+  async listRevocations(): Promise<Revocation[]> {
+    return [...this.revocations.values()].sort((a, b) => a.revokedAt - b.revokedAt).map((revocation) => ({ ...revocation }));
+  }
+
+  async listUserCutoffs(): Promise<UserCutoff[]> {
+    return [...this.cutoffs]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([userId, cutoffAt]) => ({ userId, cutoffAt, reason: this.cutoffReasons.get(userId) ?? null }));
+  }
+
+  async importRecords(data: StoreTransfer, options: ImportOptions = {}): Promise<TransferCounts> {
+    const existing = emptyExisting();
+    for (const role of data.roles.keys()) if (this.roles.has(role)) existing.roles.set(role, [...this.roles.get(role)!]);
+    for (const { sessionId } of data.sessions) if (this.sessions.has(sessionId)) existing.sessions.set(sessionId, this.sessions.get(sessionId)!);
+    for (const { tokenHash } of data.tokens) if (this.tokens.has(tokenHash)) existing.tokens.set(tokenHash, this.tokens.get(tokenHash)!);
+    for (const { tokenHash } of data.revocations) if (this.revocations.has(tokenHash)) existing.revocations.set(tokenHash, this.revocations.get(tokenHash)!);
+    for (const { userId } of data.cutoffs) if (this.cutoffs.has(userId)) existing.cutoffs.set(userId, this.cutoffs.get(userId)!);
+    const plan = planImport(data, existing);
+    if (options.dryRun || !changedAnything(plan.counts)) return plan.counts;
+    for (const [role, permissions] of plan.roles) this.roles.set(role, [...permissions]);
+    for (const session of plan.sessions) this.sessions.set(session.sessionId, copySession(session));
+    for (const record of plan.tokens) this.tokens.set(record.tokenHash, { ...record });
+    for (const revocation of plan.revocations) this.revocations.set(revocation.tokenHash, { ...revocation });
+    for (const cutoff of plan.cutoffs) {
+      this.cutoffs.set(cutoff.userId, cutoff.cutoffAt);
+      this.cutoffReasons.set(cutoff.userId, cutoff.reason);
+    }
+    this.audit("store.import", null, null, importAuditDetail(plan.counts, options.source));
+    return plan.counts;
   }
 
   async healthCheck(): Promise<HealthFinding[]> {

@@ -13,10 +13,15 @@ import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
 import type {
   AuditEntry,
   AuditFilter,
   HealthFinding,
+  ImportOptions,
+  StoreTransfer,
+  TransferCounts,
+  UserCutoff,
   RevocationCause,
   UserRevocation,
   NewSession,
@@ -328,6 +333,83 @@ export class SqliteSessionStore extends AuthStoreBase {
       const limit = filter.limit === undefined ? "" : `LIMIT ${Math.max(0, Math.trunc(filter.limit))}`;
       const rows = this.db.prepare(`SELECT * FROM pywry_auth_audit ${where} ORDER BY id DESC ${limit}`).all(...params) as AuditRow[];
       return rows.reverse().map(toAuditEntry);
+    });
+  }
+
+  async listRevocations(): Promise<Revocation[]> {
+    return this.run(() => {
+      if (!this.hasAuthTables) return [];
+      const rows = this.db.prepare("SELECT * FROM pywry_auth_revocations ORDER BY revoked_at").all() as RevocationRow[];
+      return rows.map(toRevocation);
+    });
+  }
+
+  async listUserCutoffs(): Promise<UserCutoff[]> {
+    return this.run(() => {
+      if (!this.hasAuthTables) return [];
+      const rows = this.db.prepare("SELECT user_id, cutoff_at, reason FROM pywry_auth_user_cutoffs ORDER BY user_id").all() as Array<{
+        user_id: string;
+        cutoff_at: number;
+        reason: string | null;
+      }>;
+      return rows.map((row) => ({ userId: row.user_id, cutoffAt: row.cutoff_at, reason: row.reason }));
+    });
+  }
+
+  async importRecords(data: StoreTransfer, options: ImportOptions = {}): Promise<TransferCounts> {
+    const plan = () => {
+      const existing = emptyExisting();
+      for (const role of data.roles.keys()) {
+        const permissions = this.selectRole(role);
+        if (permissions !== null) existing.roles.set(role, permissions);
+      }
+      for (const { sessionId } of data.sessions) {
+        const session = this.selectSession(sessionId);
+        if (session) existing.sessions.set(sessionId, session);
+      }
+      if (this.hasAuthTables) {
+        const token = this.db.prepare("SELECT * FROM pywry_auth_tokens WHERE token_hash = ?");
+        for (const { tokenHash } of data.tokens) {
+          const row = token.get(tokenHash) as TokenRow | undefined;
+          if (row) existing.tokens.set(tokenHash, toTokenRecord(row));
+        }
+        for (const { tokenHash } of data.revocations) {
+          const revocation = this.selectRevocation(tokenHash);
+          if (revocation) existing.revocations.set(tokenHash, revocation);
+        }
+        for (const { userId } of data.cutoffs) {
+          const cutoff = this.selectCutoff(userId);
+          if (cutoff !== null) existing.cutoffs.set(userId, cutoff);
+        }
+      }
+      return planImport(data, existing);
+    };
+    if (options.dryRun) return this.run(() => plan().counts);
+    return this.write(() => {
+      const { counts, roles, sessions, tokens, revocations, cutoffs } = plan();
+      if (!changedAnything(counts)) return counts;
+      const role = this.db.prepare("INSERT OR REPLACE INTO role_permissions (role, permissions) VALUES (?, ?)");
+      for (const [name, permissions] of roles) role.run(name, pythonJson(permissions));
+      const session = this.db.prepare(
+        "INSERT OR REPLACE INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const s of sessions) session.run(s.sessionId, s.userId, pythonJson(s.roles), s.createdAt, s.expiresAt, pythonJson(s.metadata));
+      const token = this.db.prepare(
+        `INSERT OR REPLACE INTO pywry_auth_tokens
+           (token_hash, accessor, kind, subject, issued_at, expires_at, label, roles, created_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const r of tokens) {
+        token.run(r.tokenHash, r.accessor, r.kind, r.subject, r.issuedAt, r.expiresAt, r.label, r.roles === null ? null : pythonJson(r.roles), r.createdAt, r.revokedAt);
+      }
+      const revocation = this.db.prepare(
+        "INSERT OR REPLACE INTO pywry_auth_revocations (token_hash, accessor, subject, revoked_at, expires_at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+      );
+      for (const r of revocations) revocation.run(r.tokenHash, r.accessor, r.subject, r.revokedAt, r.expiresAt, r.reason);
+      const cutoff = this.db.prepare("INSERT OR REPLACE INTO pywry_auth_user_cutoffs (user_id, cutoff_at, reason) VALUES (?, ?, ?)");
+      for (const c of cutoffs) cutoff.run(c.userId, c.cutoffAt, c.reason);
+      this.audit("store.import", null, null, importAuditDetail(counts, options.source));
+      return counts;
     });
   }
 

@@ -187,6 +187,15 @@ export interface AuthStore extends SessionStore {
   /** Deletes expired sessions (or, with dryRun, only lists them). */
   purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
   listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  /** Every recorded revocation, expired tokens' included while the store keeps them. */
+  listRevocations(): Promise<Revocation[]>;
+  listUserCutoffs(): Promise<UserCutoff[]>;
+  /**
+   * Copies records in as they are (times, ids and all), in one atomic step audited once as
+   * `store.import`. Idempotent: identical records are left alone; a revoked registry entry stays
+   * revoked; a user cut-off only moves forward.
+   */
+  importRecords(data: StoreTransfer, options?: ImportOptions): Promise<TransferCounts>;
   /** Backend-specific checks (integrity, schema version, ...); read-only. */
   healthCheck(): Promise<HealthFinding[]>;
 }

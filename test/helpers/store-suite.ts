@@ -354,6 +354,57 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual((await store.listAudit({ limit: 2 })).map((e) => e.action), ["session.delete", "user.revoke"], "the newest, oldest first");
     });
 
+    test("listRevocations and listUserCutoffs enumerate what was revoked", async () => {
+      const token = "erin:1:0:" + "4".repeat(64);
+      clock.now = T0 + 1;
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "erin", expiresAt: T0 + 3600, reason: "lost laptop" });
+      clock.now = T0 + 2;
+      await store.revokeUser("frank", "left");
+      await store.revokeUser("dave", null);
+      assert.deepEqual(await store.listRevocations(), [
+        { tokenHash: sha256Hex(token), accessor: handleFor(token), subject: "erin", revokedAt: T0 + 1, expiresAt: T0 + 3600, reason: "lost laptop" },
+      ]);
+      assert.deepEqual(await store.listUserCutoffs(), [
+        { userId: "dave", cutoffAt: T0 + 2, reason: null },
+        { userId: "frank", cutoffAt: T0 + 2, reason: "left" },
+      ]);
+    });
+
+    test("importRecords copies records verbatim, idempotently, audited once", async () => {
+      const token = "gina:1800000000:1800003600:" + "5".repeat(64);
+      const data = {
+        roles: new Map([["analyst", ["read", "export"]], ["viewer", ["read"]]]),
+        sessions: [{ sessionId: "imported", userId: "gina", roles: ["analyst"], createdAt: T0 - 100.25, expiresAt: T0 + 500.5, metadata: { x: [1] } }],
+        tokens: [record(token, { subject: "gina", revokedAt: T0 - 5 })],
+        revocations: [{ tokenHash: sha256Hex(token), accessor: handleFor(token), subject: "gina", revokedAt: T0 - 5, expiresAt: T0 + 3600, reason: "moved" }],
+        cutoffs: [{ userId: "hank", cutoffAt: T0 - 50, reason: null }],
+      };
+      const before = (await store.listAudit()).length;
+      const dry = await store.importRecords(data, { dryRun: true });
+      assert.deepEqual(dry.sessions, { added: 1, updated: 0, unchanged: 0 });
+      assert.equal(await store.findSession("imported"), null, "a dry run writes nothing");
+      const first = await store.importRecords(data, { source: "elsewhere" });
+      assert.deepEqual(first.roles, { added: 1, updated: 0, unchanged: 1 });
+      assert.deepEqual(first.tokens, { added: 1, updated: 0, unchanged: 0 });
+      assert.deepEqual(await store.getSession("imported"), data.sessions[0]);
+      assert.deepEqual(await store.findToken({ tokenHash: sha256Hex(token) }), data.tokens[0]);
+      assert.deepEqual(await store.findRevocation(sha256Hex(token)), data.revocations[0]);
+      assert.equal(await store.findUserCutoff("hank"), T0 - 50);
+      assert.deepEqual(await store.listUserSessions("gina"), [data.sessions[0]]);
+      const again = await store.importRecords(data, { source: "elsewhere" });
+      for (const kind of ["roles", "sessions", "tokens", "revocations", "cutoffs"] as const) {
+        assert.equal(again[kind].added + again[kind].updated, 0, `${kind} unchanged the second time`);
+      }
+      const log = (await store.listAudit()).slice(before);
+      assert.deepEqual(log.map((entry) => entry.action), ["store.import"]);
+      assert.equal(log[0]?.detail["source"], "elsewhere");
+      // A cut-off only moves forward; a registry entry stays revoked.
+      await store.revokeUser("hank", null);
+      const later = await store.importRecords({ ...data, cutoffs: [{ userId: "hank", cutoffAt: T0 - 500, reason: null }] });
+      assert.equal(later.cutoffs.unchanged, 1);
+      assert.equal(await store.findUserCutoff("hank"), T0);
+    });
+
     test("returned sessions are copies: changing them does not change the store", async () => {
       const created = await store.createSession("s1", "alice", ["viewer"], null, { a: 1 });
       created.roles.push("admin");

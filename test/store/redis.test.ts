@@ -1,0 +1,458 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import type { Redis } from "ioredis";
+import { handleFor, sha256Hex } from "../../src/core/handles.js";
+import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
+import { MemorySessionStore } from "../../src/store/memory.js";
+import { parseRedisUrl, redactUrl } from "../../src/store/redis-url.js";
+import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis.js";
+import { startRedis, type RedisServer } from "../helpers/redis.js";
+import { describeSessionStore } from "../helpers/store-suite.js";
+
+const server: Promise<RedisServer> = startRedis();
+let raw: Redis;
+before(async () => {
+  raw = (await server).raw();
+});
+after(async () => (await server).stop());
+
+let counter = 0;
+function freshPrefix(): string {
+  counter += 1;
+  return `t${process.pid}-${counter}`;
+}
+
+/** pywry's Redis store starts with no role table; the shared suite expects pywry's defaults, written as `roles seed` does. */
+async function seedDefaults(prefix: string): Promise<void> {
+  for (const [role, permissions] of Object.entries(DEFAULT_ROLE_PERMISSIONS)) {
+    await raw.hset(`${prefix}:role_permissions`, role, JSON.stringify(permissions).replace(/","/g, '", "'));
+  }
+}
+
+describeSessionStore("RedisSessionStore", async (clock) => {
+  const prefix = freshPrefix();
+  await seedDefaults(prefix);
+  return RedisSessionStore.connect((await server).url(), { prefix, now: () => clock.now });
+});
+
+const NOW = 1_795_789_328.0072298;
+
+/** What pywry's RedisSessionStore.create_session sends, command for command. */
+async function pywryCreateSession(prefix: string, id: string, user: string, roles: string[], ttl: number, metadata: object, now = NOW): Promise<void> {
+  const key = `${prefix}:session:${id}`;
+  await raw
+    .multi()
+    .hset(key, {
+      user_id: user,
+      roles: JSON.stringify(roles).replace(/","/g, '", "'),
+      created_at: String(now),
+      expires_at: String(now + ttl),
+      ttl: String(ttl),
+      metadata: JSON.stringify(metadata).replace(/":/g, '": ').replace(/,"/g, ', "'),
+    })
+    .expire(key, ttl)
+    .sadd(`${prefix}:user:${user}:sessions`, id)
+    .exec();
+}
+
+async function connect(options: { prefix?: string; mode?: "read" | "write"; now?: () => number } = {}): Promise<RedisSessionStore> {
+  return RedisSessionStore.connect((await server).url(), { prefix: options.prefix ?? freshPrefix(), ...options });
+}
+
+describe("RedisSessionStore reads what pywry writes", () => {
+  test("sessions, the user set and role permissions in pywry's layout", async () => {
+    const prefix = freshPrefix();
+    await pywryCreateSession(prefix, "sess-a", "alice", ["editor"], 86400, { permissions: { "widget:w1": ["read"] } });
+    await pywryCreateSession(prefix, "sess-b", "alice", ["viewer"], 3600, {}, NOW + 1);
+    await raw.hset(`${prefix}:role_permissions`, "editor", '["read", "write"]');
+    const store = await connect({ prefix, mode: "read", now: () => NOW + 2 });
+    try {
+      const a = await store.getSession("sess-a");
+      assert.deepEqual(a, {
+        sessionId: "sess-a",
+        userId: "alice",
+        roles: ["editor"],
+        createdAt: NOW,
+        expiresAt: NOW + 86400,
+        metadata: { permissions: { "widget:w1": ["read"] } },
+      });
+      assert.deepEqual((await store.listUserSessions("alice")).map((s) => s.sessionId), ["sess-b", "sess-a"]);
+      assert.deepEqual([...(await store.listRoles())], [["editor", ["read", "write"]]]);
+      assert.equal(await store.checkPermission("sess-a", "widget", "x", "write"), true);
+      assert.equal(await store.checkPermission("sess-b", "widget", "w1", "read"), false, "viewer is not in pywry's (unseeded) role table");
+      assert.equal((await store.findSession(handleFor("sess-b")))?.userId, "alice");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a stored expiry in the past is expired even while the key lives (pywry's belt and braces)", async () => {
+    const prefix = freshPrefix();
+    await pywryCreateSession(prefix, "old", "bob", ["viewer"], 100, {}, NOW - 1000);
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      assert.equal(await store.getSession("old"), null);
+      assert.deepEqual((await store.purgeExpired()).map((s) => s.sessionId), ["old"]);
+      assert.equal(await raw.exists(`${prefix}:session:old`), 0);
+      assert.equal(await raw.sismember(`${prefix}:user:bob:sessions`, "old"), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("user-set entries whose session Redis already expired are skipped", async () => {
+    const prefix = freshPrefix();
+    await raw.sadd(`${prefix}:user:carol:sessions`, "gone");
+    await pywryCreateSession(prefix, "live", "carol", ["viewer"], 600, {});
+    const store = await connect({ prefix, mode: "read", now: () => NOW });
+    try {
+      assert.deepEqual((await store.listUserSessions("carol")).map((s) => s.sessionId), ["live"]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisSessionStore writes what pywry reads", () => {
+  test("a session hash holds strings in pywry's encodings, with EXPIRE = ttl and the user-set entry", async () => {
+    const prefix = freshPrefix();
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      await store.createSession("s1", "ünï", ["viewer", "editor"], 3600, { permissions: { "widget:w": ["read"] } });
+    } finally {
+      await store.close();
+    }
+    const hash = await raw.hgetall(`${prefix}:session:s1`);
+    assert.deepEqual(hash, {
+      user_id: "ünï",
+      roles: '["viewer", "editor"]',
+      created_at: "1795789328.0072298",
+      expires_at: "1795792928.0072298",
+      ttl: "3600",
+      metadata: '{"permissions": {"widget:w": ["read"]}}',
+    });
+    const ttl = await raw.ttl(`${prefix}:session:s1`);
+    assert.ok(ttl > 3590 && ttl <= 3600, `EXPIRE is the ttl (${ttl})`);
+    assert.deepEqual(await raw.smembers(`${prefix}:user:ünï:sessions`), ["s1"]);
+    // pywry parses with float(): make sure the texts are what Python would parse back.
+    assert.equal(Number(hash["created_at"]), NOW);
+  });
+
+  test("a session without expiry: expires_at 0, no ttl field, no EXPIRE", async () => {
+    const prefix = freshPrefix();
+    const store = await connect({ prefix, now: () => 1_800_000_000 });
+    try {
+      await store.createSession("forever", "admin", ["admin"]);
+    } finally {
+      await store.close();
+    }
+    const hash = await raw.hgetall(`${prefix}:session:forever`);
+    assert.equal(hash["expires_at"], "0");
+    assert.equal(hash["created_at"], "1800000000.0", "Python's str() of a whole float");
+    assert.equal(hash["ttl"], undefined);
+    assert.equal(await raw.ttl(`${prefix}:session:forever`), -1);
+  });
+
+  test("refresh sets expires_at and EXPIRE as pywry's refresh_session does", async () => {
+    const prefix = freshPrefix();
+    let now = NOW;
+    const store = await connect({ prefix, now: () => now });
+    try {
+      await store.createSession("s", "bob", ["viewer"], 60);
+      now = NOW + 30;
+      assert.equal(await store.refreshSession("s", 7200), true);
+    } finally {
+      await store.close();
+    }
+    assert.equal(await raw.hget(`${prefix}:session:s`, "expires_at"), pythonFloat(NOW + 30 + 7200));
+    assert.equal(await raw.hget(`${prefix}:session:s`, "ttl"), "60", "pywry leaves the stored ttl alone");
+    assert.ok((await raw.ttl(`${prefix}:session:s`)) > 7100);
+  });
+
+  test("role permissions are json.dumps lists in the role_permissions hash", async () => {
+    const prefix = freshPrefix();
+    const store = await connect({ prefix });
+    try {
+      await store.setRolePermissions("analyst", ["read", "export"]);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await raw.hgetall(`${prefix}:role_permissions`), { analyst: '["read", "export"]' });
+  });
+
+  test("pywry-auth's own data lives under {prefix}:auth: and revocations expire with their token", async () => {
+    const prefix = freshPrefix();
+    const now = Math.floor(Date.now() / 1000);
+    const store = await connect({ prefix, now: () => now });
+    const token = `alice:${now}:${now + 600}:${"a".repeat(64)}`;
+    try {
+      await store.recordIssuedToken(
+        { accessor: handleFor(token), tokenHash: sha256Hex(token), kind: "session", subject: "alice", issuedAt: now, expiresAt: now + 600, label: null, roles: ["viewer"], createdAt: now, revokedAt: null },
+        { sessionId: token, userId: "alice", ttl: 600 },
+      );
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: now + 600, reason: "test" });
+      await store.revokeUser("bob", null);
+    } finally {
+      await store.close();
+    }
+    const keys = (await raw.keys(`${prefix}:*`)).sort();
+    assert.deepEqual(keys, [
+      `${prefix}:auth:audit`,
+      `${prefix}:auth:audit:seq`,
+      `${prefix}:auth:cutoff:bob`,
+      `${prefix}:auth:meta`,
+      `${prefix}:auth:revoked:${sha256Hex(token)}`,
+      `${prefix}:auth:token:${handleFor(token)}`,
+      `${prefix}:auth:tokens`,
+      `${prefix}:auth:user:alice:tokens`,
+    ].sort(), "the session and its (now empty) user set are gone with the revocation");
+    assert.equal(keys.some((key) => key.includes(token)), false, "no key names the token");
+    const revocationTtl = await raw.ttl(`${prefix}:auth:revoked:${sha256Hex(token)}`);
+    assert.ok(revocationTtl > 600 + REVOCATION_GRACE_SECONDS - 10 && revocationTtl <= 600 + REVOCATION_GRACE_SECONDS, `revocation TTL ${revocationTtl}`);
+    assert.equal(await raw.ttl(`${prefix}:auth:cutoff:bob`), -1, "cut-offs stay");
+    assert.equal(await raw.type(`${prefix}:auth:audit`), "stream");
+    const entries = await raw.xrange(`${prefix}:auth:audit`, "-", "+");
+    assert.deepEqual(entries.map(([, fields]) => fields[fields.indexOf("action") + 1]), ["token.mint", "token.revoke", "user.revoke"]);
+    assert.equal(JSON.stringify(entries).includes(token), false, "no token in the audit stream");
+  });
+});
+
+describe("RedisSessionStore opening rules", () => {
+  test("read mode writes nothing, and refuses changes", async () => {
+    const prefix = freshPrefix();
+    await pywryCreateSession(prefix, "s", "alice", ["viewer"], 600, {});
+    const before = await snapshot(prefix);
+    const store = await connect({ prefix, mode: "read", now: () => NOW + 10_000 });
+    try {
+      await store.listSessions({ includeExpired: true });
+      await store.purgeExpired({ dryRun: true });
+      await store.listTokens({ all: true });
+      await store.listAudit();
+      await store.listRoles();
+      await store.healthCheck();
+      await assert.rejects(store.createSession("x", "y"), { code: "ERR_STORE", message: /read-only/ });
+      await assert.rejects(store.purgeExpired(), { code: "ERR_STORE" });
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await snapshot(prefix), before);
+  });
+
+  test("a key layout from a newer pywry-auth is refused", async () => {
+    const prefix = freshPrefix();
+    await raw.hset(`${prefix}:auth:meta`, "schema_version", "99");
+    await assert.rejects(connect({ prefix }), { code: "ERR_STORE_VERSION" });
+  });
+
+  test("prefixes keep deployments apart", async () => {
+    const [a, b] = [freshPrefix(), freshPrefix()];
+    const storeA = await connect({ prefix: a });
+    const storeB = await connect({ prefix: b });
+    try {
+      await storeA.createSession("s", "alice");
+      assert.equal(await storeB.getSession("s"), null);
+      assert.deepEqual(await storeB.listSessions(), []);
+    } finally {
+      await storeA.close();
+      await storeB.close();
+    }
+  });
+
+  test("a prefix with glob characters matches only itself", async () => {
+    const prefix = `${freshPrefix()}*[x]`;
+    await pywryCreateSession(`${prefix.slice(0, -4)}other`, "not-mine", "eve", ["viewer"], 600, {});
+    const store = await connect({ prefix, mode: "read" });
+    try {
+      assert.deepEqual(await store.listSessions({ includeExpired: true }), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a refused connection is ERR_STORE within the connect timeout, with the password redacted", async () => {
+    const started = Date.now();
+    await assert.rejects(RedisSessionStore.connect("redis://user:hunter2@127.0.0.1:1/0"), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ERR_STORE");
+      assert.match(error.message, /cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0: connection refused/);
+      assert.equal(JSON.stringify([error.message, String(error.cause)]).includes("hunter2"), false);
+      return true;
+    });
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  test("a wrong password is a clear ERR_STORE that does not show it", async () => {
+    const locked = await startRedis(["--requirepass", "right-password"]);
+    try {
+      await assert.rejects(RedisSessionStore.connect(`redis://:wrong-password@127.0.0.1:${locked.port}/0`), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "ERR_STORE");
+        assert.match(error.message, /authentication failed/);
+        assert.equal(error.message.includes("wrong-password"), false);
+        return true;
+      });
+      const store = await RedisSessionStore.connect(`redis://:right-password@127.0.0.1:${locked.port}/0`);
+      assert.equal(store.location.includes("right-password"), false);
+      await store.createSession("s", "alice");
+      await store.close();
+    } finally {
+      await locked.stop();
+    }
+  });
+
+  test("a server that answers nothing is ERR_STORE within a bounded time", async () => {
+    const hung = await startRedis();
+    hung.pause();
+    try {
+      const started = Date.now();
+      await assert.rejects(RedisSessionStore.connect(hung.url(), { connectTimeoutMs: 500 }), { code: "ERR_STORE" });
+      assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
+    } finally {
+      hung.resume();
+      await hung.stop();
+    }
+  });
+
+  test("a server stopped mid-run makes the next operation ERR_STORE, not a hang", async () => {
+    const doomed = await startRedis();
+    const store = await RedisSessionStore.connect(doomed.url());
+    await store.createSession("s", "alice");
+    await doomed.stop();
+    const started = Date.now();
+    await assert.rejects(store.getSession("s"), { code: "ERR_STORE" });
+    await assert.rejects(store.createSession("t", "bob"), { code: "ERR_STORE" });
+    assert.ok(Date.now() - started < 3000);
+    await store.close();
+  });
+});
+
+describe("RedisSessionStore under concurrency", () => {
+  test("changes from several clients at once all land, each with its user-set entry and one audit entry", async () => {
+    const prefix = freshPrefix();
+    const stores = await Promise.all([connect({ prefix }), connect({ prefix }), connect({ prefix })]);
+    try {
+      await Promise.all(
+        stores.flatMap((store, n) => Array.from({ length: 15 }, (_, i) => store.createSession(`s-${n}-${i}`, `user-${i % 3}`, ["viewer"], 600))),
+      );
+      await Promise.all(stores.map((store) => store.setRolePermissions("analyst", ["read"])));
+      const sessions = await stores[0]!.listSessions();
+      assert.equal(sessions.length, 45);
+      for (const user of ["user-0", "user-1", "user-2"]) {
+        assert.equal((await raw.smembers(`${prefix}:user:${user}:sessions`)).length, 15);
+      }
+      const log = await stores[1]!.listAudit();
+      assert.equal(log.length, 48);
+      assert.deepEqual(log.map((entry) => entry.id), Array.from({ length: 48 }, (_, i) => i + 1), "numbered in stream order, no gaps");
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test("revoking a user while sessions are being created never leaves a session behind its cut-off", async () => {
+    const prefix = freshPrefix();
+    const [writer, revoker] = await Promise.all([connect({ prefix }), connect({ prefix })]);
+    try {
+      const creating = Promise.all(Array.from({ length: 20 }, (_, i) => writer.createSession(`d-${i}`, "dave", ["viewer"], 600)));
+      const revoked = await revoker.revokeUser("dave", null);
+      await creating;
+      const left = await revoker.listUserSessions("dave");
+      for (const session of left) assert.ok(session.createdAt >= revoked.cutoffAt - 1, "only sessions created after the cut-off remain");
+      const members = await raw.smembers(`${prefix}:user:dave:sessions`);
+      assert.deepEqual(members.sort(), left.map((s) => s.sessionId).sort(), "the user set matches the sessions exactly");
+    } finally {
+      await writer.close();
+      await revoker.close();
+    }
+  });
+});
+
+describe("RedisSessionStore import", () => {
+  test("copies records verbatim from another store, idempotently, with one audit entry", async () => {
+    const source = new MemorySessionStore({ now: () => NOW });
+    await source.createSession("s1", "alice", ["editor"], 600, { a: 1 });
+    await source.setRolePermissions("analyst", ["read"]);
+    await source.revokeUser("bob", "left");
+    await source.revokeToken({ tokenHash: sha256Hex("tok"), subject: "carol", expiresAt: null, reason: null });
+    const data = {
+      roles: await source.listRoles(),
+      sessions: await source.listSessions({ includeExpired: true }),
+      tokens: await source.listTokens({ all: true }),
+      revocations: await source.listRevocations(),
+      cutoffs: await source.listUserCutoffs(),
+    };
+    const prefix = freshPrefix();
+    const target = await connect({ prefix, now: () => NOW + 5 });
+    try {
+      const dry = await target.importRecords(data, { dryRun: true });
+      assert.equal(dry.sessions.added, 1);
+      assert.deepEqual(await raw.keys(`${prefix}:*`), [], "a dry run writes nothing");
+      const first = await target.importRecords(data, { source: "memory" });
+      assert.deepEqual(first.roles, { added: 5, updated: 0, unchanged: 0 });
+      assert.deepEqual(await target.getSession("s1"), await source.getSession("s1"));
+      assert.equal(await target.findUserCutoff("bob"), NOW);
+      assert.equal((await target.findRevocation(sha256Hex("tok")))?.revokedAt, NOW);
+      const again = await target.importRecords(data, { source: "memory" });
+      assert.deepEqual(again.sessions, { added: 0, updated: 0, unchanged: 1 });
+      const log = await target.listAudit();
+      assert.deepEqual(log.map((e) => e.action), ["store.import"]);
+      assert.equal(log[0]?.detail["source"], "memory");
+      assert.ok((await raw.ttl(`${prefix}:session:s1`)) > 500, "EXPIRE follows the copied expiry");
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe("Redis URLs", () => {
+  test("redactUrl hides passwords in the user info and in the query", () => {
+    assert.equal(redactUrl("redis://user:hunter2@host:6379/0"), "redis://user:***@host:6379/0");
+    assert.equal(redactUrl("rediss://:hunter2@host:6380/1"), "rediss://:***@host:6380/1");
+    assert.equal(redactUrl("redis://host:6379/0?password=hunter2"), "redis://host:6379/0?password=***");
+    assert.equal(redactUrl("redis://host:6379/0"), "redis://host:6379/0");
+    assert.equal(redactUrl("redis://user@host/0"), "redis://user@host/0");
+    assert.equal(redactUrl("redis://us er:hun ter2@ho st/0").includes("hun"), false, "even when it does not parse");
+  });
+
+  test("parseRedisUrl checks the scheme and the database number", () => {
+    assert.deepEqual(parseRedisUrl("REDISS://:pw@h:1/2"), { url: "rediss://:pw@h:1/2", shown: "rediss://:***@h:1/2", tls: true, db: 2 });
+    assert.equal(parseRedisUrl("redis://h").db, 0);
+    assert.throws(() => parseRedisUrl("redis://:pw@h/abc"), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ERR_USAGE");
+      assert.equal(error.message.includes(":pw@"), false);
+      return true;
+    });
+    assert.throws(() => parseRedisUrl("http://h"), { code: "ERR_USAGE" });
+  });
+});
+
+describe("pythonFloat", () => {
+  const samples = [NOW, 1_800_000_000, 0.1, 1e16, 1.5e-5, 123456789012345680, 0.0001, -2.5, 1_795_789_328.5, 5e-324, 1.7976931348623157e308, 100, 12.000001];
+  test("known values", () => {
+    assert.equal(pythonFloat(NOW), "1795789328.0072298");
+    assert.equal(pythonFloat(1_800_000_000), "1800000000.0");
+    assert.equal(pythonFloat(1e16), "1e+16");
+    assert.equal(pythonFloat(1.5e-5), "1.5e-05");
+    assert.equal(pythonFloat(0.0001), "0.0001");
+  });
+
+  test("matches Python's str(float) when Python is there", (t) => {
+    const python = spawnSync("python3", ["-c", "import json,sys; print(json.dumps([str(float(x)) for x in json.load(sys.stdin)]))"], {
+      input: JSON.stringify(samples),
+      encoding: "utf8",
+    });
+    if (python.status !== 0) return t.skip("python3 is not available");
+    const random = Array.from({ length: 200 }, () => Math.random() * 2e9);
+    const again = spawnSync("python3", ["-c", "import json,sys; print(json.dumps([str(float(x)) for x in json.load(sys.stdin)]))"], {
+      input: JSON.stringify(random),
+      encoding: "utf8",
+    });
+    assert.deepEqual(samples.map(pythonFloat), JSON.parse(python.stdout));
+    assert.deepEqual(random.map(pythonFloat), JSON.parse(again.stdout));
+  });
+});
+
+async function snapshot(prefix: string): Promise<Record<string, unknown>> {
+  const keys = (await raw.keys(`${prefix}*`)).sort();
+  const result: Record<string, unknown> = {};
+  for (const key of keys) result[key] = [await raw.type(key), (await raw.dumpBuffer(key))?.toString("hex")];
+  return result;
+}

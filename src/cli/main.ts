@@ -250,7 +250,11 @@ export function buildProgram(): Command {
     .option("--force", "replace an existing file")
     .action(command("./commands/secret.js", "secretGenerate"));
 
-  for (const sub of [program, ...allCommands(program)]) sub.exitOverride().configureOutput({ outputError: () => undefined });
+  for (const sub of [program, ...allCommands(program)]) {
+    sub.exitOverride().configureOutput({ outputError: () => undefined });
+    const examples = EXAMPLES[commandPath(sub)];
+    if (examples) sub.addHelpText("after", `\nExamples:\n${examples.map((line) => `  $ ${line}`).join("\n")}`);
+  }
   return program;
 }
 
@@ -287,10 +291,61 @@ function reportParseError(error: unknown, argv: readonly string[]): number {
   if (error instanceof CommanderError && error.code === "commander.help") return EXIT.usage;
   const output = new Output({ json: argv.includes("--json"), color: argv.includes("--no-color") ? false : undefined });
   if (error instanceof CommanderError) {
-    const message = error.message.replace(/^error: /, "");
+    // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
+    const message = error.message.replace(/^error: /, "").replace(/\n/g, " ");
     return output.fail(new InvalidInputError(`${message} (run with --help for usage)`, "ERR_USAGE"));
   }
   return output.fail(error);
+}
+
+/** Examples shown under each command's --help. Tokens go through stdin: argv is visible to all. */
+const EXAMPLES: Record<string, string[]> = {
+  "": ["pywry-auth init", "T=$(pywry-auth token create --user alice)", "printf '%s\\n' \"$T\" | pywry-auth verify -"],
+  "token create": [
+    "T=$(pywry-auth token create --user alice --roles editor --ttl 8h)",
+    "pywry-auth --json token create --user ci-bot --no-session --ttl 15m",
+  ],
+  "token renew": ["printf '%s\\n' \"$T\" | pywry-auth token renew --ttl 24h -", "pywry-auth token renew --accessor 8da57535580c77fe"],
+  "token list": ["pywry-auth token list --user alice --all", "pywry-auth token list --kind widget --field accessor"],
+  "widget-token": ["pywry-auth widget-token chart-1 --ttl 5m"],
+  verify: ["printf '%s\\n' \"$T\" | pywry-auth verify -", "printf '%s\\n' \"$W\" | pywry-auth --json verify --widget chart-1 -"],
+  inspect: ["printf '%s\\n' \"$T\" | pywry-auth inspect -"],
+  revoke: [
+    "printf '%s\\n' \"$T\" | pywry-auth revoke --reason leaked -",
+    "pywry-auth revoke --accessor 8da57535580c77fe",
+    "pywry-auth revoke --user dave --yes",
+  ],
+  "session create": ["S=$(pywry-auth session create --user bob --roles editor --ttl 8h --metadata team=infra)"],
+  "session list": ["pywry-auth session list --user bob", "pywry-auth session list --expiring-within 1h", "pywry-auth session list --expired"],
+  "session show": ["pywry-auth session show 8da57535580c77fe"],
+  "session delete": ["pywry-auth session delete 8da57535580c77fe"],
+  "session refresh": ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],
+  "session purge": ["pywry-auth session purge --dry-run", "pywry-auth session purge --yes"],
+  "session grant": ["pywry-auth session grant 8da57535580c77fe widget:w1 read,write"],
+  "session ungrant": ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
+  "roles list": ["pywry-auth roles list"],
+  "roles show": ["pywry-auth roles show editor"],
+  "roles set": ["pywry-auth roles set analyst read export"],
+  "roles grant": ["pywry-auth roles grant editor publish"],
+  "roles revoke": ["pywry-auth roles revoke editor publish"],
+  "roles delete": ["pywry-auth roles delete analyst --yes"],
+  can: [
+    "pywry-auth can write --session 8da57535580c77fe",
+    "pywry-auth can write --user carol --resource widget:dashboard-1",
+    "pywry-auth can --list --user dave",
+  ],
+  audit: ["pywry-auth audit --since 1h", "pywry-auth --json audit --action session --user bob"],
+  init: ["pywry-auth init", "pywry-auth init --yes --store /srv/pywry/pywry.db --secret-file /srv/pywry/secret"],
+  doctor: ["pywry-auth doctor", "pywry-auth --json doctor"],
+  completion: ["source <(pywry-auth completion bash)", "pywry-auth completion fish | source"],
+  "config show": ["pywry-auth config show", "pywry-auth --json config show"],
+  "secret generate": ["pywry-auth secret generate --out ~/.config/pywry-auth/secret.next"],
+};
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let current: Command | null = command; current?.parent; current = current.parent) names.unshift(current.name());
+  return names.join(" ");
 }
 
 function allCommands(root: Command): Command[] {
@@ -298,6 +353,14 @@ function allCommands(root: Command): Command[] {
 }
 
 function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return manifest.version;
+  // The nearest package.json above this module: dist/cli/ when installed, elsewhere in tests.
+  for (let dir = new URL("./", import.meta.url); ; dir = new URL("../", dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: string; version: string };
+      if (manifest.name === "pywry-auth") return manifest.version;
+    } catch {
+      // not here; look one level up
+    }
+    if (dir.pathname === "/") return "unknown";
+  }
 }

@@ -193,6 +193,11 @@ export function buildProgram(): Command {
     .option("--force", "allow deleting the admin role")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
     .action(command("./commands/roles.js", "rolesDelete"));
+  roles
+    .command("seed")
+    .description("write pywry's default roles (admin, editor, viewer, anonymous) where missing; pywry's Redis store has none until then")
+    .option("--force", "also reset default roles whose permissions were changed")
+    .action(command("./commands/roles.js", "rolesSeed"));
 
   program
     .command("can")
@@ -214,6 +219,14 @@ export function buildProgram(): Command {
     .option("--user <id>", "only entries about this user (or role)")
     .option("--limit <n>", "at most this many entries")
     .action(command("./commands/audit.js", "audit"));
+
+  program
+    .command("migrate")
+    .description("copy sessions, roles, the token registry and revocations from one store to another (SQLite and Redis, either way); idempotent")
+    .requiredOption("--from <path|url>", "the store to copy from: a SQLite file or redis://host:port/db")
+    .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
+    .option("--dry-run", "count what would be copied, write nothing")
+    .action(command("./commands/migrate.js", "migrate"));
 
   program
     .command("init")
@@ -329,6 +342,11 @@ const EXAMPLES: Record<string, string[]> = {
   "roles grant": ["pywry-auth roles grant editor publish"],
   "roles revoke": ["pywry-auth roles revoke editor publish"],
   "roles delete": ["pywry-auth roles delete analyst --yes"],
+  "roles seed": ["pywry-auth --store redis://127.0.0.1:6379/0 roles seed"],
+  migrate: [
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0 --dry-run",
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0",
+  ],
   can: [
     "pywry-auth can write --session 8da57535580c77fe",
     "pywry-auth can write --user carol --resource widget:dashboard-1",

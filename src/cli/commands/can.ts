@@ -80,6 +80,12 @@ async function answer(context: Context, output: Output | null, permission: strin
     roles: await store.listRoles(),
   }));
 
+  if (roles.size === 0 && output) {
+    // pywry's Redis store starts without a role table; pywry then grants nothing by role, and
+    // so does this answer: say so rather than leave it to look like a wrong "no".
+    output.warn("the store defines no roles, so in pywry no role grants anything (pywry-auth roles seed writes pywry's defaults)");
+  }
+
   if (wanted === undefined) {
     const sources = listSources(subject, roles, resource);
     if (output) {

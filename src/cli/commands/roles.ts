@@ -3,9 +3,10 @@
  * enforces. Changes go through the store, which audits each one in the same transaction.
  */
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { DEFAULT_ROLE_PERMISSIONS } from "../../core/rbac.js";
 import type { AuthStore } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
-import { withStore, type Context } from "../context.js";
+import { storeLocation, withStore, type Context } from "../context.js";
 import { validateNames } from "../input.js";
 import type { Output } from "../output.js";
 
@@ -15,6 +16,17 @@ const ADMIN_PERMISSION = "admin";
 
 export async function rolesList(context: Context, output: Output): Promise<void> {
   const roles = await readRoles(context);
+  if (roles.size === 0) {
+    // What pywry enforces, not its defaults: with an empty table its check_permission grants
+    // nothing by role (pywry's Redis store never seeds one; its SQLite store seeds on next start).
+    const redis = storeLocation(context).kind === "redis";
+    output.result(
+      `no roles: in pywry no role grants anything${redis ? " (pywry's Redis store has no default roles)" : " (pywry seeds its defaults into an empty SQLite table when it next starts)"}`,
+      {},
+    );
+    output.notice(`hint: pywry-auth roles seed writes pywry's defaults (${Object.keys(DEFAULT_ROLE_PERMISSIONS).join(", ")})`);
+    return;
+  }
   const rows = [...roles].map(([role, permissions]) => [role, permissions.join(", ") || output.style.dim("(none)")]);
   const table = await output.table([{ header: "ROLE" }, { header: "PERMISSIONS" }], rows, "role");
   output.result(table, Object.fromEntries(roles));
@@ -95,6 +107,34 @@ export async function rolesDelete(context: Context, output: Output, role: string
     if (!(await store.deleteRole(name))) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
     if (holders > 0) output.warn(`${holders} live session${holders === 1 ? "" : "s"} still name role ${name}, which now grants nothing`);
     output.result(`deleted role ${name}`, { role: name, deleted: true });
+  });
+}
+
+/**
+ * `roles seed`: writes pywry's DEFAULT_ROLE_PERMISSIONS for each default role the store lacks;
+ * with --force also resets default roles whose permissions differ. Other roles are left alone.
+ */
+export async function rolesSeed(context: Context, output: Output, options: { force?: boolean }): Promise<void> {
+  await withStore(context, "update", async (store) => {
+    const current = await store.listRoles();
+    const report: Record<"added" | "reset" | "kept" | "unchanged", string[]> = { added: [], reset: [], kept: [], unchanged: [] };
+    const lines: string[] = [];
+    for (const [role, defaults] of Object.entries(DEFAULT_ROLE_PERMISSIONS)) {
+      const held = current.get(role);
+      const listed = defaults.length > 0 ? defaults.join(", ") : "(no permissions)";
+      if (held !== undefined && sameList([...held].sort(), [...defaults].sort())) {
+        report.unchanged.push(role);
+        lines.push(`${role}: ${listed}${output.style.dim(" (unchanged)")}`);
+      } else if (held === undefined || options.force) {
+        await store.setRolePermissions(role, [...defaults]);
+        report[held === undefined ? "added" : "reset"].push(role);
+        lines.push(`${role}: ${listed}${output.style.dim(held === undefined ? " (added)" : ` (reset; was ${held.join(", ") || "nothing"})`)}`);
+      } else {
+        report.kept.push(role);
+        lines.push(`${role}: ${held.join(", ") || "(no permissions)"}${output.style.dim(" (kept: differs from pywry's default; --force resets it)")}`);
+      }
+    }
+    output.result(lines, report);
   });
 }
 

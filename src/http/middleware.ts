@@ -63,7 +63,7 @@ export function createAuthMiddleware(options: AuthMiddlewareOptions): AuthReques
     throw new InvalidInputError('storeErrors must be "next" or "respond"');
   }
   const { store, config, storeErrors } = options;
-  const resolveOptions: ResolveSessionOptions = { store, config, ...(options.secrets ? { secrets: [...options.secrets] } : {}), ...(options.now ? { now: options.now } : {}) };
+  const resolveOptions: ResolveSessionOptions = { store, config, secrets: options.secrets, now: options.now };
   const isPublic = publicPathMatcher(options.publicPaths ?? []);
 
   return function pywryAuthMiddleware(req, res, next) {

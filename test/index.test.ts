@@ -17,6 +17,12 @@ describe("the library, imported by its package name", () => {
       "SqliteSessionStore",
       "MemorySessionStore",
       "PywryAuthError",
+      "resolveSession",
+      "resolveSessionFromRequest",
+      "createAuthMiddleware",
+      "requireAuth",
+      "requirePermission",
+      "authenticateUpgrade",
     ]) {
       assert.equal(typeof (library as Record<string, unknown>)[name], "function", name);
     }

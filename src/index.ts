@@ -48,7 +48,16 @@ export type {
   AuditFilter,
   RevocationCause,
   UserRevocation,
+  UserCutoff,
+  StoreTransfer,
+  TransferCount,
+  TransferCounts,
+  TransferKind,
+  ImportOptions,
 } from "./store/types.js";
+// The Redis store is its own entry point, "pywry-auth/redis", so that importing the library never
+// loads the Redis driver; only its option types are named here (types cost nothing at run time).
+export type { RedisStoreOptions } from "./store/redis.js";
 
 export { resolveSession, resolveSessionFromRequest } from "./http/resolve.js";
 export { createAuthMiddleware, sessionOf } from "./http/middleware.js";

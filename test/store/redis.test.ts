@@ -456,3 +456,24 @@ async function snapshot(prefix: string): Promise<Record<string, unknown>> {
   for (const key of keys) result[key] = [await raw.type(key), (await raw.dumpBuffer(key))?.toString("hex")];
   return result;
 }
+
+describe("the library's Redis entry point", () => {
+  test('"pywry-auth/redis" exports the store; "pywry-auth" alone never loads the Redis driver', async () => {
+    const entry = (await import("pywry-auth/redis")) as Record<string, unknown>;
+    assert.equal(typeof entry["RedisSessionStore"], "function");
+    assert.equal(typeof entry["redactUrl"], "function");
+    const probe = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        "await import('pywry-auth'); const { createRequire } = await import('node:module'); " +
+          "const loaded = Object.keys(createRequire(import.meta.url).cache).filter((p) => p.includes('/ioredis/')); " +
+          "console.log(JSON.stringify(loaded));",
+      ],
+      { cwd: process.cwd(), encoding: "utf8" },
+    );
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.deepEqual(JSON.parse(probe.stdout), []);
+  });
+});

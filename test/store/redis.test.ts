@@ -477,3 +477,27 @@ describe("the library's Redis entry point", () => {
     assert.deepEqual(JSON.parse(probe.stdout), []);
   });
 });
+
+describe("the HTTP session resolution on a Redis store", () => {
+  test("cookie, Bearer token and revocation work as on SQLite", async () => {
+    const { resolveSession } = await import("../../src/http/resolve.js");
+    const { generateSessionToken } = await import("../../src/auth.js");
+    const prefix = freshPrefix();
+    const store = await connect({ prefix });
+    try {
+      const secret = "middleware-secret";
+      const now = Math.floor(Date.now() / 1000);
+      const token = generateSessionToken("alice", secret, now + 600, { now });
+      await pywryCreateSession(prefix, token, "alice", ["editor"], 600, {}, now);
+      const config = { sessionCookie: "pywry_session", authHeader: "Authorization", tokenSecret: secret };
+      const byCookie = await resolveSession({ headers: { cookie: `pywry_session=${token}` } }, { store, config });
+      assert.equal(byCookie?.userId, "alice");
+      const byBearer = await resolveSession({ headers: { authorization: `Bearer ${token}` } }, { store, config });
+      assert.deepEqual(byBearer?.roles, ["editor"]);
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: now + 600, reason: null });
+      assert.equal(await resolveSession({ headers: { authorization: `Bearer ${token}` } }, { store, config }), null);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -341,18 +341,45 @@ export class RedisSessionStore extends AuthStoreBase {
     if (options.dryRun) return this.read(expired);
     return this.change(async (change) => {
       const candidates = await expired();
-      if (candidates.length === 0) return [];
       await change.watch(...candidates.map((session) => this.sessionKey(session.sessionId)));
       // Read again under WATCH: another process may have refreshed one in the meantime.
       const now = this.now();
       const sessions = (await this.readSessions(candidates.map((session) => session.sessionId))).filter((s) => !isSessionLive(s, now));
-      if (sessions.length === 0) return [];
+      // Redis drops expired session keys by itself but not their user-set entries (pywry removes
+      // those lazily when it lists a user's sessions): remove the ones left behind too.
+      const stale = await this.staleUserSetEntries(change, new Set(sessions.map((s) => s.sessionId)));
+      if (sessions.length === 0 && stale.length === 0) return [];
       change.write((multi) => {
         for (const session of sessions) multi.del(this.sessionKey(session.sessionId)).srem(this.userSessionsKey(session.userId), session.sessionId);
+        for (const [key, ids] of stale) multi.srem(key, ...ids);
       });
-      change.audit("session.purge", null, null, { count: sessions.length, users: new Set(sessions.map((s) => s.userId)).size });
+      const detail: Record<string, unknown> = { count: sessions.length, users: new Set(sessions.map((s) => s.userId)).size };
+      if (stale.length > 0) detail["stale_user_set_entries"] = stale.reduce((total, [, ids]) => total + ids.length, 0);
+      change.audit("session.purge", null, null, detail);
       return sessions.sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
     });
+  }
+
+  /**
+   * User-set entries whose session key no longer exists, by set key. Only those sessions' keys
+   * are watched (then checked again), so busy sets do not make the purge start over.
+   */
+  private async staleUserSetEntries(change: Change, purging: ReadonlySet<string>): Promise<Array<[string, string[]]>> {
+    const missing = async (ids: readonly string[]): Promise<string[]> => {
+      const pipeline = this.client.pipeline();
+      for (const id of ids) pipeline.exists(this.sessionKey(id));
+      const replies = (await pipeline.exec()) ?? [];
+      return ids.filter((_, index) => replies[index]?.[1] === 0);
+    };
+    const stale: Array<[string, string[]]> = [];
+    for (const key of await this.scanKeys(`${globEscape(this.prefix)}:user:*:sessions`)) {
+      const candidates = await missing((await this.client.smembers(key)).filter((id) => !purging.has(id)));
+      if (candidates.length === 0) continue;
+      await change.watch(...candidates.map((id) => this.sessionKey(id)));
+      const confirmed = await missing(candidates);
+      if (confirmed.length > 0) stale.push([key, confirmed]);
+    }
+    return stale;
   }
 
   async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {

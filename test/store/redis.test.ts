@@ -501,3 +501,24 @@ describe("the HTTP session resolution on a Redis store", () => {
     }
   });
 });
+
+describe("RedisSessionStore purge", () => {
+  test("also removes user-set entries whose session Redis already dropped, and audits it", async () => {
+    const prefix = freshPrefix();
+    await raw.sadd(`${prefix}:user:carol:sessions`, "dropped-by-redis", "also-gone");
+    await pywryCreateSession(prefix, "live", "carol", ["viewer"], 600, {});
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      assert.deepEqual(await store.purgeExpired({ dryRun: true }), []);
+      assert.deepEqual(await store.purgeExpired(), []);
+      assert.deepEqual(await raw.smembers(`${prefix}:user:carol:sessions`), ["live"]);
+      const [entry] = await store.listAudit();
+      assert.equal(entry?.action, "session.purge");
+      assert.deepEqual(entry?.detail, { count: 0, users: 0, stale_user_set_entries: 2 });
+      assert.deepEqual(await store.purgeExpired(), []);
+      assert.equal((await store.listAudit()).length, 1, "nothing left to do, nothing audited");
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -226,6 +226,19 @@ export function configuredSecrets(context: Context): Secrets {
   return found;
 }
 
+/**
+ * For commands that check tokens: the configured secrets, or, at a terminal with none configured,
+ * one typed at a hidden prompt (used for this run only, never stored or echoed).
+ */
+export async function checkingSecrets(context: Context): Promise<Secrets> {
+  const found = findSecret(context);
+  if (found || !process.stdin.isTTY || !process.stdout.isTTY) return found ?? configuredSecrets(context);
+  const { password } = await import("@inquirer/prompts");
+  const typed = await password({ message: "No signing secret is configured. Type it (hidden):" });
+  if (typed.trim() === "") return configuredSecrets(context);
+  return { all: [typed, ...splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"])], source: "the prompt" };
+}
+
 /** Like configuredSecrets, but on first use creates a new secret in the default location. */
 export function secretsForMinting(context: Context): Secrets {
   const found = findSecret(context);

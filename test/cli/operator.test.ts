@@ -167,6 +167,25 @@ describe("confirmation prompts at a real terminal", () => {
   });
 });
 
+describe("a secret typed at a hidden prompt", () => {
+  test("verify at a terminal with no secret configured asks for it, hides it, and uses it for this run only", async (t) => {
+    const sb = sandboxFor(t);
+    const minted = await sb.run(["token", "create", "--user", "alice", "--no-session"], { env: { PYWRY_AUTH_SECRET: LONG_SECRET } });
+    assertExit(minted, 0);
+    const result = inTerminal(sb, ["verify", minted.stdout.trim()], [{ expect: "No signing secret is configured", send: `${LONG_SECRET}\r` }]);
+    assert.equal(result.missed, null, result.output);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /valid: token for "alice"/);
+    assert.equal(result.output.includes(LONG_SECRET), false, "the typed secret is not echoed");
+    assert.equal(existsSync(sb.secretFile), false, "nothing was stored");
+  });
+
+  test("without a terminal there is no prompt: exit 3", async (t) => {
+    const sb = sandboxFor(t);
+    assertCliError(await sb.run(["verify", "alice:1:0:00"], { timeoutMs: 10_000 }), 3, /no signing secret/);
+  });
+});
+
 describe("revoke with nothing named", () => {
   test("at a terminal offers a searchable pick of live sessions and revokes the chosen one", (t) => {
     const sb = sandboxFor(t);

@@ -11,7 +11,7 @@ import { handleFor } from "../../core/handles.js";
 import { grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { configuredSecrets, withStore, type Context } from "../context.js";
+import { checkingSecrets, withStore, type Context } from "../context.js";
 import { parseResource, readTokenArgument, validateNames } from "../input.js";
 import { EXIT, Output, isoTime } from "../output.js";
 
@@ -68,7 +68,7 @@ async function answer(context: Context, output: Output | null, permission: strin
   if (options.user !== undefined && options.user.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
   // Read everything from stdin and the environment before touching the store.
   const token = options.token === undefined ? undefined : await readTokenArgument(options.token);
-  const secrets = token === undefined ? undefined : configuredSecrets(context);
+  const secrets = token === undefined ? undefined : await checkingSecrets(context);
 
   const { subject, roles } = await withStore(context, "read", async (store) => ({
     subject:

@@ -6,7 +6,7 @@ import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
 import {
-  configuredSecrets,
+  checkingSecrets,
   defaultRolesSetting,
   secretsForMinting,
   sessionTtlSetting,
@@ -72,7 +72,7 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
 
 /** Only a token that would verify now may be renewed: never a forged, revoked or expired one. */
 async function describeToken(context: Context, store: AuthStore, token: string): Promise<OldToken> {
-  const result = await verifyToken(token, { secrets: configuredSecrets(context).all, store });
+  const result = await verifyToken(token, { secrets: (await checkingSecrets(context)).all, store });
   if (!result.valid || result.userId === null) {
     const error = result.error ?? { code: "ERR_TOKEN_MALFORMED" as const, message: "invalid token" };
     throw new TokenError(error.code, `cannot renew: ${error.message} (${error.code})`);

@@ -5,7 +5,7 @@ import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/erro
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
-import { configuredSecrets, withStore, storeExists, type Context, type Secrets } from "../context.js";
+import { checkingSecrets, configuredSecrets, withStore, storeExists, type Context, type Secrets } from "../context.js";
 import { readTokenArgument } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
 
@@ -21,7 +21,7 @@ export async function verify(context: Context, output: Output, tokenArgument: st
     throw new InvalidInputError("--widget and --user cannot be combined: a token has one subject", "ERR_USAGE");
   }
   const token = await readTokenArgument(tokenArgument);
-  const secrets = configuredSecrets(context);
+  const secrets = await checkingSecrets(context);
   const now = options.at === undefined ? Date.now() / 1000 : parseInstant(options.at);
   const result = await withOptionalStore(context, !options.offline, (store) =>
     verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user }),

@@ -25,8 +25,8 @@ export function validateSessionToken(
   secrets: string | readonly string[],
   options: ClockOption = {},
 ): SessionTokenResult {
-  const { secretIndex: _ignored, ...result } = validateToken(token, secretList(secrets), clock(options));
-  return result;
+  const result = validateToken(token, secretList(secrets), clock(options));
+  return { valid: result.valid, userId: result.userId, issuedAt: result.issuedAt, expiresAt: result.expiresAt, error: result.error };
 }
 
 /** pywry's generate_widget_token: a token for the widget id that expires after `ttl` seconds. */

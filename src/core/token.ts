@@ -5,8 +5,8 @@
  * Validation follows pywry's `validate_session_token` check order (format, integers, expiry,
  * signature) so that the error reported for a token is the one pywry would report.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
 import { InvalidInputError, type TokenErrorCode } from "./errors.js";
+import { HexSignature, decodeHexSignature, hmacKeyFor } from "./sha256.js";
 
 /**
  * The latest expiry pywry-auth mints: 9999-12-31T23:59:59Z. Larger numbers would print in
@@ -18,7 +18,8 @@ export const MAX_EXPIRY = 253_402_300_799;
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 const SIGNATURE_HEX_LENGTH = 64;
-const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
+// The decoded signature of the token being checked (validation is synchronous: one at a time).
+const SIGNATURE_WORDS = new Int32Array(8);
 // Python's int() accepts surrounding whitespace (str.isspace), a sign and single underscores
 // between digits. pywry signs the original text, so a token spelled that way is valid there.
 const PY_WHITESPACE = "[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*";
@@ -61,6 +62,8 @@ export interface MintedToken extends TokenClaims {
 
 /** Parses text the way Python's `int()` does (ASCII digits only); null when Python would raise. */
 export function parsePythonInt(text: string): number | null {
+  const plain = plainDigits(text);
+  if (plain !== null) return plain;
   const match = PY_INT.exec(text);
   if (!match) return null;
   const digits = (match[2] ?? "").replaceAll("_", "");
@@ -69,26 +72,51 @@ export function parsePythonInt(text: string): number | null {
   return match[1] === "-" ? -value : value;
 }
 
+/**
+ * A plain run of 1 to 15 ASCII digits (how every token is minted) as a number, without the
+ * regular expression; null for anything else, which parsePythonInt then reads the slow way.
+ * 15 digits stay below 2^53, so Number() is exact.
+ */
+function plainDigits(text: string): number | null {
+  const length = text.length;
+  if (length === 0 || length > 15) return null;
+  for (let i = 0; i < length; i += 1) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return null;
+  }
+  return Number(text);
+}
+
 /** Decodes a token without checking its signature. Never throws. */
 export function decodeToken(token: unknown): DecodedToken {
+  const split = splitToken(token);
+  if (!split.ok) return split;
+  const { claims, payloadEnd } = split;
+  return { ok: true, claims, payload: (token as string).slice(0, payloadEnd), signature: (token as string).slice(payloadEnd + 1) };
+}
+
+type SplitToken = { ok: true; claims: TokenClaims; payloadEnd: number } | { ok: false; error: TokenFailure };
+
+/**
+ * The format and integer checks of decodeToken, by index rather than split(): the payload is
+ * the token up to its third ':' (the same text pywry rebuilds from the parts) and the signature
+ * is the rest.
+ */
+function splitToken(token: unknown): SplitToken {
   if (typeof token !== "string") return malformed("token must be a string");
   if (token.length > MAX_TOKEN_LENGTH) return malformed(`token is longer than ${MAX_TOKEN_LENGTH} characters`);
-  const parts = token.split(":");
-  if (parts.length !== 4) {
-    return malformed(`invalid token format: expected 4 ':'-separated parts, found ${parts.length}`);
+  const first = token.indexOf(":");
+  const second = first < 0 ? -1 : token.indexOf(":", first + 1);
+  const third = second < 0 ? -1 : token.indexOf(":", second + 1);
+  if (third < 0 || token.indexOf(":", third + 1) >= 0) {
+    return malformed(`invalid token format: expected 4 ':'-separated parts, found ${token.split(":").length}`);
   }
-  const [subject = "", issuedText = "", expiresText = "", signature = ""] = parts;
-  const issuedAt = parsePythonInt(issuedText);
-  const expiry = parsePythonInt(expiresText);
+  const issuedAt = parsePythonInt(token.slice(first + 1, second));
+  const expiry = parsePythonInt(token.slice(second + 1, third));
   if (issuedAt === null || expiry === null) {
     return malformed("token parse error: issued-at and expires-at must be integers");
   }
-  return {
-    ok: true,
-    claims: { subject, issuedAt, expiresAt: expiry > 0 ? expiry : null },
-    payload: `${subject}:${issuedText}:${expiresText}`,
-    signature,
-  };
+  return { ok: true, claims: { subject: token.slice(0, first), issuedAt, expiresAt: expiry > 0 ? expiry : null }, payloadEnd: third };
 }
 
 /**
@@ -96,19 +124,20 @@ export function decodeToken(token: unknown): DecodedToken {
  * rotation) as of `now`. Never throws on any input.
  */
 export function validateToken(token: unknown, secrets: readonly string[], now: number): TokenValidation {
-  const decoded = decodeToken(token);
-  if (!decoded.ok) return failure(decoded.error, null);
-  const { claims } = decoded;
+  const split = splitToken(token);
+  if (!split.ok) return failure(split.error, null);
+  const { claims, payloadEnd } = split;
   if (claims.expiresAt !== null && claims.expiresAt < now) {
     return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
   }
-  if (!HEX_SIGNATURE.test(decoded.signature)) {
+  const form = decodeHexSignature((token as string).slice(payloadEnd + 1), SIGNATURE_WORDS);
+  if (form === HexSignature.Malformed) {
     return failure(
       { code: "ERR_TOKEN_MALFORMED", message: `signature must be ${SIGNATURE_HEX_LENGTH} hex characters` },
       claims,
     );
   }
-  const secretIndex = findSigningSecret(decoded.payload, decoded.signature, secrets);
+  const secretIndex = form === HexSignature.Lowercase ? findSigningSecret((token as string).slice(0, payloadEnd), SIGNATURE_WORDS, secrets) : -1;
   if (secretIndex < 0) {
     return failure({ code: "ERR_TOKEN_SIGNATURE", message: "invalid signature" }, claims);
   }
@@ -128,8 +157,8 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
  */
 export function signingSecretIndex(token: unknown, secrets: readonly string[]): number | null {
   const decoded = decodeToken(token);
-  if (!decoded.ok || !HEX_SIGNATURE.test(decoded.signature)) return null;
-  const index = findSigningSecret(decoded.payload, decoded.signature, secrets);
+  if (!decoded.ok || decodeHexSignature(decoded.signature, SIGNATURE_WORDS) !== HexSignature.Lowercase) return null;
+  const index = findSigningSecret(decoded.payload, SIGNATURE_WORDS, secrets);
   return index < 0 ? null : index;
 }
 
@@ -230,20 +259,24 @@ function normaliseExpiry(expiresAt: number | null | undefined, now: number): num
 }
 
 function sign(payload: string, secret: string): string {
-  return createHmac("sha256", secret).update(payload, "utf8").digest("hex");
+  return hmacKeyFor(secret).hex(payload);
 }
 
-function findSigningSecret(payload: string, signature: string, secrets: readonly string[]): number {
-  const presented = Buffer.from(signature, "latin1");
+/**
+ * Which secret's HMAC the signature (decoded from lowercase hex; pywry's `hmac.compare_digest`
+ * on hex text never matches uppercase) is, or -1. Keys are prepared once per secret (see
+ * core/sha256.ts), and the MAC is compared as words, without hex-encoding it.
+ */
+function findSigningSecret(payload: string, signature: Int32Array, secrets: readonly string[]): number {
   for (let index = 0; index < secrets.length; index += 1) {
     const secret = secrets[index];
-    if (!secret) continue;
-    if (timingSafeEqual(presented, Buffer.from(sign(payload, secret), "latin1"))) return index;
+    if (!secret || typeof secret !== "string") continue;
+    if (hmacKeyFor(secret).matches(payload, signature)) return index;
   }
   return -1;
 }
 
-function malformed(message: string): DecodedToken {
+function malformed(message: string): { ok: false; error: TokenFailure } {
   return { ok: false, error: { code: "ERR_TOKEN_MALFORMED", message } };
 }
 

@@ -2,7 +2,7 @@
  * SqliteSessionStore: pywry's own SQLite schema, so a pywry app and this library can share one
  * database file at the same time (WAL, busy timeout, pywry's JSON and float-seconds encodings).
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
@@ -27,6 +27,8 @@ import type {
   NewSession,
   Revocation,
   RevokeResult,
+  RoleEdit,
+  RoleUpdate,
   SessionFilter,
   TokenFilter,
   TokenRecord,
@@ -113,7 +115,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   /** Opens (and in write mode creates) the database at `path`. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteSessionStore {
     const mode = options.mode ?? "write";
-    if (!existsSync(path)) {
+    const created = !existsSync(path);
+    if (created) {
       if (mode === "read" || options.create === false) throw new StoreError(`no session store at ${path}`);
       createPrivateFile(path);
     }
@@ -125,6 +128,9 @@ export class SqliteSessionStore extends AuthStoreBase {
       return store;
     } catch (error) {
       db?.close();
+      // A store that could not be set up must not be left behind as an empty file that later
+      // commands would take for a store.
+      if (created) rmSync(path, { force: true });
       throw toStoreError(error, path);
     }
   }
@@ -208,6 +214,17 @@ export class SqliteSessionStore extends AuthStoreBase {
       const after = [...new Set(permissions)];
       this.db.prepare("INSERT OR REPLACE INTO role_permissions (role, permissions) VALUES (?, ?)").run(role, pythonJson(after));
       this.audit("role.set", role, null, { before, after });
+    });
+  }
+
+  async updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate> {
+    return this.write(() => {
+      const before = this.selectRole(role);
+      const after = AuthStoreBase.plannedRole(before, edit);
+      if (after === null) return { before, after: before, changed: false };
+      this.db.prepare("INSERT OR REPLACE INTO role_permissions (role, permissions) VALUES (?, ?)").run(role, pythonJson(after));
+      this.audit("role.set", role, null, { before, after });
+      return { before, after, changed: true };
     });
   }
 
@@ -660,10 +677,17 @@ function createPrivateFile(path: string): void {
   }
 }
 
-function toStoreError(error: unknown, path: string): PywryAuthError {
+/** The one-line, actionable error for anything the SQLite driver throws. */
+export function toStoreError(error: unknown, path: string): PywryAuthError {
   if (error instanceof PywryAuthError) return error;
   const code = (error as { code?: string }).code ?? "";
   const detail = (error as Error).message ?? String(error);
+  if (detail.includes("Could not locate the bindings file") || code === "ERR_DLOPEN_FAILED") {
+    return new StoreError(
+      "the SQLite driver (better-sqlite3) is not built for this Node.js: run `npm rebuild better-sqlite3` where pywry-auth is installed",
+      { cause: error },
+    );
+  }
   const explanations: Record<string, string> = {
     SQLITE_NOTADB: `${path} is not a SQLite database (if pywry encrypted it with SQLCipher, pywry-auth cannot read it)`,
     SQLITE_BUSY: `${path} is locked by another process (gave up waiting)`,

@@ -215,3 +215,14 @@ describe("SqliteSessionStore opening rules", () => {
     assert.notEqual(handleFor("local"), handleFor("locak"));
   });
 });
+
+describe("SqliteSessionStore driver failures", () => {
+  test("a driver that is not built for this Node is one actionable line, not the loader's list of paths", async () => {
+    const { toStoreError } = await import("../../src/store/sqlite.js");
+    const loaderError = new Error("Could not locate the bindings file. Tried:\n → /a/build/better_sqlite3.node\n → /b/build/better_sqlite3.node");
+    const described = toStoreError(loaderError, "/tmp/x.db");
+    assert.equal(described.code, "ERR_STORE");
+    assert.match(described.message, /npm rebuild better-sqlite3/);
+    assert.equal(described.message.includes("\n"), false);
+  });
+});

@@ -33,13 +33,14 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
     ? mint(Date.now() / 1000)
     : await withStore(context, "create", async (store) => {
         await waitPastUserCutoff(store, options.user);
-        const { minted: fresh, now } = await mintUnused(store, mint);
-        await store.recordIssuedToken(registryRecord(fresh, "session", now, options.label, sessionRoles), {
-          sessionId: fresh.token,
-          userId: fresh.subject,
-          roles: sessionRoles,
-          ttl: fresh.expiresAt === null ? null : fresh.expiresAt - now,
-        });
+        const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
+          store.recordIssuedToken(registryRecord(token, "session", now, options.label, sessionRoles), {
+            sessionId: token.token,
+            userId: token.subject,
+            roles: sessionRoles,
+            ttl: token.expiresAt === null ? null : token.expiresAt - now,
+          }),
+        );
         return fresh;
       });
   output.result(minted.token, {
@@ -73,6 +74,36 @@ export async function mintUnused(
   }
 }
 
+/**
+ * Mints a token nobody holds yet and records it with `record`. Another process minting for the
+ * same subject and lifetime in the same second makes the very same token, and may record it
+ * between our check and our write: our write then fails (the registry already has it), and we
+ * mint again in the next second instead of reporting a store error.
+ */
+export async function mintAndRecord<T>(
+  store: AuthStore,
+  mint: (now: number) => MintedToken,
+  record: (minted: MintedToken, now: number) => Promise<T>,
+  avoidHash?: string,
+): Promise<{ minted: MintedToken; now: number; recorded: T }> {
+  for (;;) {
+    const { minted, now } = await mintUnused(store, mint, avoidHash);
+    try {
+      return { minted, now, recorded: await record(minted, now) };
+    } catch (error) {
+      if (!(await registryHolds(store, sha256Hex(minted.token)))) throw error;
+    }
+  }
+}
+
+async function registryHolds(store: AuthStore, tokenHash: string): Promise<boolean> {
+  try {
+    return (await store.findToken({ tokenHash })) !== null;
+  } catch {
+    return false;
+  }
+}
+
 export async function waitPastUserCutoff(store: AuthStore, userId: string): Promise<void> {
   const cutoff = await store.findUserCutoff(userId);
   if (cutoff === null) return;
@@ -94,8 +125,9 @@ export async function widgetToken(context: Context, output: Output, widgetId: st
   const minted = !options.record
     ? mint(Date.now() / 1000)
     : await withStore(context, "create", async (store) => {
-        const { minted: fresh, now } = await mintUnused(store, mint);
-        await store.recordIssuedToken(registryRecord(fresh, "widget", now, options.label, null));
+        const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
+          store.recordIssuedToken(registryRecord(token, "widget", now, options.label, null)),
+        );
         return fresh;
       });
   output.result(minted.token, {

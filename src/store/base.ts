@@ -18,6 +18,8 @@ import type {
   Revocation,
   RevocationCause,
   RevokeResult,
+  RoleEdit,
+  RoleUpdate,
   SessionFilter,
   TokenFilter,
   TokenRecord,
@@ -42,6 +44,7 @@ export abstract class AuthStoreBase implements AuthStore {
   abstract getRolePermissions(role: string): Promise<string[] | null>;
   abstract setRolePermissions(role: string, permissions: string[]): Promise<void>;
   abstract deleteRole(role: string): Promise<boolean>;
+  abstract updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate>;
   abstract listRoles(): Promise<Map<string, string[]>>;
   abstract purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
   abstract recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null>;
@@ -100,5 +103,14 @@ export abstract class AuthStoreBase implements AuthStore {
     return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
       removeResourceGrant(metadata, resource, permissions),
     );
+  }
+
+  /** What `updateRolePermissions` writes: null for no write (no role and no edit, or no change). */
+  protected static plannedRole(before: string[] | null, edit: RoleEdit): string[] | null {
+    const wanted = edit(before === null ? null : [...before]);
+    if (wanted === null) return null;
+    const after = [...new Set(wanted)];
+    const unchanged = before !== null && before.length === after.length && before.every((permission, index) => permission === after[index]);
+    return unchanged ? null : after;
   }
 }

@@ -18,6 +18,8 @@ import type {
   NewSession,
   Revocation,
   RevokeResult,
+  RoleEdit,
+  RoleUpdate,
   SessionFilter,
   TokenFilter,
   TokenRecord,
@@ -115,6 +117,15 @@ export class MemorySessionStore extends AuthStoreBase {
     const after = [...new Set(permissions)];
     this.roles.set(role, after);
     this.audit("role.set", role, null, { before, after });
+  }
+
+  async updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate> {
+    const before = this.roles.has(role) ? [...this.roles.get(role)!] : null;
+    const after = AuthStoreBase.plannedRole(before, edit);
+    if (after === null) return { before, after: before, changed: false };
+    this.roles.set(role, after);
+    this.audit("role.set", role, null, { before, after });
+    return { before, after: [...after], changed: true };
   }
 
   async deleteRole(role: string): Promise<boolean> {

@@ -47,6 +47,8 @@ import type {
   Revocation,
   RevocationCause,
   RevokeResult,
+  RoleEdit,
+  RoleUpdate,
   SessionFilter,
   StoreTransfer,
   TokenFilter,
@@ -178,8 +180,16 @@ export class RedisSessionStore extends AuthStoreBase {
     // Without a listener, the driver prints every connection error itself.
     client.on("error", (error: Error) => (seen.error = error));
     try {
-      await withDeadline(client.connect(), connectTimeout * 2 + 1000, "timed out");
-      await client.ping();
+      // One deadline for the whole handshake: a server that accepts the connection but answers
+      // nothing (stopped, overloaded) must not hold a command for the command timeout.
+      await withDeadline(
+        (async () => {
+          await client.connect();
+          await client.ping();
+        })(),
+        connectTimeout * 2,
+        "timed out",
+      );
     } catch (error) {
       client.disconnect();
       const reason = describeRedisError(seen.error ?? (error as Error));
@@ -317,6 +327,19 @@ export class RedisSessionStore extends AuthStoreBase {
       // Handles are hashes, so finding one means hashing every id; admin-sized stores make this cheap.
       const match = (await this.allSessionIds()).find((id) => handleFor(id) === idOrHandle);
       return match === undefined ? null : this.readSession(match);
+    });
+  }
+
+  async updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate> {
+    return this.change(async (change) => {
+      await change.watch(this.rolesKey());
+      const text = await this.client.hget(this.rolesKey(), role);
+      const before = text === null ? null : parseStringList(text);
+      const after = AuthStoreBase.plannedRole(before, edit);
+      if (after === null) return { before, after: before, changed: false };
+      change.write((multi) => multi.hset(this.rolesKey(), role, pythonJson(after)));
+      change.audit("role.set", role, null, { before, after });
+      return { before, after, changed: true };
     });
   }
 

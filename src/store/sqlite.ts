@@ -101,6 +101,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   private readonly writable: boolean;
   private readonly actor: string | null;
   private hasAuthTables: boolean;
+  /** Prepared statements by SQL (and mode), so hot paths never compile SQL twice. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(path: string, db: Database.Database, options: SqliteStoreOptions) {
     super();
@@ -146,7 +148,7 @@ export class SqliteSessionStore extends AuthStoreBase {
       const session = this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined });
       this.audit("session.create", session.userId, handleFor(sessionId), { roles: session.roles, expires_at: session.expiresAt });
       return session;
-    });
+    }, "relaxed");
   }
 
   async getSession(sessionId: string): Promise<UserSession | null> {
@@ -161,7 +163,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     return this.write(() => {
       const session = this.selectSession(sessionId);
       if (!session) return false;
-      this.db.prepare("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
+      this.stmt("DELETE FROM sessions WHERE session_id = ?").run(sessionId);
       this.audit("session.delete", session.userId, handleFor(sessionId), {});
       return true;
     });
@@ -173,7 +175,7 @@ export class SqliteSessionStore extends AuthStoreBase {
       if (!session || !isSessionLive(session, this.now())) return false;
       if (extendTtl) {
         const expiresAt = this.now() + extendTtl;
-        this.db.prepare("UPDATE sessions SET expires_at = ? WHERE session_id = ?").run(expiresAt, sessionId);
+        this.stmt("UPDATE sessions SET expires_at = ? WHERE session_id = ?").run(expiresAt, sessionId);
         this.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: expiresAt });
       }
       return true;
@@ -184,8 +186,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   async listSessions(filter: SessionFilter = {}): Promise<UserSession[]> {
     return this.run(() => {
       const rows = (filter.userId === undefined
-        ? this.db.prepare("SELECT * FROM sessions ORDER BY created_at DESC")
-        : this.db.prepare("SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at DESC")
+        ? this.stmt("SELECT * FROM sessions ORDER BY created_at DESC")
+        : this.stmt("SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at DESC")
       ).all(...(filter.userId === undefined ? [] : [filter.userId])) as SessionRow[];
       const now = this.now();
       return rows.map(toSession).filter((session) => filter.includeExpired || isSessionLive(session, now));
@@ -309,12 +311,17 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
-    return this.run(() => {
-      if (!this.hasAuthTables) return null;
-      if (this.selectRevocation(token.tokenHash)) return "token";
-      const cutoff = this.selectCutoff(token.subject);
-      return cutoff !== null && token.issuedAt <= cutoff ? "user" : null;
-    });
+    return this.run(() => this.revocationCause(token));
+  }
+
+  /**
+   * tokenRevocationStatus for many tokens at once, in one read transaction: one snapshot of the
+   * revocations, and one read lock instead of one per token (for `verify --stdin`).
+   */
+  async tokenRevocationStatuses(
+    tokens: ReadonlyArray<{ tokenHash: string; subject: string; issuedAt: number }>,
+  ): Promise<Array<RevocationCause | null>> {
+    return this.run(() => this.db.transaction(() => tokens.map((token) => this.revocationCause(token))).deferred());
   }
 
   async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
@@ -475,6 +482,8 @@ export class SqliteSessionStore extends AuthStoreBase {
       return;
     }
     this.db.pragma("journal_mode = WAL");
+    // NORMAL by default, FULL around every change that must survive a power loss: see write().
+    this.db.pragma("synchronous = NORMAL");
     this.db.pragma("foreign_keys = ON");
     const current = version === SCHEMA_VERSION && tables.has("sessions") && tables.has("role_permissions");
     if (!current) {
@@ -509,12 +518,10 @@ export class SqliteSessionStore extends AuthStoreBase {
 
   private insertSession(session: NewSession): UserSession {
     const created = buildSession(session, this.now(), DEFAULT_ROLES);
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata)
+    this.stmt(
+      `INSERT OR REPLACE INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata)
          VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
+    ).run(
         created.sessionId,
         created.userId,
         pythonJson(created.roles),
@@ -526,12 +533,12 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   private selectSession(sessionId: string): UserSession | null {
-    const row = this.db.prepare("SELECT * FROM sessions WHERE session_id = ?").get(sessionId) as SessionRow | undefined;
+    const row = this.stmt("SELECT * FROM sessions WHERE session_id = ?").get(sessionId) as SessionRow | undefined;
     return row ? toSession(row) : null;
   }
 
   private selectRevocation(tokenHash: string): Revocation | null {
-    const row = this.db.prepare("SELECT * FROM pywry_auth_revocations WHERE token_hash = ?").get(tokenHash) as
+    const row = this.stmt("SELECT * FROM pywry_auth_revocations WHERE token_hash = ?").get(tokenHash) as
       | RevocationRow
       | undefined;
     return row ? toRevocation(row) : null;
@@ -628,29 +635,91 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   private selectRole(role: string): string[] | null {
-    const text = this.db.prepare("SELECT permissions FROM role_permissions WHERE role = ?").pluck().get(role) as string | undefined;
+    const text = this.plucked("SELECT permissions FROM role_permissions WHERE role = ?").get(role) as string | undefined;
     return text === undefined ? null : parseStringList(text);
   }
 
   private selectCutoff(userId: string): number | null {
-    const value = this.db.prepare("SELECT cutoff_at FROM pywry_auth_user_cutoffs WHERE user_id = ?").pluck().get(userId);
+    const value = this.plucked("SELECT cutoff_at FROM pywry_auth_user_cutoffs WHERE user_id = ?").get(userId);
     return typeof value === "number" ? value : null;
   }
 
   /** Appends to the audit log; always called inside the transaction of the change it records. */
   private audit(action: string, subject: string | null, target: string | null, detail: Record<string, unknown>): void {
-    this.db
-      .prepare("INSERT INTO pywry_auth_audit (at, action, subject, target, actor, detail) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(this.now(), action, subject, target, this.actor, JSON.stringify(detail));
+    this.stmt("INSERT INTO pywry_auth_audit (at, action, subject, target, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").run(
+      this.now(),
+      action,
+      subject,
+      target,
+      this.actor,
+      JSON.stringify(detail),
+    );
   }
 
-  /** Runs a change in one transaction, in a store opened for writing. */
-  private write<T>(change: () => T): Promise<T> {
+  /**
+   * Runs a change in one transaction, in a store opened for writing.
+   *
+   * Durability: the connection runs with synchronous=NORMAL (set in initialise), under which a
+   * WAL commit is not fsynced: it survives the process crashing, but the last commits may be
+   * lost if the machine loses power or the OS crashes. That is acceptable for "relaxed" changes
+   * (a new or refreshed session: the worst case is a user logging in again) and is what makes
+   * createSession several times faster than pywry's commit-and-fsync per call. Every other change
+   * is "durable": it runs with synchronous=FULL, so the WAL is fsynced before the commit returns
+   * and a revocation (or a deleted session, a removed permission) that a command has reported can
+   * never come back. An fsync also makes every earlier relaxed commit durable (same WAL file).
+   */
+  private write<T>(change: () => T, durability: "durable" | "relaxed" = "durable"): Promise<T> {
     return this.run(() => {
       this.requireAuthTables();
       // IMMEDIATE for the same reason as in initialise: wait for other writers, never fail early.
-      return this.db.transaction(change).immediate();
+      if (durability === "relaxed") return this.db.transaction(change).immediate();
+      this.db.pragma("synchronous = FULL");
+      try {
+        return this.db.transaction(change).immediate();
+      } finally {
+        this.db.pragma("synchronous = NORMAL");
+      }
     });
+  }
+
+  /** A prepared statement for `sql`, compiled once per connection. */
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** A cached statement that returns the first column only (pluck mode is per statement). */
+  private plucked(sql: string): Database.Statement {
+    const key = `pluck\u0000${sql}`;
+    let statement = this.statements.get(key);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql).pluck();
+      this.statements.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** Why a token no longer counts (see tokenRevocationStatus), with one cached statement. */
+  private revocationCause(token: { tokenHash: string; subject: string; issuedAt: number }): RevocationCause | null {
+    if (!this.hasAuthTables) return null;
+    const key = "revocation-cause";
+    let statement = this.statements.get(key);
+    if (statement === undefined) {
+      statement = this.db
+        .prepare(
+          `SELECT EXISTS (SELECT 1 FROM pywry_auth_revocations WHERE token_hash = ?),
+                  (SELECT cutoff_at FROM pywry_auth_user_cutoffs WHERE user_id = ?)`,
+        )
+        .raw();
+      this.statements.set(key, statement);
+    }
+    const [revoked, cutoff] = statement.get(token.tokenHash, token.subject) as [number, number | null];
+    if (revoked) return "token";
+    return typeof cutoff === "number" && token.issuedAt <= cutoff ? "user" : null;
   }
 
   private requireAuthTables(): void {

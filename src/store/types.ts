@@ -26,6 +26,17 @@ export interface Revocation {
   reason: string | null;
 }
 
+/** A role edit for `updateRolePermissions`: the new permissions, or null to leave the role alone. */
+export type RoleEdit = (before: string[] | null) => string[] | null;
+
+export interface RoleUpdate {
+  before: string[] | null;
+  /** The role's permissions afterwards (null: the role still does not exist). */
+  after: string[] | null;
+  /** Whether anything was written (and audited). */
+  changed: boolean;
+}
+
 export interface RevokeResult {
   alreadyRevoked: boolean;
   sessionsDeleted: number;
@@ -180,6 +191,13 @@ export interface AuthStore extends SessionStore {
    */
   renewToken(old: Omit<Revocation, "revokedAt" | "accessor">, record: TokenRecord, session: NewSession | null): Promise<UserSession | null>;
   deleteRole(role: string): Promise<boolean>;
+  /**
+   * Reads a role's permissions and writes what `edit` makes of them, in one atomic step (so
+   * concurrent edits of one role never lose each other's changes), audited as `role.set`. `edit`
+   * gets null for a role the store does not define; returning null, or the same list, writes and
+   * audits nothing; throwing aborts the change. It may be called more than once (Redis retries).
+   */
+  updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate>;
   /** Adds per-resource permissions to a session's metadata (pywry's `metadata.permissions`). */
   grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null>;
   /** Removes the given per-resource permissions, or the whole grant when none are given. */

@@ -60,8 +60,9 @@ export async function rolesGrant(context: Context, output: Output, role: string,
   const name = validateRole(role);
   const added = requirePermissions(permissions);
   await withWritableStore(context, async (store) => {
-    const before = await store.getRolePermissions(name);
-    await applyRole(store, output, name, before, [...new Set([...(before ?? []), ...added])], false);
+    // Read and write in one step: two grants at once must not lose one another's permissions.
+    const update = await store.updateRolePermissions(name, (before) => [...(before ?? []), ...added]);
+    reportRole(output, name, update.before, update.after ?? [], !update.changed, false);
   });
 }
 
@@ -76,13 +77,16 @@ export async function rolesRevoke(
   const name = validateRole(role);
   const removed = requirePermissions(permissions);
   await withWritableStore(context, async (store) => {
-    const before = await store.getRolePermissions(name);
-    if (before === null) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
-    const absent = removed.filter((permission) => !before.includes(permission));
+    let absent: string[] = [];
+    const update = await store.updateRolePermissions(name, (before) => {
+      if (before === null) throw new NotFoundError(`no role ${JSON.stringify(name)} in the store`);
+      absent = removed.filter((permission) => !before.includes(permission));
+      const after = before.filter((permission) => !removed.includes(permission));
+      guardAdmin(name, after, Boolean(options.force), null);
+      return after;
+    });
     if (absent.length > 0) output.warn(`role ${name} did not grant ${absent.join(", ")}`);
-    const after = before.filter((permission) => !removed.includes(permission));
-    guardAdmin(name, after, Boolean(options.force), null);
-    await applyRole(store, output, name, before, after, Boolean(options.force));
+    reportRole(output, name, update.before, update.after ?? [], !update.changed, Boolean(options.force));
   });
 }
 
@@ -151,6 +155,11 @@ async function withWritableStore(context: Context, work: (store: AuthStore) => P
 async function applyRole(store: AuthStore, output: Output, role: string, before: string[] | null, after: string[], forced: boolean): Promise<void> {
   const unchanged = before !== null && sameList(before, after);
   if (!unchanged) await store.setRolePermissions(role, after);
+  reportRole(output, role, before, after, unchanged, forced);
+}
+
+/** Reports a role write (or that nothing changed), warning when --force took admin from the admin role. */
+function reportRole(output: Output, role: string, before: string[] | null, after: string[], unchanged: boolean, forced: boolean): void {
   if (forced && role === ADMIN_ROLE && !after.includes(ADMIN_PERMISSION) && (before === null || before.includes(ADMIN_PERMISSION))) {
     output.warn(`the ${ADMIN_ROLE} role no longer grants ${ADMIN_PERMISSION}`);
   }

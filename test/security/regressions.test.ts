@@ -1,0 +1,120 @@
+/**
+ * One regression test per problem the security suites found, small and fast. The suites that
+ * found them (concurrency, crash, hostile stores, hygiene) keep testing the same at scale.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { mintAndRecord, registryRecord } from "../../src/cli/commands/tokens.js";
+import { StoreError } from "../../src/core/errors.js";
+import { sha256Hex } from "../../src/core/handles.js";
+import { mintToken } from "../../src/core/token.js";
+import { MemorySessionStore } from "../../src/store/memory.js";
+import { RedisSessionStore } from "../../src/store/redis.js";
+import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import type { AuthStore } from "../../src/store/types.js";
+import { startRedis, type RedisServer } from "../helpers/redis.js";
+
+const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-regressions-"));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+
+describe("found by the concurrency suite: two processes minting the same token in the same second", () => {
+  test("the loser of the race mints again in the next second instead of failing with a store error", async () => {
+    const store = new MemorySessionStore();
+    const mint = (now: number) => mintToken({ subject: "shared", secret: "s", now, expiresAt: Math.trunc(now) + 3600 });
+    let raced = false;
+    const started = Date.now();
+    const { minted } = await mintAndRecord(store, mint, async (token, now) => {
+      if (!raced) {
+        // Another process records the very same token between our check and our write ...
+        raced = true;
+        await store.recordIssuedToken(registryRecord(token, "session", now, undefined, ["viewer"]));
+        // ... so our write fails, as SQLite's UNIQUE constraint and Redis's existence check make it.
+        throw new StoreError("the registry already holds a token with accessor ...");
+      }
+      return store.recordIssuedToken(registryRecord(token, "session", now, undefined, ["viewer"]));
+    });
+    assert.ok(raced);
+    assert.equal((await store.listTokens({ all: true })).length, 2, "ours and the other process's");
+    assert.ok(Date.now() - started < 2500);
+    assert.ok(await store.findToken({ tokenHash: sha256Hex(minted.token) }));
+  });
+
+  test("any other failure to record is reported as it is", async () => {
+    const store = new MemorySessionStore();
+    const mint = (now: number) => mintToken({ subject: "solo", secret: "s", now, expiresAt: Math.trunc(now) + 3600 });
+    await assert.rejects(
+      mintAndRecord(store, mint, async () => {
+        throw new StoreError("disk full");
+      }),
+      { message: "disk full" },
+    );
+  });
+});
+
+/** The role edit contract, the same on every backend. */
+async function roleEditContract(store: AuthStore): Promise<void> {
+  const auditCount = async () => (await store.listAudit({ action: "role.set" })).length;
+  const start = await auditCount();
+  assert.deepEqual(await store.updateRolePermissions("r", (before) => [...(before ?? []), "a", "b", "a"]), { before: null, after: ["a", "b"], changed: true });
+  assert.deepEqual(await store.updateRolePermissions("r", (before) => [...(before ?? []), "b"]), { before: ["a", "b"], after: ["a", "b"], changed: false });
+  assert.deepEqual(await store.updateRolePermissions("absent", () => null), { before: null, after: null, changed: false });
+  await assert.rejects(
+    store.updateRolePermissions("r", () => {
+      throw new StoreError("refused");
+    }),
+    { message: "refused" },
+  );
+  assert.deepEqual(await store.getRolePermissions("r"), ["a", "b"]);
+  assert.equal(await store.getRolePermissions("absent"), null);
+  assert.equal((await auditCount()) - start, 1, "only the one real change is audited");
+}
+
+describe("found by the concurrency suite: concurrent grants on one role lost each other's permissions", () => {
+  test("updateRolePermissions on SQLite: one atomic, audited step; no-ops and refusals write nothing", async () => {
+    const store = SqliteSessionStore.open(join(workDir, "roles.db"));
+    try {
+      await roleEditContract(store);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("updateRolePermissions on the memory store", async () => {
+    await roleEditContract(new MemorySessionStore());
+  });
+
+  describe("on Redis", () => {
+    let redis: RedisServer;
+    before(async () => {
+      redis = await startRedis();
+    });
+    after(() => redis?.stop());
+
+    test("the same contract", async () => {
+      const store = await RedisSessionStore.connect(redis.url(), { prefix: "contract" });
+      try {
+        await roleEditContract(store);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test("many clients granting on one role at once: every permission lands", async () => {
+      const stores = await Promise.all([0, 1, 2, 3].map(() => RedisSessionStore.connect(redis.url(), { prefix: "race" })));
+      try {
+        await Promise.all(
+          stores.flatMap((store, client) =>
+            Array.from({ length: 10 }, (_, n) => store.updateRolePermissions("shared", (before) => [...(before ?? []), `c${client}-${n}`])),
+          ),
+        );
+        assert.equal((await stores[0]!.getRolePermissions("shared"))?.length, 40);
+        assert.equal((await stores[0]!.listAudit({ action: "role.set" })).length, 40);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+    });
+  });
+});

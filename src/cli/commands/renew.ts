@@ -16,7 +16,7 @@ import {
 } from "../context.js";
 import { readTokenArgument } from "../input.js";
 import type { Output } from "../output.js";
-import { mintUnused, registryRecord, waitPastUserCutoff } from "./tokens.js";
+import { mintAndRecord, registryRecord, waitPastUserCutoff } from "./tokens.js";
 
 interface RenewOptions {
   accessor?: string;
@@ -47,15 +47,16 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
     const roles = session?.roles ?? old.roles ?? defaultRolesSetting(context).value;
     const secret = secretsForMinting(context).all[0] ?? "";
     await waitPastUserCutoff(store, old.subject);
-    const { minted, now } = await mintUnused(
+    const { minted, recorded: created } = await mintAndRecord(
       store,
       (at) => mintToken({ subject: old.subject, secret, now: at, expiresAt: at + ttl, subjectLabel: "subject" }),
+      (fresh, now) =>
+        store.renewToken(
+          { tokenHash: old.tokenHash, subject: old.subject, expiresAt: old.expiresAt, reason: "renewed" },
+          registryRecord(fresh, old.kind, now, old.label ?? undefined, old.kind === "widget" ? null : roles),
+          old.kind === "widget" ? null : { sessionId: fresh.token, userId: fresh.subject, roles, ttl },
+        ),
       old.tokenHash,
-    );
-    const created = await store.renewToken(
-      { tokenHash: old.tokenHash, subject: old.subject, expiresAt: old.expiresAt, reason: "renewed" },
-      registryRecord(minted, old.kind, now, old.label ?? undefined, old.kind === "widget" ? null : roles),
-      old.kind === "widget" ? null : { sessionId: minted.token, userId: minted.subject, roles, ttl },
     );
     output.result(minted.token, {
       token: minted.token,

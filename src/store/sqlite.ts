@@ -93,6 +93,8 @@ interface RevocationRow {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Expired as pywry reads it (any non-zero expiry in the past); one parameter: now. */
+const EXPIRED_CONDITION = "expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ?";
 
 export class SqliteSessionStore extends AuthStoreBase {
   readonly path: string;
@@ -437,6 +439,82 @@ export class SqliteSessionStore extends AuthStoreBase {
     });
   }
 
+  /**
+   * Every session (expired ones included, or only `userId`'s), `batchSize` at a time, read from
+   * one snapshot without holding them all in memory (for `session export`). The connection is
+   * busy until the iteration ends: run nothing else on this store meanwhile.
+   */
+  *sessionBatches(options: { batchSize?: number; userId?: string } = {}): Generator<UserSession[]> {
+    const size = Math.max(1, Math.trunc(options.batchSize ?? 1000));
+    const rows =
+      options.userId === undefined
+        ? this.db.prepare("SELECT * FROM sessions").iterate()
+        : this.db.prepare("SELECT * FROM sessions WHERE user_id = ?").iterate(options.userId);
+    let batch: UserSession[] = [];
+    try {
+      for (const row of rows as IterableIterator<SessionRow>) {
+        batch.push(toSession(row));
+        if (batch.length >= size) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } catch (error) {
+      throw toStoreError(error, this.path);
+    }
+  }
+
+  /** How many sessions purgeExpired would delete now. */
+  async countExpired(): Promise<number> {
+    return this.run(
+      () => this.plucked(`SELECT COUNT(*) FROM sessions WHERE ${EXPIRED_CONDITION}`).get(this.now()) as number,
+    );
+  }
+
+  /**
+   * purgeExpired for big stores: deletes the sessions expired at the start in transactions of
+   * `batchSize` rows, walking the table once in rowid order, so a pywry app writing to the same
+   * file waits for one batch at most, and each committed batch is audited as `session.purge`.
+   * Reports progress after each batch. Returns the purged sessions' ids, users and expiries only
+   * when `collect` is set (a million of them is a lot of memory).
+   */
+  async purgeExpiredInBatches(options: {
+    batchSize?: number;
+    collect?: boolean;
+    onBatch?: (purgedSoFar: number) => void;
+  } = {}): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }> {
+    const size = Math.max(1, Math.trunc(options.batchSize ?? 20_000));
+    const now = this.now();
+    const sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null = options.collect ? [] : null;
+    const remove = this.stmt(
+      `DELETE FROM sessions WHERE rowid IN (
+         SELECT rowid FROM sessions WHERE rowid > ? AND ${EXPIRED_CONDITION} ORDER BY rowid LIMIT ?
+       ) RETURNING rowid, session_id, user_id, expires_at`,
+    );
+    let after = -Infinity;
+    let purged = 0;
+    for (;;) {
+      // Expired sessions are harmless if a power loss brings some back: no fsync per batch.
+      const rows = await this.write(() => {
+        const deleted = remove.all(after, now, size) as Array<{ rowid: number; session_id: string; user_id: string; expires_at: number }>;
+        if (deleted.length > 0) {
+          this.audit("session.purge", null, null, { count: deleted.length, users: new Set(deleted.map((row) => row.user_id)).size });
+        }
+        return deleted;
+      }, "relaxed");
+      if (rows.length === 0) break;
+      purged += rows.length;
+      for (const row of rows) {
+        if (row.rowid > after) after = row.rowid;
+        sessions?.push({ sessionId: row.session_id, userId: row.user_id, expiresAt: row.expires_at });
+      }
+      options.onBatch?.(purged);
+      if (rows.length < size) break;
+    }
+    return { purged, sessions };
+  }
+
   async healthCheck(): Promise<HealthFinding[]> {
     return this.run(() => {
       const problems = (this.db.pragma("integrity_check") as Array<{ integrity_check: string }>).map((row) => row.integrity_check);
@@ -630,7 +708,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   /** Expired as pywry reads it: any non-zero expiry in the past (negative ones included). */
   private selectExpired(): SessionRow[] {
     return this.db
-      .prepare("SELECT * FROM sessions WHERE expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ? ORDER BY expires_at")
+      .prepare(`SELECT * FROM sessions WHERE ${EXPIRED_CONDITION} ORDER BY expires_at`)
       .all(this.now()) as SessionRow[];
   }
 

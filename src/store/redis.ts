@@ -174,6 +174,9 @@ export class RedisSessionStore extends AuthStoreBase {
       retryStrategy: options.reconnect ? (attempt) => Math.min(attempt * 200, 2000) : () => null,
       enableOfflineQueue: Boolean(options.reconnect),
       connectionName: "pywry-auth",
+      // On disconnect the driver waits this long for a half-closed socket before destroying it
+      // (default 2 s), which would keep a failed command-line run alive for nothing.
+      ...({ disconnectTimeout: 100 } as Partial<RedisOptions>),
     };
     const client = new Redis(target.url, redisOptions);
     const seen: { error: Error | null } = { error: null };
@@ -187,11 +190,11 @@ export class RedisSessionStore extends AuthStoreBase {
           await client.connect();
           await client.ping();
         })(),
-        connectTimeout * 2,
+        connectTimeout + 1000,
         "timed out",
       );
     } catch (error) {
-      client.disconnect();
+      hardDisconnect(client);
       const reason = describeRedisError(seen.error ?? (error as Error));
       throw new StoreError(`cannot connect to Redis at ${target.shown}: ${reason}`, { cause: sanitise(error) });
     }
@@ -303,7 +306,7 @@ export class RedisSessionStore extends AuthStoreBase {
     } catch {
       // Closing a connection that is already gone is not a failure worth reporting.
     } finally {
-      this.client.disconnect();
+      hardDisconnect(this.client);
     }
   }
 
@@ -1097,6 +1100,11 @@ function sanitise(error: unknown): unknown {
 function describeClient(client: Redis): string {
   const options = client.options;
   return `redis://${options.host ?? "localhost"}:${options.port ?? 6379}/${options.db ?? 0}`;
+}
+
+/** Disconnects unless the connection already ended (which would only arm the driver's timer). */
+function hardDisconnect(client: Redis): void {
+  if (client.status !== "end") client.disconnect();
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -473,9 +473,11 @@ export class RedisSessionStore extends AuthStoreBase {
       await change.watch(this.cutoffKey(userId), sessionsKey, this.userTokensKey(userId));
       const now = this.now();
       const cutoffAt = Math.max(now, parseNumber(await this.client.hget(this.cutoffKey(userId), "cutoff_at")) ?? now);
-      const ids = await this.client.smembers(sessionsKey);
-      await change.watch(...ids.map((id) => this.sessionKey(id)));
-      const sessions = (await this.readSessions(ids)).filter((session) => session.userId === userId);
+      // The user set, and every other session of the user: a set that was deleted or evicted
+      // must not let a session survive a user-wide revocation.
+      const ids = new Set([...(await this.client.smembers(sessionsKey)), ...(await this.sessionIdsOfUser(userId))]);
+      await change.watch(...[...ids].map((id) => this.sessionKey(id)));
+      const sessions = (await this.readSessions([...ids])).filter((session) => session.userId === userId);
       const accessors = await this.client.smembers(this.userTokensKey(userId));
       await change.watch(...accessors.map((accessor) => this.tokenKey(accessor)));
       const revoked = (await this.readTokens(accessors)).filter(
@@ -753,8 +755,10 @@ export class RedisSessionStore extends AuthStoreBase {
     const revocation: Revocation = existing ?? { ...request, accessor, revokedAt: this.now() };
     const record = toTokenRecord(await this.client.hgetall(tokenKey));
     // pywry's login makes the token the session id: delete the sessions whose id is this token.
-    const candidates = request.subject === null ? await this.allSessionIds() : await this.client.smembers(this.userSessionsKey(request.subject));
-    const matching = candidates.filter((id) => sha256Hex(id) === request.tokenHash);
+    // Every session key is hashed, not only the user set's members: a set that was deleted or
+    // evicted must not leave pywry accepting the revoked token as a cookie. (The user set is
+    // watched: a session created meanwhile goes through it.)
+    const matching = (await this.allSessionIds()).filter((id) => sha256Hex(id) === request.tokenHash);
     await change.watch(...matching.map((id) => this.sessionKey(id)));
     const sessions = (await this.readSessions(matching)).filter((s) => request.subject === null || s.userId === request.subject);
     const now = this.now();
@@ -870,6 +874,16 @@ export class RedisSessionStore extends AuthStoreBase {
       if (error && !/WRONGTYPE/.test(error.message)) throw error;
       return error ? {} : ((value as Hash | null) ?? {});
     });
+  }
+
+  /** Every session id whose hash names this user, by scanning (not trusting the user set). */
+  private async sessionIdsOfUser(userId: string): Promise<string[]> {
+    const ids = await this.allSessionIds();
+    if (ids.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const id of ids) pipeline.hget(this.sessionKey(id), "user_id");
+    const replies = (await pipeline.exec()) ?? [];
+    return ids.filter((_, index) => replies[index]?.[1] === userId);
   }
 
   private async allSessionIds(): Promise<string[]> {

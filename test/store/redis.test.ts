@@ -522,3 +522,36 @@ describe("RedisSessionStore purge", () => {
     }
   });
 });
+
+describe("RedisSessionStore revokeUser", () => {
+  test("also finds the user's sessions missing from the user set (deleted or evicted set)", async () => {
+    const prefix = freshPrefix();
+    await pywryCreateSession(prefix, "in-set", "mallory", ["viewer"], 600, {});
+    await pywryCreateSession(prefix, "orphan", "mallory", ["admin"], 600, {});
+    await pywryCreateSession(prefix, "other", "nick", ["viewer"], 600, {});
+    await raw.srem(`${prefix}:user:mallory:sessions`, "orphan");
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      assert.equal((await store.revokeUser("mallory", null)).sessionsDeleted, 2);
+      assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId), ["other"]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisSessionStore revokeToken", () => {
+  test("deletes the token's session even when the user set lost it", async () => {
+    const prefix = freshPrefix();
+    const token = "olga:1:0:" + "7".repeat(64);
+    await pywryCreateSession(prefix, token, "olga", ["viewer"], 600, {});
+    await raw.del(`${prefix}:user:olga:sessions`);
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      assert.equal((await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: null, reason: null })).sessionsDeleted, 1);
+      assert.equal(await raw.exists(`${prefix}:session:${token}`), 0);
+    } finally {
+      await store.close();
+    }
+  });
+});

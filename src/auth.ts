@@ -5,7 +5,7 @@
 import { DEFAULT_WIDGET_TTL } from "./core/config.js";
 import { sha256Hex } from "./core/handles.js";
 import { mintToken, mintWidgetToken, validateToken, validateTokenFor, type TokenValidation } from "./core/token.js";
-import type { AuthStore } from "./store/types.js";
+import type { AuthStore, RevocationCause } from "./store/types.js";
 
 export interface ClockOption {
   /** Unix seconds to use as the current time (defaults to the system clock). */
@@ -64,7 +64,11 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     subject: result.userId ?? "",
     issuedAt: result.issuedAt ?? 0,
   });
-  if (cause === null) return result;
+  return cause === null ? result : revokedResult(result, cause);
+}
+
+/** What a valid token's result becomes when the store says it was revoked (ERR_TOKEN_REVOKED). */
+export function revokedResult(result: TokenValidation, cause: RevocationCause): TokenValidation {
   const message = cause === "token" ? "token has been revoked" : "all of this user's tokens issued up to a user-wide revocation were revoked";
   return { ...result, valid: false, userId: null, secretIndex: null, error: { code: "ERR_TOKEN_REVOKED", message } };
 }

@@ -77,11 +77,12 @@ export function buildProgram(): Command {
   program
     .command("verify")
     .description("check a token: exit 0 when valid, 1 when not")
-    .argument("<token>", "the token, or - to read it from stdin")
+    .argument("[token]", "the token, or - to read it from stdin")
     .option("--widget <id>", "require a widget token for this widget id")
     .option("--user <id>", "require a token for this user id")
     .option("--at <time>", "validate as of this time (ISO 8601 or Unix seconds)")
     .option("--offline", "do not consult the store for revocations")
+    .option("--stdin", "verify many tokens, one per line on stdin: one NDJSON result per line on stdout, a summary on stderr; exit 0 only if all are valid")
     .action(command("./commands/verify.js", "verify"));
 
   program
@@ -158,6 +159,19 @@ export function buildProgram(): Command {
     .description("delete a session, by id or handle (pywry's delete_session)")
     .argument("<id>", "session id or handle")
     .action(command("./commands/sessions.js", "sessionDelete"));
+  session
+    .command("export")
+    .description("write every session (expired ones too) as NDJSON, one pywry sessions row per line, streaming; the ids are credentials")
+    .option("--user <id>", "only this user's sessions")
+    .option("--out <file>", "write to this new file (mode 0600) instead of stdout")
+    .action(command("./commands/transfer.js", "sessionExport"));
+  session
+    .command("import")
+    .description("read sessions as NDJSON (session export's format) and write them in batched transactions; bad lines are reported and skipped; running it again resumes it")
+    .argument("[file]", "the NDJSON file, or - (the default) for stdin")
+    .option("--batch-size <n>", "lines per transaction, all or nothing (default 5000)")
+    .option("--dry-run", "check every line and count what would change, write nothing")
+    .action(command("./commands/transfer.js", "sessionImport"));
 
   const roles = program.command("roles").description("role permissions in the store");
   roles.command("list").description("every role with its permissions").action(command("./commands/roles.js", "rolesList"));
@@ -321,7 +335,11 @@ const EXAMPLES: Record<string, string[]> = {
   "token renew": ["printf '%s\\n' \"$T\" | pywry-auth token renew --ttl 24h -", "pywry-auth token renew --accessor 8da57535580c77fe"],
   "token list": ["pywry-auth token list --user alice --all", "pywry-auth token list --kind widget --field accessor"],
   "widget-token": ["pywry-auth widget-token chart-1 --ttl 5m"],
-  verify: ["printf '%s\\n' \"$T\" | pywry-auth verify -", "printf '%s\\n' \"$W\" | pywry-auth --json verify --widget chart-1 -"],
+  verify: [
+    "printf '%s\\n' \"$T\" | pywry-auth verify -",
+    "printf '%s\\n' \"$W\" | pywry-auth --json verify --widget chart-1 -",
+    "pywry-auth verify --stdin < tokens.txt > results.ndjson",
+  ],
   inspect: ["printf '%s\\n' \"$T\" | pywry-auth inspect -"],
   revoke: [
     "printf '%s\\n' \"$T\" | pywry-auth revoke --reason leaked -",
@@ -334,6 +352,8 @@ const EXAMPLES: Record<string, string[]> = {
   "session delete": ["pywry-auth session delete 8da57535580c77fe"],
   "session refresh": ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],
   "session purge": ["pywry-auth session purge --dry-run", "pywry-auth session purge --yes"],
+  "session export": ["pywry-auth session export --out sessions.ndjson", "pywry-auth --store old.db session export | pywry-auth --store new.db session import"],
+  "session import": ["pywry-auth session import sessions.ndjson", "pywry-auth session import --dry-run < sessions.ndjson"],
   "session grant": ["pywry-auth session grant 8da57535580c77fe widget:w1 read,write"],
   "session ungrant": ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
   "roles list": ["pywry-auth roles list"],

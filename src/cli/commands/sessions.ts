@@ -142,6 +142,8 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
 export async function sessionPurge(context: Context, output: Output, options: { dryRun?: boolean; yes?: boolean }): Promise<void> {
   const dryRun = Boolean(options.dryRun);
   await withStore(context, dryRun ? "read" : "update", async (store) => {
+    const batched = dryRun ? null : batchPurger(store);
+    if (batched) return purgeInBatches(batched, output, options);
     // The store's own dry run: exactly the rows a purge would delete now.
     const expired = await store.purgeExpired({ dryRun: true });
     if (expired.length === 0) {
@@ -162,6 +164,44 @@ export async function sessionPurge(context: Context, output: Output, options: { 
       purgeJson(purged.length, false, purged),
     );
   });
+}
+
+/** A store that can count and purge expired sessions in batches (SQLite), for big purges. */
+interface BatchPurgeStore {
+  countExpired(): Promise<number>;
+  purgeExpiredInBatches(options: {
+    collect?: boolean;
+    onBatch?: (purgedSoFar: number) => void;
+  }): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }>;
+}
+
+function batchPurger(store: unknown): BatchPurgeStore | null {
+  const candidate = store as Partial<BatchPurgeStore>;
+  return typeof candidate.countExpired === "function" && typeof candidate.purgeExpiredInBatches === "function"
+    ? (candidate as BatchPurgeStore)
+    : null;
+}
+
+/**
+ * The purge itself on a store that batches it: counts instead of loading every expired row,
+ * deletes in transactions of thousands (a pywry app sharing the file waits for one batch at
+ * most), shows progress at a terminal, and lists the purged sessions only for --json.
+ */
+async function purgeInBatches(store: BatchPurgeStore, output: Output, options: { yes?: boolean }): Promise<void> {
+  const count = await store.countExpired();
+  if (count === 0) {
+    output.result("no expired sessions", { purged: 0, dry_run: false, sessions: [] });
+    return;
+  }
+  await confirmDestructive(`delete ${countText(count)}`, { yes: options.yes });
+  const { Progress } = await import("../lines.js");
+  const progress = new Progress();
+  const { purged, sessions } = await store.purgeExpiredInBatches({
+    collect: output.json,
+    onBatch: (done) => progress.update(`purging expired sessions: ${done} of ${count} (${Math.min(100, Math.floor((done / count) * 100))}%)`),
+  });
+  progress.done();
+  output.result(purged === 0 ? "no expired sessions" : `purged ${countText(purged)}`, purgeJson(purged, false, sessions ?? []));
 }
 
 export async function sessionDelete(context: Context, output: Output, idOrHandle: string): Promise<void> {
@@ -210,7 +250,11 @@ function jsonOrText(text: string): unknown {
   }
 }
 
-function purgeJson(purged: number, dryRun: boolean, sessions: readonly UserSession[]): Record<string, unknown> {
+function purgeJson(
+  purged: number,
+  dryRun: boolean,
+  sessions: ReadonlyArray<Pick<UserSession, "sessionId" | "userId" | "expiresAt">>,
+): Record<string, unknown> {
   return {
     purged,
     dry_run: dryRun,

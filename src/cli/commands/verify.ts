@@ -14,11 +14,23 @@ interface VerifyOptions {
   user?: string;
   at?: string;
   offline?: boolean;
+  /** Many tokens, one per line on stdin, answered in NDJSON (see batch.ts). */
+  stdin?: boolean;
 }
 
-export async function verify(context: Context, output: Output, tokenArgument: string, options: VerifyOptions): Promise<number> {
+export async function verify(context: Context, output: Output, tokenArgument: string | undefined, options: VerifyOptions): Promise<number> {
   if (options.widget !== undefined && options.user !== undefined) {
     throw new InvalidInputError("--widget and --user cannot be combined: a token has one subject", "ERR_USAGE");
+  }
+  if (options.stdin) {
+    if (tokenArgument !== undefined) throw new InvalidInputError("--stdin reads the tokens from stdin: give no token argument", "ERR_USAGE");
+    if (output.field !== undefined) throw new InvalidInputError("--field does not apply to --stdin, which writes one JSON object per line", "ERR_USAGE");
+    const { verifyBatch } = await import("./batch.js");
+    const at = options.at === undefined ? undefined : parseInstant(options.at);
+    return verifyBatch(context, output, { widget: options.widget, user: options.user, at, offline: options.offline });
+  }
+  if (tokenArgument === undefined) {
+    throw new InvalidInputError("missing required argument 'token': give a token, - to read one from stdin, or --stdin for one per line", "ERR_USAGE");
   }
   const token = await readTokenArgument(tokenArgument);
   const secrets = await checkingSecrets(context);

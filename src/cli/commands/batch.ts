@@ -1,0 +1,149 @@
+/**
+ * `verify --stdin`: many tokens, one per line, each answered by one NDJSON line on stdout, in
+ * input order, streaming (a batch of lines is read only after the previous batch's results were
+ * written). With a store, each batch's revocations are checked in one read transaction.
+ */
+import { revokedResult } from "../../auth.js";
+import { InvalidInputError } from "../../core/errors.js";
+import { sha256Hex } from "../../core/sha256.js";
+import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
+import type { AuthStore, RevocationCause } from "../../store/types.js";
+import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
+import { lineBatches, writeChunk } from "../lines.js";
+import { EXIT, type Output } from "../output.js";
+
+export interface BatchVerifyOptions {
+  widget?: string;
+  user?: string;
+  /** Unix seconds to validate at; the clock (read once per batch) when absent. */
+  at?: number;
+  offline?: boolean;
+}
+
+/** Lines per batch: big enough to amortise the store's read transaction, small enough to stream. */
+const BATCH_LINES = 2048;
+
+type RevocationLookup = (tokens: Array<{ tokenHash: string; subject: string; issuedAt: number }>) => Promise<Array<RevocationCause | null>>;
+
+export async function verifyBatch(
+  context: Context,
+  output: Output,
+  options: BatchVerifyOptions,
+  input: AsyncIterable<Buffer | string> & { isTTY?: boolean } = process.stdin,
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  if (input.isTTY) throw new InvalidInputError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line", "ERR_USAGE");
+  const secrets = configuredSecrets(context).all;
+  const subject = options.widget ?? options.user;
+  const started = performance.now();
+  const tally = new Tally();
+
+  const run = async (store: AuthStore | null): Promise<void> => {
+    const lookup = store === null ? null : revocationLookup(store);
+    for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
+      const now = options.at ?? Date.now() / 1000;
+      const results: TokenValidation[] = new Array(lines.length);
+      for (let index = 0; index < lines.length; index += 1) {
+        const line = lines[index]!;
+        results[index] =
+          line === null ? TOO_LONG : subject === undefined ? validateToken(line, secrets, now) : validateTokenFor(line, subject, secrets, now);
+      }
+      if (lookup !== null) await applyRevocations(lookup, lines, results);
+      let text = "";
+      for (let index = 0; index < results.length; index += 1) {
+        const result = results[index]!;
+        tally.add(result);
+        text += resultLine(first + index, result);
+      }
+      await writeChunk(stdout, text);
+    }
+  };
+
+  if (options.offline || !storeExists(context)) await run(null);
+  else await withStore(context, "read", run);
+
+  output.notice(tally.summary((performance.now() - started) / 1000));
+  return tally.invalid === 0 ? EXIT.ok : EXIT.no;
+}
+
+/** The store's batched look-up when it has one, else its one-token look-up for each token. */
+function revocationLookup(store: AuthStore): RevocationLookup {
+  const batched = (store as { tokenRevocationStatuses?: RevocationLookup }).tokenRevocationStatuses;
+  if (typeof batched === "function") return (tokens) => batched.call(store, tokens);
+  return async (tokens) => {
+    const causes: Array<RevocationCause | null> = [];
+    for (const token of tokens) causes.push(await store.tokenRevocationStatus(token));
+    return causes;
+  };
+}
+
+async function applyRevocations(lookup: RevocationLookup, lines: ReadonlyArray<string | null>, results: TokenValidation[]): Promise<void> {
+  const positions: number[] = [];
+  const queries: Array<{ tokenHash: string; subject: string; issuedAt: number }> = [];
+  for (let index = 0; index < results.length; index += 1) {
+    const result = results[index]!;
+    if (!result.valid) continue;
+    positions.push(index);
+    queries.push({ tokenHash: sha256Hex(lines[index]!), subject: result.userId ?? "", issuedAt: result.issuedAt ?? 0 });
+  }
+  if (queries.length === 0) return;
+  const causes = await lookup(queries);
+  for (let slot = 0; slot < positions.length; slot += 1) {
+    const cause = causes[slot];
+    if (cause) results[positions[slot]!] = revokedResult(results[positions[slot]!]!, cause);
+  }
+}
+
+const TOO_LONG: TokenValidation = {
+  valid: false,
+  userId: null,
+  issuedAt: null,
+  expiresAt: null,
+  secretIndex: null,
+  error: { code: "ERR_TOKEN_MALFORMED", message: `token is longer than ${MAX_TOKEN_LENGTH} characters` },
+};
+
+// Error objects repeat (a handful of codes and messages): serialise each once.
+const errorJson = new Map<string, string>();
+
+function failureJson(error: TokenFailure): string {
+  const key = `${error.code}\u0000${error.message}`;
+  let json = errorJson.get(key);
+  if (json === undefined) {
+    json = JSON.stringify({ code: error.code, message: error.message });
+    if (errorJson.size < 1000) errorJson.set(key, json);
+  }
+  return json;
+}
+
+/** One NDJSON line: `verify --json`'s fields, plus the input line number. */
+function resultLine(line: number, result: TokenValidation): string {
+  if (result.valid) {
+    return `{"line":${line},"valid":true,"user_id":${JSON.stringify(result.userId)},"issued_at":${result.issuedAt},"expires_at":${result.expiresAt},"signed_with_previous_secret":${result.secretIndex !== 0},"error":null}\n`;
+  }
+  return `{"line":${line},"valid":false,"user_id":null,"issued_at":${result.issuedAt},"expires_at":${result.expiresAt},"signed_with_previous_secret":null,"error":${result.error === null ? "null" : failureJson(result.error)}}\n`;
+}
+
+/** Counts for the summary line on stderr. */
+class Tally {
+  total = 0;
+  invalid = 0;
+  private readonly byCode = new Map<string, number>();
+
+  add(result: TokenValidation): void {
+    this.total += 1;
+    if (result.valid) return;
+    this.invalid += 1;
+    const code = result.error?.code ?? "ERR_TOKEN_MALFORMED";
+    this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
+  }
+
+  summary(seconds: number): string {
+    const codes = [...this.byCode].sort(([a], [b]) => a.localeCompare(b)).map(([code, count]) => `${code} ${count}`);
+    const rate = seconds > 0 ? ` (${Math.round(this.total / seconds)} tokens/s)` : "";
+    return (
+      `verified ${this.total} token${this.total === 1 ? "" : "s"}: ${this.total - this.invalid} valid, ${this.invalid} invalid` +
+      `${codes.length > 0 ? ` (${codes.join(", ")})` : ""} in ${seconds.toFixed(2)} s${rate}`
+    );
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * `session export` and `session import`: sessions as NDJSON, one pywry `sessions` row per line
+ * (`{"session_id", "user_id", "roles", "created_at", "expires_at", "metadata"}`), streamed both
+ * ways. Import writes through the store's importRecords (the same atomic, idempotent, audited
+ * step `migrate` uses), one batch of lines per transaction, so a batch is all or nothing and
+ * running the same import again resumes it: sessions already there are counted unchanged.
+ */
+import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
+import { once } from "node:events";
+import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors.js";
+import type { UserSession } from "../../core/session.js";
+import type { AuthStore } from "../../store/types.js";
+import { expandHome, withStore, type Context } from "../context.js";
+import { Progress, lineBatches, writeChunk } from "../lines.js";
+import { EXIT, describeError, type Output } from "../output.js";
+
+/** The fields of a line, as pywry names its columns. */
+const FIELDS = new Set(["session_id", "user_id", "roles", "created_at", "expires_at", "metadata"]);
+const DEFAULT_BATCH = 5000;
+const MAX_BATCH = 100_000;
+/** A session line longer than this is refused without being held in memory. */
+const MAX_LINE = 1024 * 1024;
+/** At most this many line errors are kept for the --json summary (all are counted and printed). */
+const KEPT_ERRORS = 1000;
+
+/** A session as one NDJSON line, in pywry's column names and encodings. */
+export function sessionLine(session: UserSession): string {
+  return `${JSON.stringify({
+    session_id: session.sessionId,
+    user_id: session.userId,
+    roles: session.roles,
+    created_at: session.createdAt,
+    expires_at: session.expiresAt,
+    metadata: session.metadata,
+  })}\n`;
+}
+
+/** Reads one line of the export format; throws InvalidInputError saying what is wrong. */
+export function parseSessionLine(line: string): UserSession {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new InvalidInputError(`not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new InvalidInputError("not a JSON object");
+  const row = value as Record<string, unknown>;
+  for (const key of Object.keys(row)) {
+    if (!FIELDS.has(key)) throw new InvalidInputError(`unknown field ${JSON.stringify(key)} (fields: ${[...FIELDS].join(", ")})`);
+  }
+  const { session_id: sessionId, user_id: userId, roles, created_at: createdAt, expires_at: expiresAt = null, metadata = {} } = row;
+  if (typeof sessionId !== "string" || sessionId.length === 0) throw new InvalidInputError("session_id must be a non-empty string");
+  if (typeof userId !== "string" || userId.length === 0) throw new InvalidInputError("user_id must be a non-empty string");
+  if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string" && role.length > 0)) {
+    throw new InvalidInputError("roles must be a list of non-empty strings");
+  }
+  if (typeof createdAt !== "number" || !Number.isFinite(createdAt)) throw new InvalidInputError("created_at must be a number (Unix seconds)");
+  if (expiresAt !== null && (typeof expiresAt !== "number" || !Number.isFinite(expiresAt))) {
+    throw new InvalidInputError("expires_at must be a number (Unix seconds) or null");
+  }
+  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) throw new InvalidInputError("metadata must be a JSON object");
+  return { sessionId, userId, roles: roles as string[], createdAt, expiresAt: expiresAt as number | null, metadata: metadata as Record<string, unknown> };
+}
+
+interface ExportOptions {
+  user?: string;
+  out?: string;
+}
+
+export async function sessionExport(context: Context, output: Output, options: ExportOptions): Promise<void> {
+  const toFile = options.out !== undefined;
+  if (!toFile && process.stdout.isTTY) {
+    throw new InvalidInputError(
+      "session export writes session ids, which are credentials: redirect it to a file (> sessions.ndjson) or use --out <file>",
+      "ERR_USAGE",
+    );
+  }
+  const outPath = toFile ? expandHome(options.out!, context.env) : null;
+  if (outPath !== null && existsSync(outPath)) throw new InvalidInputError(`${outPath} already exists; choose another --out file`, "ERR_USAGE");
+  let exported = 0;
+  await withStore(context, "read", async (store) => {
+    // Created only once the store opened, so a bad --store leaves no empty file behind.
+    const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : process.stdout;
+    try {
+      for (const batch of sessionBatches(store, options.user)) {
+        const sessions = await batch;
+        let text = "";
+        for (const session of sessions) text += sessionLine(session);
+        exported += sessions.length;
+        await writeChunk(target, text);
+      }
+    } finally {
+      if (toFile) {
+        (target as WriteStream).end();
+        await once(target, "close");
+      }
+    }
+  });
+  output.notice(`exported ${exported} session${exported === 1 ? "" : "s"}${toFile ? ` to ${options.out}` : ""}`);
+}
+
+/** The store's streaming reader when it has one (SQLite), else one list of everything. */
+function* sessionBatches(store: AuthStore, userId: string | undefined): Generator<UserSession[] | Promise<UserSession[]>> {
+  const streaming = (store as { sessionBatches?: (options: { batchSize: number; userId?: string }) => Iterable<UserSession[]> }).sessionBatches;
+  if (typeof streaming === "function") {
+    yield* streaming.call(store, { batchSize: 1000, userId });
+    return;
+  }
+  yield store.listSessions({ userId, includeExpired: true });
+}
+
+async function openPrivateFile(path: string): Promise<WriteStream> {
+  // 0600 and never over an existing file: the export holds live session ids.
+  const stream = createWriteStream(path, { flags: "wx", mode: 0o600 });
+  try {
+    await once(stream, "open");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") throw new InvalidInputError(`${path} already exists; choose another --out file`, "ERR_USAGE");
+    throw new InvalidInputError(`cannot write ${path}: ${(error as Error).message}`, "ERR_USAGE");
+  }
+  return stream;
+}
+
+interface ImportOptions {
+  batchSize?: string;
+  dryRun?: boolean;
+}
+
+interface LineError {
+  line: number;
+  code: string;
+  message: string;
+}
+
+export async function sessionImport(context: Context, output: Output, file: string | undefined, options: ImportOptions): Promise<number> {
+  const batchSize = parseBatchSize(options.batchSize);
+  const fromStdin = file === undefined || file === "-";
+  if (fromStdin && process.stdin.isTTY) {
+    throw new InvalidInputError("session import reads NDJSON from stdin, but stdin is a terminal: give a file or pipe it in", "ERR_USAGE");
+  }
+  const source = fromStdin ? "stdin" : file;
+  const input = fromStdin ? process.stdin : await openInput(expandHome(file, context.env));
+  const totals = { added: 0, updated: 0, unchanged: 0 };
+  const errors: LineError[] = [];
+  let rejected = 0;
+  let lines = 0;
+  let committedThrough = 0;
+  let batches = 0;
+  const progress = new Progress();
+
+  const reject = (line: number, error: unknown): void => {
+    rejected += 1;
+    const code = error instanceof PywryAuthError ? error.code : describeError(error).code;
+    const message = error instanceof Error ? error.message : String(error);
+    output.notice(`line ${line}: ${message}`);
+    if (errors.length < KEPT_ERRORS) errors.push({ line, code, message });
+  };
+
+  try {
+    await withStore(context, options.dryRun ? "read" : "create", async (store) => {
+      for await (const batch of lineBatches(input, { batchSize, maxLineLength: MAX_LINE })) {
+        const sessions: UserSession[] = [];
+        batch.lines.forEach((text, index) => {
+          const line = batch.first + index;
+          if (text === null) return reject(line, new InvalidInputError(`line is longer than ${MAX_LINE} characters`));
+          // Blank lines carry no session (an editor's or a concatenation's): skip them.
+          if (text.trim() === "") return;
+          try {
+            sessions.push(parseSessionLine(text));
+          } catch (error) {
+            reject(line, error);
+          }
+        });
+        lines = batch.first + batch.lines.length - 1;
+        if (sessions.length > 0) {
+          const counts = await store.importRecords(sessionsOnly(sessions), { dryRun: options.dryRun, source: `session import (${source})` });
+          totals.added += counts.sessions.added;
+          totals.updated += counts.sessions.updated;
+          totals.unchanged += counts.sessions.unchanged;
+          batches += 1;
+        }
+        committedThrough = lines;
+        progress.update(`importing: line ${lines}, ${totals.added + totals.updated + totals.unchanged} sessions`);
+      }
+    });
+  } catch (error) {
+    progress.done();
+    if (error instanceof StoreError && !options.dryRun) {
+      throw new StoreError(
+        `${error.message}. Lines 1-${committedThrough} were imported (each batch of ${batchSize} lines is all or nothing); ` +
+          "run the same import again to finish it: sessions already imported are left as they are",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  progress.done();
+
+  const imported = totals.added + totals.updated;
+  const verb = options.dryRun ? "would import" : "imported";
+  output.result(
+    [
+      `${verb} ${imported} session${imported === 1 ? "" : "s"} (${totals.added} new, ${totals.updated} updated, ${totals.unchanged} already there) from ${lines} line${lines === 1 ? "" : "s"}` +
+        (options.dryRun ? "; dry run: nothing was written" : ""),
+      ...(rejected > 0 ? [`${rejected} line${rejected === 1 ? " was" : "s were"} rejected (see above)`] : []),
+    ],
+    { lines, batches, dry_run: Boolean(options.dryRun), added: totals.added, updated: totals.updated, unchanged: totals.unchanged, rejected, errors },
+  );
+  return rejected === 0 ? EXIT.ok : EXIT.no;
+}
+
+function sessionsOnly(sessions: UserSession[]): Parameters<AuthStore["importRecords"]>[0] {
+  return { roles: new Map(), sessions, tokens: [], revocations: [], cutoffs: [] };
+}
+
+function parseBatchSize(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_BATCH;
+  const size = Number(text);
+  if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH) {
+    throw new InvalidInputError(`--batch-size must be a whole number from 1 to ${MAX_BATCH}`, "ERR_USAGE");
+  }
+  return size;
+}
+
+async function openInput(path: string): Promise<AsyncIterable<Buffer>> {
+  const stream = createReadStream(path);
+  try {
+    await once(stream, "open");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new InvalidInputError(`cannot read ${path}: ${reason}`, "ERR_USAGE");
+  }
+  return stream;
+}

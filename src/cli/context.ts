@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
+import { redactUrl } from "../core/redact.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import {
@@ -176,6 +177,11 @@ export function secretSetting(context: Context): Setting<SecretSource> {
     : { value: { kind: "none", path }, origin: "default" };
 }
 
+/** A store as people may see it: the path, or the URL with any password hidden. */
+export function describeStore(location: StoreLocation): string {
+  return location.kind === "sqlite" ? location.path : redactUrl(location.url);
+}
+
 /** Whether there is a store to consult. A Redis server is asked; only a missing file is "none". */
 export function storeExists(context: Context): boolean {
   const location = storeLocation(context);
@@ -190,7 +196,10 @@ export type StoreAccess = "read" | "update" | "create";
 
 /** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
-  const store = await openStore(storeLocation(context), access);
+  const location = storeLocation(context);
+  const store = await openStore(location, access);
+  // Commands that add to the store (mint, create, revoke, import) say when others can read it.
+  if (location.kind === "sqlite" && access === "create") warnIfStoreShared(location.path, context);
   try {
     return await work(store);
   } finally {
@@ -302,6 +311,25 @@ function warnIfShared(path: string, context: Context): void {
   const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) {
     context.notice(`warning: secret file ${path} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}); run: chmod 600 ${path}`);
+  }
+}
+
+const warnedStores = new Set<string>();
+
+/** The database holds live credentials (pywry uses tokens as session ids): say so when others can read it. */
+function warnIfStoreShared(path: string, context: Context): void {
+  if (warnedStores.has(path)) return;
+  warnedStores.add(path);
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return;
+  }
+  if (mode & 0o077) {
+    context.notice(
+      `warning: session store ${path} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}) and holds live session ids; run: chmod 600 ${path}`,
+    );
   }
 }
 

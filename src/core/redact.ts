@@ -1,4 +1,7 @@
-/** Store URLs may carry a password (redis://user:pass@host): never print it. */
+/** Query parameters some Redis clients accept credentials in. */
+const SECRET_PARAMS = /^(password|pass|auth)$/i;
+
+/** Store URLs may carry a password (redis://user:pass@host, ?password=): never print it. */
 export function redactUrl(text: string): string {
   let url: URL;
   try {
@@ -8,5 +11,8 @@ export function redactUrl(text: string): string {
     return text.replace(/\/\/[^/@]*@/, "//***@");
   }
   if (url.password) url.password = "***";
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_PARAMS.test(key)) url.searchParams.set(key, "***");
+  }
   return url.toString();
 }

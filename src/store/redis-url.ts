@@ -3,10 +3,12 @@
  * store so that showing a URL (config, errors) never loads the Redis driver.
  */
 import { InvalidInputError } from "../core/errors.js";
+import { redactUrl } from "../core/redact.js";
+
+export { redactUrl };
 
 const REDIS_SCHEME = /^(rediss?):\/\//i;
 /** Query parameters the driver accepts as credentials (`?password=...`). */
-const SECRET_PARAMS = /^(password|pass|auth)$/i;
 
 export interface RedisTarget {
   /** The URL to hand to the driver: scheme lower-cased (the driver switches TLS on `rediss://` only). */
@@ -21,23 +23,6 @@ export function isRedisUrl(text: string): boolean {
   return REDIS_SCHEME.test(text);
 }
 
-/**
- * `text` with the password (in the user info or a `password=` query parameter) replaced by
- * `***`. Text that does not parse as a URL keeps nothing between `//` and `@`.
- */
-export function redactUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, "//***@");
-  }
-  if (url.password) url.password = "***";
-  for (const key of [...url.searchParams.keys()]) {
-    if (SECRET_PARAMS.test(key)) url.searchParams.set(key, "***");
-  }
-  return url.toString();
-}
 
 /** Checks a Redis URL before anything connects; misuse is a usage error that never shows the password. */
 export function parseRedisUrl(text: string): RedisTarget {

@@ -1,6 +1,5 @@
 /** `config show`: every effective setting and where it came from (like `git config --show-origin`). */
 import { existsSync } from "node:fs";
-import { redactUrl } from "../../core/redact.js";
 import {
   defaultRolesSetting,
   redisPrefixSetting,
@@ -9,7 +8,7 @@ import {
   storeSetting,
   widgetTtlSetting,
   type Context,
-  type StoreLocation,
+  describeStore,
 } from "../context.js";
 import type { Output } from "../output.js";
 import { configFilePath } from "../settings.js";
@@ -38,7 +37,7 @@ export function settingRows(context: Context): Row[] {
   const previous = (context.env["PYWRY_AUTH_PREVIOUS_SECRETS"] ?? "").split(",").filter((item) => item.trim().length > 0);
   const rows: Row[] = [
     { key: "config_file", value: configPath, shown: `${configPath}${existsSync(configPath) ? "" : " (none)"}`, origin: context.env["PYWRY_AUTH_CONFIG"] ? "env PYWRY_AUTH_CONFIG" : "default" },
-    { key: "store", value: storeText(store.value), shown: storeText(store.value), origin: store.origin },
+    { key: "store", value: describeStore(store.value), shown: describeStore(store.value), origin: store.origin },
   ];
   if (store.value.kind === "redis") {
     const prefix = redisPrefixSetting(context);
@@ -67,8 +66,4 @@ export function settingRows(context: Context): Row[] {
   const roles = defaultRolesSetting(context);
   rows.push({ key: "default_roles", value: roles.value, shown: roles.value.join(", "), origin: roles.origin });
   return rows;
-}
-
-function storeText(location: StoreLocation): string {
-  return location.kind === "sqlite" ? location.path : redactUrl(location.url);
 }

@@ -4,9 +4,8 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
-import { redactUrl } from "../../core/redact.js";
 import type { HealthFinding } from "../../store/types.js";
-import { configuredSecrets, secretSetting, storeSetting, withStore, type Context, type StoreLocation } from "../context.js";
+import { configuredSecrets, describeStore, secretSetting, storeSetting, withStore, type Context } from "../context.js";
 import { EXIT, type Output } from "../output.js";
 
 const MIN_SECRET_BYTES = 32;
@@ -77,7 +76,7 @@ function checkClock(): HealthFinding {
 
 async function checkStore(context: Context): Promise<HealthFinding[]> {
   const location = storeSetting(context).value;
-  const name = describe(location);
+  const name = describeStore(location);
   if (location.kind === "sqlite" && !existsSync(location.path)) {
     return [{ check: "store", status: "fail", message: `no session store at ${name}`, fix: "run `pywry-auth init` or point --store at pywry's database" }];
   }
@@ -131,8 +130,4 @@ function privateFileFinding(what: string, path: string): HealthFinding {
         fix: `chmod 600 ${path}`,
       }
     : { check: `${what} permissions`, status: "ok", message: `${path} is private (mode ${mode.toString(8).padStart(4, "0")})` };
-}
-
-function describe(location: StoreLocation): string {
-  return location.kind === "sqlite" ? location.path : redactUrl(location.url);
 }

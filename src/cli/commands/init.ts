@@ -16,6 +16,7 @@ import {
   writePrivateFile,
   type Context,
   type StoreLocation,
+  describeStore,
 } from "../context.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
@@ -69,7 +70,7 @@ export async function init(context: Context, output: Output, options: InitOption
   output.result(
     [
       `wrote ${configPath}`,
-      `store   ${describe(location)} (reachable)`,
+      `store   ${describeStore(location)} (reachable)`,
       `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
       "",
       "Give your pywry app the same secret and store:",
@@ -169,10 +170,6 @@ function describeSpec(location: StoreLocation): string {
 
 function storeLocationOf(context: Context, spec: string): StoreLocation {
   return storeSetting({ ...context, options: { ...context.options, store: spec } }).value;
-}
-
-function describe(location: StoreLocation): string {
-  return location.kind === "sqlite" ? location.path : redactUrl(location.url);
 }
 
 /** pywry's own settings for the same store (its PYWRY_DEPLOY__* environment). */

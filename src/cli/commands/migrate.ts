@@ -8,10 +8,9 @@
  */
 import { InvalidInputError } from "../../core/errors.js";
 import { isSessionLive } from "../../core/session.js";
-import { redactUrl } from "../../store/redis-url.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
-import { storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
+import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
 import type { Output } from "../output.js";
 
 export interface MigrateOptions {
@@ -123,5 +122,5 @@ function normaliseUrl(url: string): string {
 }
 
 function describe(location: StoreLocation): string {
-  return location.kind === "sqlite" ? location.path : `${redactUrl(location.url)} (prefix ${location.prefix})`;
+  return location.kind === "sqlite" ? location.path : `${describeStore(location)} (prefix ${location.prefix})`;
 }

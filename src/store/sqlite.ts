@@ -836,10 +836,17 @@ export function toStoreError(error: unknown, path: string): PywryAuthError {
     );
   }
   const explanations: Record<string, string> = {
-    SQLITE_NOTADB: `${path} is not a SQLite database (if pywry encrypted it with SQLCipher, pywry-auth cannot read it)`,
+    SQLITE_NOTADB:
+      `${path} is not a SQLite database. If pywry encrypted it with SQLCipher (PYWRY_SQLITE_KEY), pywry-auth cannot read it: ` +
+      `make a plain copy with the sqlcipher shell (PRAGMA key = '<key>'; ATTACH DATABASE 'plain.db' AS plain KEY ''; SELECT sqlcipher_export('plain');) ` +
+      `and point pywry (without PYWRY_SQLITE_KEY) and pywry-auth at it`,
     SQLITE_BUSY: `${path} is locked by another process (gave up waiting)`,
     SQLITE_CORRUPT: `${path} is corrupt: ${detail}`,
-    SQLITE_READONLY: `${path} is read-only: ${detail}`,
+    // Before SQLITE_READONLY, which prefixes it: a WAL database needs its -shm file beside it.
+    SQLITE_READONLY_DIRECTORY:
+      `cannot use ${path}: SQLite must create ${path}-shm beside it (the database is in WAL mode), but this user cannot write to its directory; ` +
+      `run pywry-auth as the database's owner, or copy the file and pass --store <copy>`,
+    SQLITE_READONLY: `${path} is read-only for this user (${detail}): run pywry-auth as the database's owner, or fix its permissions`,
     SQLITE_CANTOPEN: `cannot open ${path}: ${detail}`,
   };
   const explained = Object.entries(explanations).find(([prefix]) => code.startsWith(prefix));

@@ -6,6 +6,7 @@
 import { verifyToken } from "../auth.js";
 import type { AuthConfig } from "../core/config.js";
 import { InvalidInputError } from "../core/errors.js";
+import { sha256Hex } from "../core/handles.js";
 import { isSessionLive, type UserSession } from "../core/session.js";
 import type { AuthStore } from "../store/types.js";
 import {
@@ -16,8 +17,12 @@ import {
   type NodeRequestLike,
 } from "./credentials.js";
 
-/** The store operations resolution needs (every pywry-auth store has them). */
-export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus">;
+/**
+ * The store operations resolution needs (every pywry-auth store has them). `findToken`, when the
+ * store has it, lets the registry refuse widget tokens presented as Bearer tokens.
+ */
+export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus"> &
+  Partial<Pick<AuthStore, "findToken">>;
 
 export interface ResolveSessionOptions {
   store: SessionResolverStore;
@@ -89,6 +94,11 @@ async function sessionForBearer(token: string, options: ResolveSessionOptions, n
   const userId = verified.valid ? verified.userId : null;
   // pywry also refuses an empty user id (`if is_valid and user_id`).
   if (!userId) return null;
+  // Nothing in a pywry token says whether it is a session or a widget token: a widget token for
+  // widget "alice" is a valid token for user "alice". The registry knows which one it minted.
+  if (typeof options.store.findToken === "function" && (await options.store.findToken({ tokenHash: sha256Hex(token) }))?.kind === "widget") {
+    return null;
+  }
   const own = liveOrNull(await options.store.getSession(token), now());
   if (own && own.userId === userId) return own;
   return newestLive(await options.store.listUserSessions(userId), now());

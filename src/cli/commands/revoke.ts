@@ -89,6 +89,10 @@ async function revokeUser(context: Context, output: Output, userId: string, reas
 function requestForToken(token: string, reason: string | null): RevocationRequest {
   const decoded = decodeToken(token);
   if (!decoded.ok) throw new TokenError("ERR_TOKEN_MALFORMED", `not a pywry token: ${decoded.error.message}`);
+  // A token cut short (a truncated paste) would be "revoked" while the real one stays valid.
+  if (!/^[0-9a-fA-F]{64}$/.test(decoded.signature)) {
+    throw new TokenError("ERR_TOKEN_MALFORMED", "not a pywry token: its signature must be 64 hex characters (was it cut short?); nothing was revoked");
+  }
   return { tokenHash: sha256Hex(token), subject: decoded.claims.subject, expiresAt: decoded.claims.expiresAt, reason };
 }
 

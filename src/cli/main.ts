@@ -319,10 +319,24 @@ function reportParseError(error: unknown, argv: readonly string[]): number {
   const output = new Output({ json: argv.includes("--json"), color: argv.includes("--no-color") ? false : undefined });
   if (error instanceof CommanderError) {
     // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
-    const message = error.message.replace(/^error: /, "").replace(/\n/g, " ");
+    const message = hideCredentials(error.message.replace(/^error: /, "").replace(/\n/g, " "));
     return output.fail(new InvalidInputError(`${message} (run with --help for usage)`, "ERR_USAGE"));
   }
   return output.fail(error);
+}
+
+/**
+ * Commander quotes what it could not parse, and a token pasted in the wrong place (as a command,
+ * or as `--secrets=...`) would end up in the error, and so in terminals' scrollback and CI logs.
+ * Values of unknown `--option=value` arguments and anything shaped like a token or a secret are
+ * left out.
+ */
+function hideCredentials(message: string): string {
+  return message
+    .replace(/'(--?[^'=\s]+)=[^']*'/g, "'$1=...'")
+    .replace(/'([^']*)'/g, (quoted, inner: string) =>
+      /:\d+:\d+:/.test(inner) || /^[A-Za-z0-9_\-+/=.]{32,}$/.test(inner) ? "'(not shown: it looks like a token or secret)'" : quoted,
+    );
 }
 
 /** Examples shown under each command's --help. Tokens go through stdin: argv is visible to all. */

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, createHmac } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import Database from "better-sqlite3";
 import { binPath, fixturesDir } from "./paths.js";
 
@@ -60,9 +60,39 @@ export function runCli(args: readonly string[], options: RunOptions): Promise<Cl
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      const result = { code, signal, stdout, stderr };
+      recordRun(args, options, env, result);
+      resolve(result);
     });
   });
+}
+
+/**
+ * With PYWRY_AUTH_TRANSCRIPT=<file> set for the test run, every run is appended to that file as
+ * one JSON line (arguments, added environment, stdin, outputs, exit code, and the secret files
+ * the run could read), for test/security/scan-transcript.js to search for leaked credentials.
+ */
+function recordRun(args: readonly string[], options: RunOptions, env: Record<string, string>, result: CliResult): void {
+  const transcript = process.env["PYWRY_AUTH_TRANSCRIPT"];
+  if (!transcript) return;
+  const cwd = options.cwd ?? options.home;
+  const candidates = [
+    join(env["XDG_CONFIG_HOME"] || join(options.home, ".config"), "pywry-auth", "secret"),
+    env["PYWRY_AUTH_SECRET_FILE"],
+    ...args.flatMap((arg, index) => (arg === "--secret-file" ? [args[index + 1]] : arg.startsWith("--secret-file=") ? [arg.slice(14)] : [])),
+  ];
+  const secretFiles: string[] = [];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      secretFiles.push(readFileSync(isAbsolute(candidate) ? candidate : join(cwd, candidate), "utf8"));
+    } catch {
+      // absent or unreadable: nothing the run could have leaked
+    }
+  }
+  const { PATH: _path, HOME: _home, ...added } = env;
+  const entry = { args, env: added, input: options.input ?? "", stdout: result.stdout, stderr: result.stderr, code: result.code, secretFiles };
+  appendFileSync(transcript, `${JSON.stringify(entry)}\n`);
 }
 
 /** A temporary HOME for one test (or one describe block), removed by `cleanup()`. */

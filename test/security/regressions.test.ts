@@ -15,6 +15,7 @@ import { MemorySessionStore } from "../../src/store/memory.js";
 import { RedisSessionStore } from "../../src/store/redis.js";
 import { SqliteSessionStore } from "../../src/store/sqlite.js";
 import type { AuthStore } from "../../src/store/types.js";
+import { assertCliError, assertExit, sandboxFor } from "../helpers/cli.js";
 import { startRedis, type RedisServer } from "../helpers/redis.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-regressions-"));
@@ -116,5 +117,39 @@ describe("found by the concurrency suite: concurrent grants on one role lost eac
         await Promise.all(stores.map((store) => store.close()));
       }
     });
+  });
+});
+
+describe("found by the hygiene suite", () => {
+  test("revoking a token cut short is refused (exit 2), not reported as revoked while the real token stays valid", async (t) => {
+    const sb = sandboxFor(t);
+    const env = { env: { PYWRY_AUTH_SECRET: "regression-secret-0123456789" } };
+    const token = (await sb.run(["token", "create", "--user", "alice"], env)).stdout.trim();
+    for (const cut of [token.slice(0, -1), token.slice(0, 40), `${token.slice(0, -64)}abc`]) {
+      assertCliError(await sb.run(["revoke", "-"], { ...env, input: `${cut}\n` }), 2, /signature must be 64 hex characters .*nothing was revoked/);
+    }
+    assertExit(await sb.run(["verify", "-"], { ...env, input: `${token}\n` }), 0);
+    const audit = JSON.parse(`[${(await sb.run(["--json", "audit"], env)).stdout.trim().split("\n").join(",")}]`) as Array<{ action: string }>;
+    assert.deepEqual(audit.map((entry) => entry.action), ["token.mint"]);
+  });
+
+  test("a token or secret pasted where the parser does not expect it is not repeated in the error", async (t) => {
+    const sb = sandboxFor(t);
+    const token = `alice:1795796873:1795883273:${"ab".repeat(32)}`;
+    const runs = await Promise.all([
+      sb.run([token]),
+      sb.run(["session", token]),
+      sb.run(["token", "list", "--kind", token]),
+      sb.run(["--secrets=hunter2hunter2", "token", "list"]),
+      sb.run(["--json", "M_PddF7cZ3xSYz92y5ep-rU9Fb9ZcIXyfWSYPFZk7Ik"]),
+    ]);
+    for (const result of runs) {
+      assertExit(result, 2);
+      const text = `${result.stdout}${result.stderr}`;
+      for (const secret of ["ab".repeat(32), "hunter2hunter2", "M_PddF7cZ3xSYz92y5ep"]) assert.equal(text.includes(secret), false, text);
+      assert.match(text, /not shown: it looks like a token or secret|--secrets=\.\.\./);
+    }
+    // Ordinary typos are still shown, with commander's suggestion.
+    assertCliError(await sb.run(["sesion", "list"]), 2, /unknown command 'sesion' \(Did you mean session\?\)/);
   });
 });

@@ -34,7 +34,7 @@ const STATE = new Int32Array(8);
 // Room for a token of up to 16 KiB of UTF-16 (at most 48 KiB of UTF-8) plus padding; grown for
 // longer text.
 let MESSAGE = Buffer.alloc(3 * 16 * 1024 + 2 * BLOCK);
-const OUTER = new Uint8Array(BLOCK);
+const OUTER = Buffer.alloc(BLOCK);
 
 function compress(H: Int32Array, M: Uint8Array, offset: number): void {
   const w = W;
@@ -182,16 +182,19 @@ export class HmacSha256Key {
   private readonly outer: Int32Array;
 
   constructor(secret: string) {
-    let key: Uint8Array = Buffer.from(secret, "utf8");
+    let key: Buffer = Buffer.from(secret, "utf8");
     if (key.length > BLOCK) {
       const digest = sha256Bytes(key);
-      key = new Uint8Array(32);
-      for (let i = 0; i < 8; i += 1) new DataView(key.buffer).setInt32(i * 4, digest[i]!);
+      key = Buffer.alloc(32);
+      for (let i = 0; i < 8; i += 1) key.writeInt32BE(digest[i]!, i * 4);
     }
-    const block = new Uint8Array(BLOCK);
-    block.set(key);
-    const innerPad = block.map((byte) => byte ^ 0x36);
-    const outerPad = block.map((byte) => byte ^ 0x5c);
+    // Buffers only (never plain Uint8Arrays), so compress() sees one array type and stays fast.
+    const innerPad = Buffer.alloc(BLOCK, 0x36);
+    const outerPad = Buffer.alloc(BLOCK, 0x5c);
+    for (let i = 0; i < key.length; i += 1) {
+      innerPad[i] = key[i]! ^ 0x36;
+      outerPad[i] = key[i]! ^ 0x5c;
+    }
     this.inner = IV.slice();
     this.outer = IV.slice();
     compress(this.inner, innerPad, 0);

@@ -49,6 +49,12 @@ export interface SqliteStoreOptions {
   now?: () => number;
   /** Who the audit log says made the changes (default: the OS user). */
   actor?: string;
+  /**
+   * SQLite's page cache for this connection, in MiB (default: SQLite's, about 2 MiB). A server
+   * reading a store of a million sessions wants tens of MiB here: getSession then finds the
+   * index pages it needs in memory instead of reading them from the file again.
+   */
+  cacheSizeMb?: number;
 }
 
 interface SessionRow {
@@ -93,6 +99,9 @@ interface RevocationRow {
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** How long hot-path reads may share one read transaction, in milliseconds (see read()). */
+const SNAPSHOT_MS = 1;
+
 /** Expired as pywry reads it (any non-zero expiry in the past); one parameter: now. */
 const EXPIRED_CONDITION = "expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ?";
 
@@ -105,6 +114,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   private hasAuthTables: boolean;
   /** Prepared statements by SQL (and mode), so hot paths never compile SQL twice. */
   private readonly statements = new Map<string, Database.Statement>();
+  /** When the open read snapshot began (performance.now()), or null when none is open; see read(). */
+  private snapshotSince: number | null = null;
 
   private constructor(path: string, db: Database.Database, options: SqliteStoreOptions) {
     super();
@@ -128,7 +139,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     try {
       db = new Database(path, { fileMustExist: true });
       const store = new SqliteSessionStore(path, db, options);
-      store.initialise(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+      store.initialise(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.cacheSizeMb);
       return store;
     } catch (error) {
       db?.close();
@@ -154,7 +165,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async getSession(sessionId: string): Promise<UserSession | null> {
-    return this.run(() => {
+    return this.read(() => {
       const session = this.selectSession(sessionId);
       return session && isSessionLive(session, this.now()) ? session : null;
     });
@@ -186,7 +197,7 @@ export class SqliteSessionStore extends AuthStoreBase {
 
 
   async listSessions(filter: SessionFilter = {}): Promise<UserSession[]> {
-    return this.run(() => {
+    return this.read(() => {
       const rows = (filter.userId === undefined
         ? this.stmt("SELECT * FROM sessions ORDER BY created_at DESC")
         : this.stmt("SELECT * FROM sessions WHERE user_id = ? ORDER BY created_at DESC")
@@ -243,8 +254,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async listRoles(): Promise<Map<string, string[]>> {
-    return this.run(() => {
-      const rows = this.db.prepare("SELECT role, permissions FROM role_permissions ORDER BY role").all() as Array<{
+    return this.read(() => {
+      const rows = this.stmt("SELECT role, permissions FROM role_permissions ORDER BY role").all() as Array<{
         role: string;
         permissions: string;
       }>;
@@ -313,7 +324,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
-    return this.run(() => this.revocationCause(token));
+    return this.read(() => this.revocationCause(token));
   }
 
   /**
@@ -323,7 +334,10 @@ export class SqliteSessionStore extends AuthStoreBase {
   async tokenRevocationStatuses(
     tokens: ReadonlyArray<{ tokenHash: string; subject: string; issuedAt: number }>,
   ): Promise<Array<RevocationCause | null>> {
-    return this.run(() => this.db.transaction(() => tokens.map((token) => this.revocationCause(token))).deferred());
+    return this.run(() => {
+      this.endSnapshot();
+      return this.db.transaction(() => tokens.map((token) => this.revocationCause(token))).deferred();
+    });
   }
 
   async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
@@ -446,6 +460,8 @@ export class SqliteSessionStore extends AuthStoreBase {
    */
   *sessionBatches(options: { batchSize?: number; userId?: string } = {}): Generator<UserSession[]> {
     const size = Math.max(1, Math.trunc(options.batchSize ?? 1000));
+    // Its own read transaction, for as long as the iteration lasts (a snapshot cannot end meanwhile).
+    this.endSnapshot();
     const rows =
       options.userId === undefined
         ? this.db.prepare("SELECT * FROM sessions").iterate()
@@ -486,31 +502,38 @@ export class SqliteSessionStore extends AuthStoreBase {
   } = {}): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }> {
     const size = Math.max(1, Math.trunc(options.batchSize ?? 20_000));
     const now = this.now();
-    const sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null = options.collect ? [] : null;
-    const remove = this.stmt(
-      `DELETE FROM sessions WHERE rowid IN (
-         SELECT rowid FROM sessions WHERE rowid > ? AND ${EXPIRED_CONDITION} ORDER BY rowid LIMIT ?
-       ) RETURNING rowid, session_id, user_id, expires_at`,
+    const collect = Boolean(options.collect);
+    const sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null = collect ? [] : null;
+    // Each batch: the rowid of the size-th expired row after the last batch (one scan in rowid
+    // order), then a range delete up to it. Returning only what is needed (the users, for the
+    // audit entry; whole rows only for --json) keeps it about a third faster than returning rows.
+    const boundary = this.plucked(
+      `SELECT max(rowid) FROM (SELECT rowid FROM sessions WHERE rowid > ? AND ${EXPIRED_CONDITION} ORDER BY rowid LIMIT ?)`,
+    );
+    const remove = (collect ? this.stmt.bind(this) : this.plucked.bind(this))(
+      `DELETE FROM sessions WHERE rowid > ? AND rowid <= ? AND ${EXPIRED_CONDITION} RETURNING ${collect ? "session_id, user_id, expires_at" : "user_id"}`,
     );
     let after = -Infinity;
     let purged = 0;
     for (;;) {
       // Expired sessions are harmless if a power loss brings some back: no fsync per batch.
-      const rows = await this.write(() => {
-        const deleted = remove.all(after, now, size) as Array<{ rowid: number; session_id: string; user_id: string; expires_at: number }>;
-        if (deleted.length > 0) {
-          this.audit("session.purge", null, null, { count: deleted.length, users: new Set(deleted.map((row) => row.user_id)).size });
-        }
-        return deleted;
+      const deleted = await this.write(() => {
+        const last = boundary.get(after, now, size) as number | null;
+        if (last === null) return null;
+        const rows = remove.all(after, last, now) as Array<string | { session_id: string; user_id: string; expires_at: number }>;
+        after = last;
+        const users = new Set(rows.map((row) => (typeof row === "string" ? row : row.user_id)));
+        this.audit("session.purge", null, null, { count: rows.length, users: users.size });
+        return rows;
       }, "relaxed");
-      if (rows.length === 0) break;
-      purged += rows.length;
-      for (const row of rows) {
-        if (row.rowid > after) after = row.rowid;
-        sessions?.push({ sessionId: row.session_id, userId: row.user_id, expiresAt: row.expires_at });
+      if (deleted === null) break;
+      purged += deleted.length;
+      if (sessions !== null) {
+        for (const row of deleted) {
+          if (typeof row !== "string") sessions.push({ sessionId: row.session_id, userId: row.user_id, expiresAt: row.expires_at });
+        }
       }
       options.onBatch?.(purged);
-      if (rows.length < size) break;
     }
     return { purged, sessions };
   }
@@ -540,11 +563,16 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async close(): Promise<void> {
+    this.endSnapshot();
     if (this.db.open) this.db.close();
   }
 
-  private initialise(busyTimeoutMs: number): void {
+  private initialise(busyTimeoutMs: number, cacheSizeMb?: number): void {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(busyTimeoutMs))}`);
+    if (cacheSizeMb !== undefined && Number.isFinite(cacheSizeMb) && cacheSizeMb > 0) {
+      // Negative: a size in KiB rather than in pages.
+      this.db.pragma(`cache_size = -${Math.trunc(cacheSizeMb * 1024)}`);
+    }
     // Touching the schema is what makes SQLite notice a file that is not a database.
     const tables = new Set(this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
     const version = tables.has("pywry_auth_meta") ? this.readSchemaVersion() : 0;
@@ -749,6 +777,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   private write<T>(change: () => T, durability: "durable" | "relaxed" = "durable"): Promise<T> {
     return this.run(() => {
       this.requireAuthTables();
+      // A write never runs inside a read snapshot (it would start from a possibly stale one).
+      this.endSnapshot();
       // IMMEDIATE for the same reason as in initialise: wait for other writers, never fail early.
       if (durability === "relaxed") return this.db.transaction(change).immediate();
       this.db.pragma("synchronous = FULL");
@@ -758,6 +788,48 @@ export class SqliteSessionStore extends AuthStoreBase {
         this.db.pragma("synchronous = NORMAL");
       }
     });
+  }
+
+  /**
+   * Runs a hot-path read (getSession, tokenRevocationStatus, listSessions, listRoles) in a short
+   * shared read snapshot.
+   *
+   * Outside a transaction SQLite starts and ends a read transaction for every statement, and in
+   * WAL mode that means taking and releasing a lock on the -shm file with fcntl() system calls:
+   * on the benchmark machine about 10 µs, several times the cost of the indexed look-up itself.
+   * So reads made within SNAPSHOT_MS of the first one, in the same turn of the event loop, share
+   * one read transaction. A read may see the database as it was at most SNAPSHOT_MS (1 ms)
+   * earlier, which is no staler than the same read scheduled 1 ms sooner. The snapshot is ended
+   * before any write on this connection, by close(), when it is older than SNAPSHOT_MS, and at
+   * the end of the event-loop turn (setImmediate), so it never holds back other writers or WAL
+   * checkpoints for longer than that.
+   */
+  private read<T>(operation: () => T): Promise<T> {
+    return this.run(() => {
+      const now = performance.now();
+      if (this.snapshotSince !== null && now - this.snapshotSince > SNAPSHOT_MS) this.endSnapshot();
+      if (this.snapshotSince === null && !this.db.inTransaction) {
+        this.stmt("BEGIN DEFERRED").run();
+        this.snapshotSince = now;
+        setImmediate(this.endSnapshotSoon);
+      }
+      return operation();
+    });
+  }
+
+  private readonly endSnapshotSoon = (): void => {
+    try {
+      this.endSnapshot();
+    } catch {
+      // Busy (an iteration is open) or closed: the next read or write ends it instead.
+    }
+  };
+
+  private endSnapshot(): void {
+    if (this.snapshotSince === null) return;
+    // Forgotten only once committed: a snapshot that could not end yet is retried, never reused.
+    if (this.db.open && this.db.inTransaction) this.stmt("COMMIT").run();
+    this.snapshotSince = null;
   }
 
   /** A prepared statement for `sql`, compiled once per connection. */

@@ -21,7 +21,7 @@ export interface BatchVerifyOptions {
 }
 
 /** Lines per batch: big enough to amortise the store's read transaction, small enough to stream. */
-const BATCH_LINES = 2048;
+const BATCH_LINES = 1024;
 
 type RevocationLookup = (tokens: Array<{ tokenHash: string; subject: string; issuedAt: number }>) => Promise<Array<RevocationCause | null>>;
 

@@ -146,6 +146,13 @@ export class RedisSessionStore extends AuthStoreBase {
   /** Changes from this process run one at a time: WATCH belongs to the connection. */
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /**
+   * Whether a timed-out command ends the connection (stores made by connect() without
+   * `reconnect`, as the CLI's are). A server that stopped answering would otherwise make every
+   * later command (UNWATCH after a failed change, the next lookup, QUIT) wait the whole command
+   * timeout again, turning one failure into half a minute.
+   */
+  private failFast = false;
 
   private constructor(client: Redis, location: string, options: RedisStoreOptions) {
     super();
@@ -199,6 +206,7 @@ export class RedisSessionStore extends AuthStoreBase {
       throw new StoreError(`cannot connect to Redis at ${target.shown}: ${reason}`, { cause: sanitise(error) });
     }
     const store = new RedisSessionStore(client, target.shown, options);
+    store.failFast = !options.reconnect;
     await store.checkSchema();
     return store;
   }
@@ -788,6 +796,7 @@ export class RedisSessionStore extends AuthStoreBase {
         try {
           result = await plan(change);
         } catch (error) {
+          this.dropIfTimedOut(error);
           await this.client.unwatch().catch(() => undefined);
           throw error;
         }
@@ -918,7 +927,13 @@ export class RedisSessionStore extends AuthStoreBase {
 
   private toStoreError(error: unknown): PywryAuthError {
     if (error instanceof PywryAuthError) return error;
+    this.dropIfTimedOut(error);
     return new StoreError(`Redis at ${this.location}: ${describeRedisError(error as Error)}`, { cause: sanitise(error) });
+  }
+
+  /** Ends the connection after a command timed out, when this store fails fast (see failFast). */
+  private dropIfTimedOut(error: unknown): void {
+    if (this.failFast && describeRedisError(error as Error) === "timed out") hardDisconnect(this.client);
   }
 
   // ---- keys ------------------------------------------------------------------------------

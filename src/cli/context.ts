@@ -3,7 +3,6 @@
  * environment, then pywry's own environment, then defaults. Nothing here loads SQLite until a
  * command asks for the store.
  */
-import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -218,7 +217,9 @@ async function openStore(location: StoreLocation, access: StoreAccess): Promise<
 }
 
 export function generateSecret(): string {
-  return randomBytes(SECRET_BYTES).toString("hex");
+  // Web Crypto's CSPRNG (the same source as node:crypto's randomBytes), reached through the
+  // global so that commands which never mint a secret never load node:crypto (cold start).
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(SECRET_BYTES))).toString("hex");
 }
 
 /**

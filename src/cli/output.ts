@@ -2,9 +2,29 @@
  * The one place that writes to the terminal: human text or `--json`, verdict colours, tables,
  * times, and the error-to-exit-code table.
  */
-import { Chalk, type ChalkInstance } from "chalk";
+import type { ChalkInstance } from "chalk";
 import type { ErrorCode } from "../core/errors.js";
 import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
+
+/**
+ * Chalk, and the terminal detection it brings (node:tty), loads only when colour is possible:
+ * stdout is a terminal, or FORCE_COLOR or a --color flag (which chalk reads) says so, and
+ * NO_COLOR does not forbid it. Otherwise chalk would colour at level 0, which is exactly
+ * PLAIN_STYLE, so CI runs and pipes skip loading it (cold start).
+ */
+const chalkModule = colourPossible() ? await import("chalk") : null;
+
+function colourPossible(): boolean {
+  if (process.env["FORCE_COLOR"] !== undefined) return true;
+  if (process.env["NO_COLOR"]) return false;
+  if (process.argv.some((arg) => /^--(?:no-)?colou?rs?(?:=|$)/.test(arg))) return true;
+  return Boolean(process.stdout.isTTY);
+}
+
+/** What chalk at level 0 is: every style (and chain of styles) returns its text unchanged. */
+const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join(" "), {
+  get: (_target, property) => (property === "level" ? 0 : PLAIN_STYLE),
+}) as unknown as ChalkInstance;
 
 export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70 } as const;
 
@@ -53,7 +73,7 @@ export class Output {
     this.stderr = options.stderr ?? process.stderr;
     // JSON is for programs: never coloured, whatever the terminal says. NO_COLOR: see no-color.org.
     const plain = options.json || options.color === false || Boolean(process.env["NO_COLOR"]);
-    this.style = plain ? new Chalk({ level: 0 }) : new Chalk();
+    this.style = plain || chalkModule === null ? PLAIN_STYLE : new chalkModule.Chalk();
   }
 
   /** Writes the command's result: `human` as text, or `data` as JSON with --json. */

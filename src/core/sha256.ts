@@ -9,8 +9,9 @@
  * this code, which hashes the key's pad blocks once per secret (`HmacSha256Key`) and then only
  * compresses the payload and the outer block. Results are checked against node:crypto in
  * test/core/sha256.test.ts (lengths 0-300 bytes across every block boundary, non-ASCII text, keys
- * longer than a block). Minting still uses node:crypto, so the two implementations check each
- * other in every round-trip test.
+ * longer than a block), and the CLI and interop tests check tokens against node:crypto's and
+ * Python's HMAC. Minting uses it too, so verifying never needs node:crypto at all, which also
+ * keeps OpenSSL out of the CLI's cold start.
  *
  * Side channels: the compression function only adds, rotates and XORs 32-bit words (no
  * secret-indexed table look-ups), and `matchesHex` compares all 32 bytes without an early exit.

@@ -282,11 +282,12 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
-    return this.run(() => {
+    // A hot path too: the HTTP middleware asks the registry about every Bearer token.
+    return this.read(() => {
       if (!this.hasAuthTables) return null;
       const row = ("accessor" in query
-        ? this.db.prepare("SELECT * FROM pywry_auth_tokens WHERE accessor = ?").get(query.accessor)
-        : this.db.prepare("SELECT * FROM pywry_auth_tokens WHERE token_hash = ?").get(query.tokenHash)) as
+        ? this.stmt("SELECT * FROM pywry_auth_tokens WHERE accessor = ?").get(query.accessor)
+        : this.stmt("SELECT * FROM pywry_auth_tokens WHERE token_hash = ?").get(query.tokenHash)) as
         | TokenRow
         | undefined;
       return row ? toTokenRecord(row) : null;
@@ -590,6 +591,10 @@ export class SqliteSessionStore extends AuthStoreBase {
     this.db.pragma("journal_mode = WAL");
     // NORMAL by default, FULL around every change that must survive a power loss: see write().
     this.db.pragma("synchronous = NORMAL");
+    // Checkpoint (and fsync) after 10,000 WAL pages (about 40 MB) rather than 1,000: a checkpoint
+    // costs two fsyncs, which at 1,000 pages came every ~250 createSession calls and took a third
+    // of their time. Readers are unaffected; pywry's own connection keeps its own threshold.
+    this.db.pragma("wal_autocheckpoint = 10000");
     this.db.pragma("foreign_keys = ON");
     const current = version === SCHEMA_VERSION && tables.has("sessions") && tables.has("role_permissions");
     if (!current) {
@@ -780,10 +785,10 @@ export class SqliteSessionStore extends AuthStoreBase {
       // A write never runs inside a read snapshot (it would start from a possibly stale one).
       this.endSnapshot();
       // IMMEDIATE for the same reason as in initialise: wait for other writers, never fail early.
-      if (durability === "relaxed") return this.db.transaction(change).immediate();
+      if (durability === "relaxed") return this.transaction(change);
       this.db.pragma("synchronous = FULL");
       try {
-        return this.db.transaction(change).immediate();
+        return this.transaction(change);
       } finally {
         this.db.pragma("synchronous = NORMAL");
       }
@@ -791,18 +796,18 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   /**
-   * Runs a hot-path read (getSession, tokenRevocationStatus, listSessions, listRoles) in a short
+   * Runs a hot-path read (getSession, tokenRevocationStatus, findToken, listSessions, listRoles) in a short
    * shared read snapshot.
    *
    * Outside a transaction SQLite starts and ends a read transaction for every statement, and in
    * WAL mode that means taking and releasing a lock on the -shm file with fcntl() system calls:
    * on the benchmark machine about 10 µs, several times the cost of the indexed look-up itself.
-   * So reads made within SNAPSHOT_MS of the first one, in the same turn of the event loop, share
-   * one read transaction. A read may see the database as it was at most SNAPSHOT_MS (1 ms)
-   * earlier, which is no staler than the same read scheduled 1 ms sooner. The snapshot is ended
-   * before any write on this connection, by close(), when it is older than SNAPSHOT_MS, and at
-   * the end of the event-loop turn (setImmediate), so it never holds back other writers or WAL
-   * checkpoints for longer than that.
+   * So reads made within SNAPSHOT_MS of the first one share one read transaction. A read may see
+   * the database as it was at most SNAPSHOT_MS (1 ms) earlier, which is no staler than the same
+   * read scheduled 1 ms sooner. The snapshot is ended before any write on this connection, by
+   * close(), by the first read after SNAPSHOT_MS, and by a timer soon after that, so it never
+   * holds back other writers or WAL checkpoints for more than a millisecond or two. (A server
+   * handles a few requests per event-loop turn: ending it every turn cost more than the reads.)
    */
   private read<T>(operation: () => T): Promise<T> {
     return this.run(() => {
@@ -811,7 +816,7 @@ export class SqliteSessionStore extends AuthStoreBase {
       if (this.snapshotSince === null && !this.db.inTransaction) {
         this.stmt("BEGIN DEFERRED").run();
         this.snapshotSince = now;
-        setImmediate(this.endSnapshotSoon);
+        setTimeout(this.endSnapshotSoon, SNAPSHOT_MS).unref();
       }
       return operation();
     });
@@ -830,6 +835,24 @@ export class SqliteSessionStore extends AuthStoreBase {
     // Forgotten only once committed: a snapshot that could not end yet is retried, never reused.
     if (this.db.open && this.db.inTransaction) this.stmt("COMMIT").run();
     this.snapshotSince = null;
+  }
+
+  /**
+   * BEGIN IMMEDIATE ... COMMIT with cached statements: better-sqlite3's db.transaction() builds
+   * five wrapper functions on every call, which showed in createSession's profile. Nested calls
+   * (none today) would get better-sqlite3's savepoints.
+   */
+  private transaction<T>(change: () => T): T {
+    if (this.db.inTransaction) return this.db.transaction(change)();
+    this.stmt("BEGIN IMMEDIATE").run();
+    try {
+      const result = change();
+      this.stmt("COMMIT").run();
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.stmt("ROLLBACK").run();
+      throw error;
+    }
   }
 
   /** A prepared statement for `sql`, compiled once per connection. */

@@ -1,6 +1,5 @@
 /** `verify` and `inspect`: the token-only commands. SQLite is loaded only when a store exists. */
 import { verifyToken } from "../../auth.js";
-import { parseInstant } from "../../core/duration.js";
 import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
@@ -26,7 +25,7 @@ export async function verify(context: Context, output: Output, tokenArgument: st
     if (tokenArgument !== undefined) throw new InvalidInputError("--stdin reads the tokens from stdin: give no token argument", "ERR_USAGE");
     if (output.field !== undefined) throw new InvalidInputError("--field does not apply to --stdin, which writes one JSON object per line", "ERR_USAGE");
     const { verifyBatch } = await import("./batch.js");
-    const at = options.at === undefined ? undefined : parseInstant(options.at);
+    const at = options.at === undefined ? undefined : await instant(options.at);
     return verifyBatch(context, output, { widget: options.widget, user: options.user, at, offline: options.offline });
   }
   if (tokenArgument === undefined) {
@@ -34,7 +33,7 @@ export async function verify(context: Context, output: Output, tokenArgument: st
   }
   const token = await readTokenArgument(tokenArgument);
   const secrets = await checkingSecrets(context);
-  const now = options.at === undefined ? Date.now() / 1000 : parseInstant(options.at);
+  const now = options.at === undefined ? Date.now() / 1000 : await instant(options.at);
   const result = await withOptionalStore(context, !options.offline, (store) =>
     verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user }),
   );
@@ -87,6 +86,12 @@ export async function inspect(context: Context, output: Output, tokenArgument: s
       },
     },
   );
+}
+
+/** --at as Unix seconds; the duration parser (and its `ms` dependency) loads only for --at. */
+async function instant(text: string): Promise<number> {
+  const { parseInstant } = await import("../../core/duration.js");
+  return parseInstant(text);
 }
 
 /** Runs `work` with the store when one exists (and is wanted), else with null. */

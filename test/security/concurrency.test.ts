@@ -30,8 +30,8 @@ import type { WorkerConfig, WorkerReport } from "./drivers/cli-worker.js";
 const SECRET = "concurrency-test-secret-0123456789abcdef";
 const WORKERS = 4;
 const OPS = 300;
-/** Redis operations cost more CPU per call (a connection each); the default variant does half as many there. */
-const REDIS_OPS = HEAVY ? OPS : 150;
+/** Redis operations cost more CPU per call (a connection each); the default variant does a third as many there. */
+const REDIS_OPS = HEAVY ? OPS : 100;
 /** Real CLI processes alongside the in-process workers in the default variant. */
 const SPAWNED_WORKERS = 2;
 const SPAWNED_OPS = 6;
@@ -147,7 +147,7 @@ interface Outcome {
 async function hammer(ops: number, globals: string[], pywryWriter: () => Promise<{ written: number; errors: string[] }>): Promise<Outcome> {
   const workers: Array<Promise<WorkerReport>> = [];
   for (let id = 0; id < WORKERS; id += 1) {
-    workers.push(runWorker({ id, ops, mode: HEAVY ? "spawn" : "inprocess", globals, sharedAt: [0, Math.floor(ops / 2)] }));
+    workers.push(runWorker({ id, ops, mode: HEAVY ? "spawn" : "inprocess", globals, sharedAt: [0, Math.floor(ops / 6) * 3] }));
   }
   if (!HEAVY) {
     for (let id = WORKERS; id < WORKERS + SPAWNED_WORKERS; id += 1) {

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test, type TestContext } from "node:test";
@@ -196,19 +196,21 @@ describe("crash safety: SIGKILL at random points", { timeout: HEAVY ? 1_800_000 
   });
 
   test("session purge: each batch is deleted and audited together; purging again completes it; live sessions survive", async (t) => {
+    const pristinePurge = join(work, "purge-pristine.db");
+    makeStore(pristinePurge, (db) => {
+      const insert = db.prepare(INSERT_SESSION);
+      for (let i = 0; i < EXPIRED + LIVE; i += 1) {
+        // Live sessions scattered among the expired ones.
+        const live = i % Math.floor((EXPIRED + LIVE) / LIVE) === 0;
+        insert.run(`s-${i}`, `user-${i % 50}`, '["viewer"]', NOW - 90_000, live ? NOW + 86_400 : NOW - 3600 - i, "{}");
+      }
+    });
     await crashTrials(
       t,
       "purge",
       (copy) => {
-        rmSync(copy, { force: true });
-        makeStore(copy, (db) => {
-          const insert = db.prepare(INSERT_SESSION);
-          for (let i = 0; i < EXPIRED + LIVE; i += 1) {
-            // Live sessions scattered among the expired ones.
-            const live = i % Math.floor((EXPIRED + LIVE) / LIVE) === 0;
-            insert.run(`s-${i}`, `user-${i % 50}`, '["viewer"]', NOW - 90_000, live ? NOW + 86_400 : NOW - 3600 - i, "{}");
-          }
-        });
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(`${copy}${suffix}`, { force: true });
+        copyFileSync(pristinePurge, copy);
         return ["--store", copy, "session", "purge", "--yes"];
       },
       (copy) => {

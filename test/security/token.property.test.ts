@@ -23,6 +23,7 @@ import {
   validateTokenFor,
 } from "../../src/core/token.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
+import { sandboxFor, STACK_FRAME } from "../helpers/cli.js";
 import { fcParams, replayHint } from "./common.js";
 
 /** Any UTF-16 code unit: NUL, control characters, lone surrogates, the lot. */
@@ -136,6 +137,23 @@ describe("token parser under hostile input (property)", () => {
     assert.ok(ms < 2, `refusing 1 MB took ${ms.toFixed(3)} ms`);
     assert.equal(decodeToken(huge).ok, false);
     assert.equal(signingSecretIndex(huge, ["secret"]), null);
+  });
+
+  test("through the CLI: 1 MB on stdin is refused at once (exit 2), never echoed, never a stack", async (t) => {
+    const sb = sandboxFor(t);
+    const env = { PYWRY_AUTH_SECRET: "cli-property-secret-0123456789" };
+    const huge = `alice:1:0:${"\u0000\ud800x".repeat(350_000)}`;
+    const single = await sb.run(["verify", "-"], { env, input: `${huge}\n` });
+    assert.equal(single.code, 2);
+    assert.match(single.stderr, /^error: stdin is too large to hold a token\n$/);
+    const stream = await sb.run(["--json", "verify", "--stdin"], { env, input: `${huge}\nalice:1:0:${"f".repeat(64)}\n` });
+    assert.equal(stream.code, 1);
+    const lines = stream.stdout.trim().split("\n").map((line) => JSON.parse(line) as { line: number; error: { code: string } });
+    assert.deepEqual(lines.map((line) => [line.line, line.error.code]), [[1, "ERR_TOKEN_MALFORMED"], [2, "ERR_TOKEN_SIGNATURE"]]);
+    for (const output of [single.stdout, single.stderr, stream.stdout, stream.stderr]) {
+      assert.ok(output.length < 2000, "the input is not echoed");
+      assert.doesNotMatch(output, STACK_FRAME);
+    }
   });
 
   test("the worst inputs just under the length limit are still cheap", () => {

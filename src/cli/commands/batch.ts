@@ -9,7 +9,7 @@ import { sha256Hex } from "../../core/sha256.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause } from "../../store/types.js";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
-import { lineBatches, writeChunk } from "../lines.js";
+import { LineWriter, lineBatches } from "../lines.js";
 import { EXIT, type Output } from "../output.js";
 
 export interface BatchVerifyOptions {
@@ -38,6 +38,7 @@ export async function verifyBatch(
   const started = performance.now();
   const tally = new Tally();
 
+  const writer = new LineWriter(stdout);
   const run = async (store: AuthStore | null): Promise<void> => {
     const lookup = store === null ? null : revocationLookup(store);
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
@@ -49,13 +50,12 @@ export async function verifyBatch(
           line === null ? TOO_LONG : subject === undefined ? validateToken(line, secrets, now) : validateTokenFor(line, subject, secrets, now);
       }
       if (lookup !== null) await applyRevocations(lookup, lines, results);
-      let text = "";
       for (let index = 0; index < results.length; index += 1) {
         const result = results[index]!;
         tally.add(result);
-        text += resultLine(first + index, result);
+        writer.add(resultLine(first + index, result));
       }
-      await writeChunk(stdout, text);
+      await writer.flush();
     }
   };
 

@@ -11,7 +11,7 @@ import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { expandHome, withStore, type Context } from "../context.js";
-import { Progress, lineBatches, writeChunk } from "../lines.js";
+import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { EXIT, describeError, type Output } from "../output.js";
 
 /** The fields of a line, as pywry names its columns. */
@@ -81,13 +81,13 @@ export async function sessionExport(context: Context, output: Output, options: E
   await withStore(context, "read", async (store) => {
     // Created only once the store opened, so a bad --store leaves no empty file behind.
     const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : process.stdout;
+    const writer = new LineWriter(target);
     try {
       for (const batch of sessionBatches(store, options.user)) {
         const sessions = await batch;
-        let text = "";
-        for (const session of sessions) text += sessionLine(session);
+        for (const session of sessions) writer.add(sessionLine(session));
         exported += sessions.length;
-        await writeChunk(target, text);
+        await writer.flush();
       }
     } finally {
       if (toFile) {

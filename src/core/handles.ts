@@ -4,14 +4,14 @@
  * of the SHA-256 of the id instead. A token's accessor is the same handle, so a token and the
  * session pywry-auth made for it are always listed under one name.
  */
-import { sha256Hex as sha256HexOfText } from "./sha256.js";
+import { createHash } from "node:crypto";
 
 export const HANDLE_LENGTH = 16;
 const HANDLE_PATTERN = /^[0-9a-f]{16}$/;
 
-/** SHA-256 of the UTF-8 text, lowercase hex (computed in JavaScript: see core/sha256.ts). */
+/** SHA-256 of the UTF-8 text, lowercase hex. */
 export function sha256Hex(text: string): string {
-  return sha256HexOfText(text);
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 export function handleForHash(hash: string): string {

@@ -6,7 +6,7 @@
  * signature) so that the error reported for a token is the one pywry would report.
  */
 import { InvalidInputError, type TokenErrorCode } from "./errors.js";
-import { HexSignature, decodeHexSignature, hmacKeyFor } from "./sha256.js";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
 
 /**
  * The latest expiry pywry-auth mints: 9999-12-31T23:59:59Z. Larger numbers would print in
@@ -18,8 +18,9 @@ export const MAX_EXPIRY = 253_402_300_799;
 export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 const SIGNATURE_HEX_LENGTH = 64;
+const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
+const LOWERCASE_HEX = /^[0-9a-f]{64}$/;
 // The decoded signature of the token being checked (validation is synchronous: one at a time).
-const SIGNATURE_WORDS = new Int32Array(8);
 // Python's int() accepts surrounding whitespace (str.isspace), a sign and single underscores
 // between digits. pywry signs the original text, so a token spelled that way is valid there.
 const PY_WHITESPACE = "[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*";
@@ -130,14 +131,17 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
   if (claims.expiresAt !== null && claims.expiresAt < now) {
     return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
   }
-  const form = decodeHexSignature((token as string).slice(payloadEnd + 1), SIGNATURE_WORDS);
-  if (form === HexSignature.Malformed) {
+  const signatureText = (token as string).slice(payloadEnd + 1);
+  if (!HEX_SIGNATURE.test(signatureText)) {
     return failure(
       { code: "ERR_TOKEN_MALFORMED", message: `signature must be ${SIGNATURE_HEX_LENGTH} hex characters` },
       claims,
     );
   }
-  const secretIndex = form === HexSignature.Lowercase ? findSigningSecret((token as string).slice(0, payloadEnd), SIGNATURE_WORDS, secrets) : -1;
+  // pywry compares hex text, so uppercase hex is well-formed but never matches.
+  const secretIndex = LOWERCASE_HEX.test(signatureText)
+    ? findSigningSecret((token as string).slice(0, payloadEnd), Buffer.from(signatureText, "hex"), secrets)
+    : -1;
   if (secretIndex < 0) {
     return failure({ code: "ERR_TOKEN_SIGNATURE", message: "invalid signature" }, claims);
   }
@@ -157,8 +161,8 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
  */
 export function signingSecretIndex(token: unknown, secrets: readonly string[]): number | null {
   const decoded = decodeToken(token);
-  if (!decoded.ok || decodeHexSignature(decoded.signature, SIGNATURE_WORDS) !== HexSignature.Lowercase) return null;
-  const index = findSigningSecret(decoded.payload, SIGNATURE_WORDS, secrets);
+  if (!decoded.ok || !LOWERCASE_HEX.test(decoded.signature)) return null;
+  const index = findSigningSecret(decoded.payload, Buffer.from(decoded.signature, "hex"), secrets);
   return index < 0 ? null : index;
 }
 
@@ -259,21 +263,35 @@ function normaliseExpiry(expiresAt: number | null | undefined, now: number): num
 }
 
 function sign(payload: string, secret: string): string {
-  return hmacKeyFor(secret).hex(payload);
+  return createHmac("sha256", keyFor(secret)).update(payload, "utf8").digest("hex");
 }
 
 /**
- * Which secret's HMAC the signature (decoded from lowercase hex; pywry's `hmac.compare_digest`
- * on hex text never matches uppercase) is, or -1. Keys are prepared once per secret (see
- * core/sha256.ts), and the MAC is compared as words, without hex-encoding it.
+ * Which secret's HMAC the signature is, or -1. The MAC is compared as raw bytes against the
+ * decoded signature (no hex re-encoding), in constant time.
  */
-function findSigningSecret(payload: string, signature: Int32Array, secrets: readonly string[]): number {
+function findSigningSecret(payload: string, signature: Buffer, secrets: readonly string[]): number {
   for (let index = 0; index < secrets.length; index += 1) {
     const secret = secrets[index];
     if (!secret || typeof secret !== "string") continue;
-    if (hmacKeyFor(secret).matches(payload, signature)) return index;
+    const mac = createHmac("sha256", keyFor(secret)).update(payload, "utf8").digest();
+    if (timingSafeEqual(mac, signature)) return index;
   }
   return -1;
+}
+
+// Imported once per secret rather than on every call; a process holds a handful of secrets.
+const KEYS = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 16;
+
+function keyFor(secret: string): KeyObject {
+  let key = KEYS.get(secret);
+  if (!key) {
+    if (KEYS.size >= MAX_CACHED_KEYS) KEYS.clear();
+    key = createSecretKey(Buffer.from(secret, "utf8"));
+    KEYS.set(secret, key);
+  }
+  return key;
 }
 
 function malformed(message: string): { ok: false; error: TokenFailure } {

@@ -5,7 +5,7 @@
  */
 import { revokedResult } from "../../auth.js";
 import { InvalidInputError } from "../../core/errors.js";
-import { sha256Hex } from "../../core/sha256.js";
+import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause } from "../../store/types.js";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";

@@ -240,6 +240,7 @@ export function buildProgram(): Command {
     .requiredOption("--from <path|url>", "the store to copy from: a SQLite file or redis://host:port/db")
     .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
     .option("--dry-run", "count what would be copied, write nothing")
+    .option("-y, --yes", "do not ask before writing into a store that already exists (needed without a terminal)")
     .action(command("./commands/migrate.js", "migrate"));
 
   program

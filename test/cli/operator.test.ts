@@ -308,3 +308,18 @@ describe("completion", () => {
     assertCliError(await sb.run(["completion", "tcsh"]), 2, /bash, zsh or fish/);
   });
 });
+
+describe("migrate into an existing store", () => {
+  test("without a terminal and without --yes it refuses and writes nothing; a new target needs no confirmation", async (t) => {
+    const sb = sandboxFor(t);
+    const source = sb.copyPywryFixture("source.db");
+    const existing = sb.path("existing.db");
+    assertExit(await sb.run(["--store", existing, "session", "create", "--user", "zed"]), 0);
+    const refused = await sb.run(["migrate", "--from", source, "--to", existing], { timeoutMs: 10_000 });
+    assertCliError(refused, 2, /--yes/);
+    assert.equal(withDb(existing, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()), 1);
+    assertExit(await sb.run(["migrate", "--from", source, "--to", existing, "--yes"]), 0);
+    assert.ok((withDb(existing, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()) as number) > 1);
+    assertExit(await sb.run(["migrate", "--from", source, "--to", sb.path("fresh.db")]), 0);
+  });
+});

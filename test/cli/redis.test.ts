@@ -420,7 +420,7 @@ describe("migrate", () => {
     assertExit(await sqlite(["revoke", "--user", "pia", "--yes"]), 0);
     const url = redis.url();
     const migrate = (from: string, to: string, ...extra: string[]) =>
-      sandbox.run(["--json", "--redis-prefix", prefix, "migrate", "--from", from, "--to", to, ...extra], { env: { PYWRY_AUTH_SECRET: SECRET } });
+      sandbox.run(["--json", "--redis-prefix", prefix, "migrate", "--yes", "--from", from, "--to", to, ...extra], { env: { PYWRY_AUTH_SECRET: SECRET } });
 
     const dry = okJson<{ counts: Record<string, { added: number }>; dryRun: boolean }>(await migrate(desktop, url, "--dry-run"));
     assert.equal(dry.dryRun, true);

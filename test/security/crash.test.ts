@@ -247,7 +247,7 @@ describe("crash safety: SIGKILL at random points", { timeout: HEAVY ? 1_800_000 
       "migrate",
       (copy) => {
         for (const suffix of ["", "-wal", "-shm"]) rmSync(`${copy}${suffix}`, { force: true });
-        return ["migrate", "--from", source, "--to", copy];
+        return ["migrate", "--yes", "--from", source, "--to", copy];
       },
       (copy) => {
         const sessions = count(copy, "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'sessions'") === 0 ? 0 : count(copy, "SELECT COUNT(*) AS n FROM sessions");

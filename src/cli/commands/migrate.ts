@@ -6,10 +6,12 @@
  * expired tokens are skipped: they protect nothing any more. The audit log stays where it is; the
  * target records the copy as one `store.import` entry.
  */
+import { existsSync } from "node:fs";
 import { InvalidInputError } from "../../core/errors.js";
 import { isSessionLive } from "../../core/session.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
+import { confirmDestructive } from "../confirm.js";
 import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
 import type { Output } from "../output.js";
 
@@ -17,6 +19,7 @@ export interface MigrateOptions {
   from: string;
   to: string;
   dryRun?: boolean;
+  yes?: boolean;
 }
 
 export async function migrate(context: Context, output: Output, options: MigrateOptions): Promise<void> {
@@ -26,6 +29,10 @@ export async function migrate(context: Context, output: Output, options: Migrate
     throw new InvalidInputError(`--from and --to name the same store (${describe(from.location)})`, "ERR_USAGE");
   }
   const dryRun = Boolean(options.dryRun);
+  // Copying into a store that already exists replaces its rows for the same ids: ask first.
+  if (!dryRun && (to.location.kind === "redis" || existsSync(to.location.path))) {
+    await confirmDestructive(`copy ${describe(from.location)} into the existing store ${describe(to.location)}`, { yes: options.yes });
+  }
   const result = await withStore(from.context, "read", async (source) => {
     const { data, skipped } = await exportRecords(source);
     const counts = await withTarget(to, dryRun, (target) => target.importRecords(data, { dryRun, source: describe(from.location) }));

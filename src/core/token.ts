@@ -20,7 +20,9 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 const SIGNATURE_HEX_LENGTH = 64;
 const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
 const LOWERCASE_HEX = /^[0-9a-f]{64}$/;
-// The decoded signature of the token being checked (validation is synchronous: one at a time).
+// The decoded signature of the token being checked: validation is synchronous, one token at a
+// time, so one buffer serves every call (Buffer.from would allocate one per token).
+const SIGNATURE_BYTES = Buffer.alloc(32);
 // Python's int() accepts surrounding whitespace (str.isspace), a sign and single underscores
 // between digits. pywry signs the original text, so a token spelled that way is valid there.
 const PY_WHITESPACE = "[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*";
@@ -132,16 +134,20 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
     return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
   }
   const signatureText = (token as string).slice(payloadEnd + 1);
-  if (!HEX_SIGNATURE.test(signatureText)) {
+  // The common case first, with one test: 64 lowercase hex digits.
+  const lowercase = LOWERCASE_HEX.test(signatureText);
+  if (!lowercase && !HEX_SIGNATURE.test(signatureText)) {
     return failure(
       { code: "ERR_TOKEN_MALFORMED", message: `signature must be ${SIGNATURE_HEX_LENGTH} hex characters` },
       claims,
     );
   }
   // pywry compares hex text, so uppercase hex is well-formed but never matches.
-  const secretIndex = LOWERCASE_HEX.test(signatureText)
-    ? findSigningSecret((token as string).slice(0, payloadEnd), Buffer.from(signatureText, "hex"), secrets)
-    : -1;
+  let secretIndex = -1;
+  if (lowercase) {
+    SIGNATURE_BYTES.write(signatureText, 0, "hex");
+    secretIndex = findSigningSecret((token as string).slice(0, payloadEnd), SIGNATURE_BYTES, secrets);
+  }
   if (secretIndex < 0) {
     return failure({ code: "ERR_TOKEN_SIGNATURE", message: "invalid signature" }, claims);
   }

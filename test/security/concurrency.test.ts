@@ -37,6 +37,12 @@ const SPAWNED_WORKERS = 2;
 const SPAWNED_OPS = 6;
 const PYWRY_WRITES = 300;
 const workerScript = join(projectRoot, ".build-test", "test", "security", "drivers", "cli-worker.js");
+/**
+ * The heavy variant's processes run the CLI compiled with the tests (see drivers/cli-bin.ts): a
+ * rebuild of dist/ during its minutes must not fail operations. The default variant's few real
+ * processes run bin/pywry-auth itself.
+ */
+const heavyBin = join(projectRoot, ".build-test", "test", "security", "drivers", "cli-bin.js");
 
 /**
  * The default variant works on tmpfs when there is one: what is tested is locking and atomicity,
@@ -49,7 +55,7 @@ after(() => rmSync(home, { recursive: true, force: true }));
 
 function runWorker(config: Omit<WorkerConfig, "report" | "binPath">): Promise<WorkerReport> {
   const report = join(home, `report-${config.id}-${Math.random().toString(36).slice(2)}.json`);
-  const full: WorkerConfig = { ...config, report, binPath };
+  const full: WorkerConfig = { ...config, report, binPath: HEAVY ? heavyBin : binPath };
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [workerScript, JSON.stringify(full)], {
       env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home, PYWRY_AUTH_SECRET: SECRET },

@@ -221,7 +221,7 @@ async function assertStoreMatches(store: AuthStore, outcome: Outcome): Promise<v
 }
 
 describe("concurrent clients on one SQLite file", { timeout: HEAVY ? 1_800_000 : 120_000 }, () => {
-  test(`${WORKERS} clients x ${OPS} operations (${HEAVY ? "each a bin/pywry-auth process" : `in-process CLI; plus ${SPAWNED_WORKERS} x ${SPAWNED_OPS} real processes`}) and pywry's writer`, async (t) => {
+  test(`${WORKERS} clients x ${OPS} operations (${HEAVY ? "each its own CLI process" : `in-process CLI; plus ${SPAWNED_WORKERS} x ${SPAWNED_OPS} real processes`}) and pywry's writer`, async (t) => {
     const path = join(home, "shared.db");
     // The file exists with pywry-auth's schema before the race starts, as it would in production.
     (await SqliteSessionStore.open(path)).close();

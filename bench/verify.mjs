@@ -1,6 +1,6 @@
 // Target 1: verify throughput in process, against a bare loop of Node's own HMAC-SHA256 over the
 // same payloads, measured side by side (rounds interleaved; medians of the per-round ratios).
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { RUNS, dist, figure, log, median, report, scaled, tempDir } from "./lib.mjs";
@@ -31,10 +31,24 @@ db.transaction(() => {
 db.close();
 const store = SqliteSessionStore.open(path, { mode: "read" });
 
-function bareHmac() {
+// The bare loop two ways, the secret as a string and as an imported KeyObject (no per-call key
+// set-up); the faster of the two, round by round, is the reference.
+const KEY = createSecretKey(Buffer.from(SECRET, "utf8"));
+
+function bareHmacStringKey() {
   let sink = 0;
   for (let index = 0; index < N; index += 1) sink ^= createHmac("sha256", SECRET).update(payloads[index]).digest()[0];
   return sink;
+}
+
+function bareHmacKeyObject() {
+  let sink = 0;
+  for (let index = 0; index < N; index += 1) sink ^= createHmac("sha256", KEY).update(payloads[index]).digest()[0];
+  return sink;
+}
+
+async function bareHmac() {
+  return Math.max(await rate(bareHmacStringKey), await rate(bareHmacKeyObject));
 }
 
 function validate() {
@@ -56,16 +70,16 @@ async function rate(work) {
 }
 
 // Warm-up: JIT, the prepared key, the prepared statements.
-await rate(bareHmac);
+await bareHmac();
 await rate(validate);
 await rate(verifyWithStore);
 
 const rounds = [];
 for (let round = 0; round < RUNS; round += 1) {
-  const hmac = await rate(bareHmac);
+  const hmac = await bareHmac();
   const plain = await rate(validate);
   const withStore = await rate(verifyWithStore);
-  const hmacAfter = await rate(bareHmac);
+  const hmacAfter = await bareHmac();
   const reference = (hmac + hmacAfter) / 2;
   rounds.push({ hmac: reference, plain, withStore });
   log(`round ${round + 1}: bare HMAC ${Math.round(reference)}/s, validateSessionToken ${Math.round(plain)}/s, verifyToken+SQLite ${Math.round(withStore)}/s`);
@@ -81,7 +95,7 @@ report([
     value: median(rounds.map((round) => round.plain / round.hmac)),
     unit: "x",
     goal: 0.9,
-    reference: { label: "bare Node HMAC-SHA256 loop", value: Math.round(hmacRate), unit: "/s" },
+    reference: { label: "the faster bare createHmac loop (string key or KeyObject)", value: Math.round(hmacRate), unit: "/s" },
     note: `${Math.round(median(rounds.map((round) => round.plain)))} tokens/s`,
     runs: RUNS,
   }),
@@ -92,7 +106,7 @@ report([
     value: median(rounds.map((round) => round.withStore / round.hmac)),
     unit: "x",
     goal: 0.5,
-    reference: { label: "bare Node HMAC-SHA256 loop", value: Math.round(hmacRate), unit: "/s" },
+    reference: { label: "the faster bare createHmac loop (string key or KeyObject)", value: Math.round(hmacRate), unit: "/s" },
     note: `${Math.round(median(rounds.map((round) => round.withStore)))} tokens/s (10,000 revocations, 1,000 cut-offs in the store)`,
     runs: RUNS,
   }),

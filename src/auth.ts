@@ -12,7 +12,8 @@ export interface ClockOption {
   now?: number;
 }
 
-export type SessionTokenResult = Omit<TokenValidation, "secretIndex">;
+/** The result of validateSessionToken: the same shape as verifyToken's (secretIndex included). */
+export type SessionTokenResult = TokenValidation;
 
 /** pywry's generate_session_token: `user:issued:expires:hmac`. expiresAt in Unix seconds, or none. */
 export function generateSessionToken(userId: string, secret: string, expiresAt?: number | null, options: ClockOption = {}): string {
@@ -25,8 +26,7 @@ export function validateSessionToken(
   secrets: string | readonly string[],
   options: ClockOption = {},
 ): SessionTokenResult {
-  const result = validateToken(token, secretList(secrets), clock(options));
-  return { valid: result.valid, userId: result.userId, issuedAt: result.issuedAt, expiresAt: result.expiresAt, error: result.error };
+  return validateToken(token, secretList(secrets), clock(options));
 }
 
 /** pywry's generate_widget_token: a token for the widget id that expires after `ttl` seconds. */
@@ -77,6 +77,15 @@ function clock(options: ClockOption): number {
   return options.now ?? Date.now() / 1000;
 }
 
+// The last single secret's list, kept: validation runs per request, with the same secret.
+let lastSecret: string | undefined;
+let lastSecretList: readonly string[] = [];
+
 function secretList(secrets: string | readonly string[]): readonly string[] {
-  return typeof secrets === "string" ? [secrets] : secrets;
+  if (typeof secrets !== "string") return secrets;
+  if (secrets !== lastSecret) {
+    lastSecret = secrets;
+    lastSecretList = Object.freeze([secrets]);
+  }
+  return lastSecretList;
 }

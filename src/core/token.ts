@@ -6,7 +6,7 @@
  * signature) so that the error reported for a token is the one pywry would report.
  */
 import { InvalidInputError, type TokenErrorCode } from "./errors.js";
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
 /**
  * The latest expiry pywry-auth mints: 9999-12-31T23:59:59Z. Larger numbers would print in
@@ -19,10 +19,6 @@ export const MAX_TOKEN_LENGTH = 16 * 1024;
 
 const SIGNATURE_HEX_LENGTH = 64;
 const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/;
-const LOWERCASE_HEX = /^[0-9a-f]{64}$/;
-// The decoded signature of the token being checked: validation is synchronous, one token at a
-// time, so one buffer serves every call (Buffer.from would allocate one per token).
-const SIGNATURE_BYTES = Buffer.alloc(32);
 // Python's int() accepts surrounding whitespace (str.isspace), a sign and single underscores
 // between digits. pywry signs the original text, so a token spelled that way is valid there.
 const PY_WHITESPACE = "[\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*";
@@ -78,27 +74,40 @@ export function parsePythonInt(text: string): number | null {
 /**
  * A plain run of 1 to 15 ASCII digits (how every token is minted) as a number, without the
  * regular expression; null for anything else, which parsePythonInt then reads the slow way.
- * 15 digits stay below 2^53, so Number() is exact.
+ * 15 digits stay below 2^53, so the value is exact.
  */
 function plainDigits(text: string): number | null {
-  const length = text.length;
-  if (length === 0 || length > 15) return null;
-  for (let i = 0; i < length; i += 1) {
-    const code = text.charCodeAt(i);
-    if (code < 48 || code > 57) return null;
+  return plainDigitsAt(text, 0, text.length);
+}
+
+/** plainDigits over text[start, end), without slicing it out (the validation hot path). */
+function plainDigitsAt(text: string, start: number, end: number): number | null {
+  const length = end - start;
+  if (length <= 0 || length > 15) return null;
+  let value = 0;
+  for (let i = start; i < end; i += 1) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return null;
+    value = value * 10 + digit;
   }
-  return Number(text);
+  return value;
+}
+
+/** An integer field of a token, text[start, end), read the way Python's int() reads it. */
+function intField(token: string, start: number, end: number): number | null {
+  return plainDigitsAt(token, start, end) ?? parsePythonInt(token.slice(start, end));
 }
 
 /** Decodes a token without checking its signature. Never throws. */
 export function decodeToken(token: unknown): DecodedToken {
   const split = splitToken(token);
   if (!split.ok) return split;
-  const { claims, payloadEnd } = split;
-  return { ok: true, claims, payload: (token as string).slice(0, payloadEnd), signature: (token as string).slice(payloadEnd + 1) };
+  const claims: TokenClaims = { subject: split.subject, issuedAt: split.issuedAt, expiresAt: split.expiresAt };
+  return { ok: true, claims, payload: (token as string).slice(0, split.payloadEnd), signature: (token as string).slice(split.payloadEnd + 1) };
 }
 
-type SplitToken = { ok: true; claims: TokenClaims; payloadEnd: number } | { ok: false; error: TokenFailure };
+// Flat (one object, not claims inside a result): this runs once per token verified.
+type SplitToken = ({ ok: true; payloadEnd: number } & TokenClaims) | { ok: false; error: TokenFailure };
 
 /**
  * The format and integer checks of decodeToken, by index rather than split(): the payload is
@@ -114,12 +123,12 @@ function splitToken(token: unknown): SplitToken {
   if (third < 0 || token.indexOf(":", third + 1) >= 0) {
     return malformed(`invalid token format: expected 4 ':'-separated parts, found ${token.split(":").length}`);
   }
-  const issuedAt = parsePythonInt(token.slice(first + 1, second));
-  const expiry = parsePythonInt(token.slice(second + 1, third));
+  const issuedAt = intField(token, first + 1, second);
+  const expiry = intField(token, second + 1, third);
   if (issuedAt === null || expiry === null) {
     return malformed("token parse error: issued-at and expires-at must be integers");
   }
-  return { ok: true, claims: { subject: token.slice(0, first), issuedAt, expiresAt: expiry > 0 ? expiry : null }, payloadEnd: third };
+  return { ok: true, subject: token.slice(0, first), issuedAt, expiresAt: expiry > 0 ? expiry : null, payloadEnd: third };
 }
 
 /**
@@ -127,26 +136,24 @@ function splitToken(token: unknown): SplitToken {
  * rotation) as of `now`. Never throws on any input.
  */
 export function validateToken(token: unknown, secrets: readonly string[], now: number): TokenValidation {
-  const split = splitToken(token);
-  if (!split.ok) return failure(split.error, null);
-  const { claims, payloadEnd } = split;
+  const claims = splitToken(token);
+  if (!claims.ok) return failure(claims.error, null);
+  const payloadEnd = claims.payloadEnd;
   if (claims.expiresAt !== null && claims.expiresAt < now) {
     return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
   }
-  const signatureText = (token as string).slice(payloadEnd + 1);
-  // The common case first, with one test: 64 lowercase hex digits.
-  const lowercase = LOWERCASE_HEX.test(signatureText);
-  if (!lowercase && !HEX_SIGNATURE.test(signatureText)) {
+  // pywry compares hex text, so only the lowercase hex of the MAC matches; anything else that is
+  // 64 hex digits long is a bad signature, and any other text a malformed one.
+  const signatureStart = payloadEnd + 1;
+  const secretIndex =
+    (token as string).length - signatureStart === SIGNATURE_HEX_LENGTH
+      ? findSigningSecret((token as string).slice(0, payloadEnd), token as string, signatureStart, secrets)
+      : -1;
+  if (secretIndex < 0 && !HEX_SIGNATURE.test((token as string).slice(signatureStart))) {
     return failure(
       { code: "ERR_TOKEN_MALFORMED", message: `signature must be ${SIGNATURE_HEX_LENGTH} hex characters` },
       claims,
     );
-  }
-  // pywry compares hex text, so uppercase hex is well-formed but never matches.
-  let secretIndex = -1;
-  if (lowercase) {
-    SIGNATURE_BYTES.write(signatureText, 0, "hex");
-    secretIndex = findSigningSecret((token as string).slice(0, payloadEnd), SIGNATURE_BYTES, secrets);
   }
   if (secretIndex < 0) {
     return failure({ code: "ERR_TOKEN_SIGNATURE", message: "invalid signature" }, claims);
@@ -167,8 +174,8 @@ export function validateToken(token: unknown, secrets: readonly string[], now: n
  */
 export function signingSecretIndex(token: unknown, secrets: readonly string[]): number | null {
   const decoded = decodeToken(token);
-  if (!decoded.ok || !LOWERCASE_HEX.test(decoded.signature)) return null;
-  const index = findSigningSecret(decoded.payload, Buffer.from(decoded.signature, "hex"), secrets);
+  if (!decoded.ok || decoded.signature.length !== SIGNATURE_HEX_LENGTH) return null;
+  const index = findSigningSecret(decoded.payload, decoded.signature, 0, secrets);
   return index < 0 ? null : index;
 }
 
@@ -273,17 +280,24 @@ function sign(payload: string, secret: string): string {
 }
 
 /**
- * Which secret's HMAC the signature is, or -1. The MAC is compared as raw bytes against the
- * decoded signature (no hex re-encoding), in constant time.
+ * Which secret's HMAC is the signature written at text[start, start + 64), or -1. The MAC's hex
+ * (encoded by OpenSSL's caller in C++, cheaper than decoding the signature into bytes and
+ * comparing buffers) is compared with every character examined, whatever differs: constant time.
  */
-function findSigningSecret(payload: string, signature: Buffer, secrets: readonly string[]): number {
+function findSigningSecret(payload: string, text: string, start: number, secrets: readonly string[]): number {
   for (let index = 0; index < secrets.length; index += 1) {
     const secret = secrets[index];
     if (!secret || typeof secret !== "string") continue;
-    const mac = createHmac("sha256", keyFor(secret)).update(payload, "utf8").digest();
-    if (timingSafeEqual(mac, signature)) return index;
+    const mac = createHmac("sha256", keyFor(secret)).update(payload, "utf8").digest("hex");
+    if (sameHexAt(mac, text, start)) return index;
   }
   return -1;
+}
+
+function sameHexAt(mac: string, text: string, start: number): boolean {
+  let difference = 0;
+  for (let i = 0; i < SIGNATURE_HEX_LENGTH; i += 1) difference |= mac.charCodeAt(i) ^ text.charCodeAt(start + i);
+  return difference === 0;
 }
 
 // Imported once per secret rather than on every call; a process holds a handful of secrets.

@@ -133,6 +133,15 @@ describe("validateToken", () => {
     assert.equal(validateToken(upper, [secret], now).error?.code, "ERR_TOKEN_SIGNATURE");
   });
 
+  test("every character of the signature is compared: changing any one of them is a signature error", () => {
+    const { token } = mintToken({ subject: "alice", secret, now });
+    const start = token.length - 64;
+    for (let index = start; index < token.length; index += 1) {
+      const changed = token.slice(0, index) + (token[index] === "0" ? "1" : "0") + token.slice(index + 1);
+      assert.equal(validateToken(changed, [secret], now).error?.code, "ERR_TOKEN_SIGNATURE", `position ${index - start}`);
+    }
+  });
+
   test("a signature that is not 64 hex characters is malformed", () => {
     for (const signature of ["", "abc", "z".repeat(64), "a".repeat(63), "a".repeat(65), "é".repeat(64)]) {
       assert.equal(validateToken(`alice:${now}:0:${signature}`, [secret], now).error?.code, "ERR_TOKEN_MALFORMED", signature);

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
 import Database from "better-sqlite3";
+import { newSessionId } from "../../src/cli/commands/sessions.js";
 import {
   FIXTURE_SESSIONS,
   assertCliError,
@@ -94,6 +95,15 @@ function auditTable(path: string): Array<{ action: string; subject: string | nul
 }
 
 describe("session create", () => {
+  test("never makes an id that begins with '-', which commands would take for an option", () => {
+    // Without the redraw, 1 id in 64 would begin with '-': 5,000 draws would all but surely show one.
+    for (let draw = 0; draw < 5000; draw += 1) {
+      const id = newSessionId();
+      assert.ok(!id.startsWith("-"), id);
+      assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+    }
+  });
+
   test("creates a missing store and prints only the new random session id, stored in pywry's format", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("data", "pywry.db");

@@ -20,6 +20,17 @@ const PYWRY_LOCAL_SESSION = "local";
 /** 32 random bytes: 256 bits, as much as the HMAC key behind a token; 43 base64url characters. */
 const SESSION_ID_BYTES = 32;
 
+/**
+ * A random session id that no command line takes for an option: base64url may begin with '-'
+ * (1 in 64), and `session refresh -x...` would then fail. Such draws are redrawn.
+ */
+export function newSessionId(): string {
+  for (;;) {
+    const id = randomBytes(SESSION_ID_BYTES).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
 interface SessionCreateOptions {
   user: string;
   roles?: string;
@@ -36,7 +47,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
   const ttl = chooseTtl(options.ttl, options.expiry !== false, sessionTtlSetting(context).value);
   const metadata = parseMetadata(options.metadata ?? []);
-  const sessionId = randomBytes(SESSION_ID_BYTES).toString("base64url");
+  const sessionId = newSessionId();
 
   const session = await withStore(context, "create", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
   output.result(session.sessionId, {

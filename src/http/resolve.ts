@@ -3,11 +3,11 @@
  * Credentials are tried in pywry's order (cookie, Bearer header, `?session=`); the first that
  * yields a live session wins.
  */
-import { verifyToken } from "../auth.js";
 import type { AuthConfig } from "../core/config.js";
 import { InvalidInputError } from "../core/errors.js";
 import { sha256Hex } from "../core/handles.js";
 import { isSessionLive, type UserSession } from "../core/session.js";
+import { validateToken } from "../core/token.js";
 import type { AuthStore } from "../store/types.js";
 import {
   credentialsOfFetchRequest,
@@ -88,20 +88,73 @@ async function sessionForCredentials(credentials: Credentials, options: ResolveS
  * else the user's most recent live session. pywry takes whichever session its store lists first.
  */
 async function sessionForBearer(token: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
-  const secrets = (options.secrets ?? [options.config.tokenSecret]).filter((secret) => secret.length > 0);
-  if (secrets.length === 0) return null;
-  const verified = await verifyToken(token, { secrets, store: options.store, now: now() });
-  const userId = verified.valid ? verified.userId : null;
-  // pywry also refuses an empty user id (`if is_valid and user_id`).
-  if (!userId) return null;
+  const signed = signedToken(token, options);
+  if (signed === null) return null;
+  const at = now();
+  if (signed.expiresAt !== null && signed.expiresAt < at) return null;
+  const { userId, tokenHash } = signed;
+  const cause = await options.store.tokenRevocationStatus({ tokenHash, subject: userId, issuedAt: signed.issuedAt });
+  if (cause !== null) return null;
   // Nothing in a pywry token says whether it is a session or a widget token: a widget token for
   // widget "alice" is a valid token for user "alice". The registry knows which one it minted.
-  if (typeof options.store.findToken === "function" && (await options.store.findToken({ tokenHash: sha256Hex(token) }))?.kind === "widget") {
+  if (typeof options.store.findToken === "function" && (await options.store.findToken({ tokenHash }))?.kind === "widget") {
     return null;
   }
   const own = liveOrNull(await options.store.getSession(token), now());
   if (own && own.userId === userId) return own;
   return newestLive(await options.store.listUserSessions(userId), now());
+}
+
+interface SignedToken {
+  userId: string;
+  issuedAt: number;
+  expiresAt: number | null;
+  /** SHA-256 of the token: what revocations and the registry are keyed by. */
+  tokenHash: string;
+}
+
+/**
+ * Tokens whose signature verified, per options object and secret list, most recently used last.
+ * A client sends the same token with every request: the HMAC and the hash are computed once, not
+ * per request. Only what cannot change is kept (the signature's verdict and the claims); expiry,
+ * revocations, the registry and the session are checked on every request. A change to the
+ * secrets (rotation, even by editing the array in place) empties the cache.
+ */
+interface SignedTokenCache {
+  secrets: readonly string[];
+  tokens: Map<string, SignedToken>;
+}
+
+const SIGNED_TOKENS = new WeakMap<ResolveSessionOptions, SignedTokenCache>();
+const SIGNED_TOKENS_KEPT = 10_000;
+
+/** A Bearer token's signed claims, or null when no configured secret signed it (or it is malformed). */
+function signedToken(token: string, options: ResolveSessionOptions): SignedToken | null {
+  const secrets = options.secrets ?? [options.config.tokenSecret];
+  let cache = SIGNED_TOKENS.get(options);
+  if (cache === undefined || !sameSecrets(cache.secrets, secrets)) {
+    SIGNED_TOKENS.set(options, (cache = { secrets: [...secrets], tokens: new Map() }));
+  }
+  const known = cache.tokens.get(token);
+  if (known !== undefined) {
+    cache.tokens.delete(token);
+    cache.tokens.set(token, known);
+    return known;
+  }
+  // Expiry is the caller's check, made on every request: validate as of the epoch here.
+  const result = validateToken(token, secrets.filter((secret) => secret.length > 0), 0);
+  // pywry also refuses an empty user id (`if is_valid and user_id`).
+  if (!result.valid || !result.userId) return null;
+  const signed: SignedToken = { userId: result.userId, issuedAt: result.issuedAt ?? 0, expiresAt: result.expiresAt, tokenHash: sha256Hex(token) };
+  if (cache.tokens.size >= SIGNED_TOKENS_KEPT) cache.tokens.delete(cache.tokens.keys().next().value as string);
+  cache.tokens.set(token, signed);
+  return signed;
+}
+
+function sameSecrets(kept: readonly string[], current: readonly string[]): boolean {
+  if (kept.length !== current.length) return false;
+  for (let index = 0; index < kept.length; index += 1) if (kept[index] !== current[index]) return false;
+  return true;
 }
 
 /** Stores already hide expired sessions; checking again costs nothing and covers laxer stores. */

@@ -196,6 +196,26 @@ for (const kind of STORE_KINDS) {
         assert.equal((await get("/whoami", { Cookie: "pywry_session=other" })).body.userId, "alice", "the other session still works");
       });
 
+      test("a token accepted before is refused on the very next request once revoked (a verified signature is remembered, its revocation is not)", async () => {
+        await serve();
+        const token = await login("alice");
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, "alice");
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, "alice");
+        await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: null });
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, null);
+      });
+
+      test("retiring a secret by editing the secrets array in place refuses its tokens from the next request on", async () => {
+        const secrets = ["new-secret", SECRET];
+        await serve({ secrets });
+        const token = await login("alice");
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, "alice");
+        secrets.pop();
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, null);
+        secrets.push(SECRET);
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${token}` })).body.userId, "alice");
+      });
+
       test("a user-wide cut-off refuses the user's older tokens, even after a new login (stricter than pywry)", async () => {
         await serve();
         const old = await login("alice");

@@ -12,8 +12,7 @@ export interface ClockOption {
   now?: number;
 }
 
-/** The result of validateSessionToken: the same shape as verifyToken's (secretIndex included). */
-export type SessionTokenResult = TokenValidation;
+export type SessionTokenResult = Omit<TokenValidation, "secretIndex">;
 
 /** pywry's generate_session_token: `user:issued:expires:hmac`. expiresAt in Unix seconds, or none. */
 export function generateSessionToken(userId: string, secret: string, expiresAt?: number | null, options: ClockOption = {}): string {
@@ -26,7 +25,8 @@ export function validateSessionToken(
   secrets: string | readonly string[],
   options: ClockOption = {},
 ): SessionTokenResult {
-  return validateToken(token, secretList(secrets), clock(options));
+  const result = validateToken(token, secretList(secrets), clock(options));
+  return { valid: result.valid, userId: result.userId, issuedAt: result.issuedAt, expiresAt: result.expiresAt, error: result.error };
 }
 
 /** pywry's generate_widget_token: a token for the widget id that expires after `ttl` seconds. */

@@ -6,15 +6,12 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { InvalidInputError } from "../core/errors.js";
 import type { Context, GlobalOptions } from "./context.js";
-import { EXIT, Output } from "./output.js";
+import { EXIT, Output, loadColour } from "./output.js";
 
 type Action = (context: Context, output: Output) => Promise<number | void>;
 
 export async function run(argv: readonly string[]): Promise<void> {
-  // `pywry-auth session list | head -1`: a reader that stops early is not an error.
-  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  });
+  await loadColour();
   const program = buildProgram();
   try {
     await program.parseAsync([...argv]);
@@ -49,21 +46,21 @@ export function buildProgram(): Command {
     .option("--no-expiry", "a token that never expires")
     .option("--label <text>", "a note kept in the registry")
     .option("--no-session", "only mint the token: no session, no registry entry, no store")
-    .action(command("./commands/tokens.js", "tokenCreate"));
+    .action(command(() => import("./commands/tokens.js"), "tokenCreate"));
   token
     .command("renew")
     .description("mint a fresh token for the same subject and roles, move the session to it, revoke the old one")
     .argument("[token]", "the token to renew, or - to read it from stdin")
     .option("--accessor <accessor>", "renew the registry token with this accessor")
     .option("--ttl <duration>", "lifetime of the new token: seconds or 15m, 24h, 7d (default 24h)")
-    .action(command("./commands/renew.js", "tokenRenew"));
+    .action(command(() => import("./commands/renew.js"), "tokenRenew"));
   token
     .command("list")
     .description("issued tokens from the registry, by accessor (never the token itself)")
     .option("--user <id>", "only tokens for this subject")
     .addOption(new Option("--kind <kind>", "only this kind").choices(["session", "widget"]))
     .option("--all", "include revoked and expired tokens")
-    .action(command("./commands/tokens.js", "tokenList"));
+    .action(command(() => import("./commands/tokens.js"), "tokenList"));
 
   program
     .command("widget-token")
@@ -72,7 +69,7 @@ export function buildProgram(): Command {
     .option("--ttl <duration>", "lifetime: seconds or 5m, 1h (default 300, or the configured widgetTtl)")
     .option("--label <text>", "a note kept in the registry")
     .option("--no-record", "do not record the token in the store's registry")
-    .action(command("./commands/tokens.js", "widgetToken"));
+    .action(command(() => import("./commands/tokens.js"), "widgetToken"));
 
   program
     .command("verify")
@@ -83,13 +80,13 @@ export function buildProgram(): Command {
     .option("--at <time>", "validate as of this time (ISO 8601 or Unix seconds)")
     .option("--offline", "do not consult the store for revocations")
     .option("--stdin", "verify many tokens, one per line on stdin: one NDJSON result per line on stdout, a summary on stderr; exit 0 only if all are valid")
-    .action(command("./commands/verify.js", "verify"));
+    .action(command(() => import("./commands/verify.js"), "verify"));
 
   program
     .command("inspect")
     .description("decode a token without needing its secret; check the signature when a secret is configured")
     .argument("<token>", "the token, or - to read it from stdin")
-    .action(command("./commands/verify.js", "inspect"));
+    .action(command(() => import("./commands/verify.js"), "inspect"));
 
   program
     .command("revoke")
@@ -100,7 +97,7 @@ export function buildProgram(): Command {
     .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
     .option("--reason <text>", "why, kept with the revocation")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
-    .action(command("./commands/revoke.js", "revoke"));
+    .action(command(() => import("./commands/revoke.js"), "revoke"));
 
   const session = program.command("session").description("sessions in the store");
   session
@@ -111,7 +108,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)").conflicts(["expiry"]))
     .option("--no-expiry", "a session that never expires")
     .option("--metadata <key=value...>", "metadata entries (repeatable)")
-    .action(command("./commands/sessions.js", "sessionCreate"));
+    .action(command(() => import("./commands/sessions.js"), "sessionCreate"));
   session
     .command("list")
     .description("sessions, by handle (ids are credentials: --reveal shows them)")
@@ -121,97 +118,97 @@ export function buildProgram(): Command {
     .option("--expired", "only expired sessions")
     .option("--all", "include expired sessions")
     .option("--reveal", "show raw session ids")
-    .action(command("./commands/sessions.js", "sessionList"));
+    .action(command(() => import("./commands/sessions.js"), "sessionList"));
   session
     .command("refresh")
     .description("extend a live session (pywry's refresh_session)")
     .argument("<id>", "session id or handle")
     .option("--ttl <duration>", "new lifetime from now (default 24h)")
-    .action(command("./commands/sessions.js", "sessionRefresh"));
+    .action(command(() => import("./commands/sessions.js"), "sessionRefresh"));
   session
     .command("purge")
     .description("delete expired sessions")
     .option("--dry-run", "only show what would be deleted")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
-    .action(command("./commands/sessions.js", "sessionPurge"));
+    .action(command(() => import("./commands/sessions.js"), "sessionPurge"));
   session
     .command("grant")
     .description("grant per-resource permissions in the session's metadata (pywry's format)")
     .argument("<id>", "session id or handle")
     .argument("<resource>", "resource as type:id, e.g. widget:w1")
     .argument("<permissions>", "comma-separated permissions, e.g. read,write")
-    .action(command("./commands/grants.js", "sessionGrant"));
+    .action(command(() => import("./commands/grants.js"), "sessionGrant"));
   session
     .command("ungrant")
     .description("remove per-resource permissions (all of them for the resource when none are named)")
     .argument("<id>", "session id or handle")
     .argument("<resource>", "resource as type:id, e.g. widget:w1")
     .argument("[permissions]", "comma-separated permissions")
-    .action(command("./commands/grants.js", "sessionUngrant"));
+    .action(command(() => import("./commands/grants.js"), "sessionUngrant"));
   session
     .command("show")
     .description("one session, by id or handle")
     .argument("<id>", "session id or handle")
     .option("--reveal", "show the raw session id")
-    .action(command("./commands/sessions.js", "sessionShow"));
+    .action(command(() => import("./commands/sessions.js"), "sessionShow"));
   session
     .command("delete")
     .description("delete a session, by id or handle (pywry's delete_session)")
     .argument("<id>", "session id or handle")
-    .action(command("./commands/sessions.js", "sessionDelete"));
+    .action(command(() => import("./commands/sessions.js"), "sessionDelete"));
   session
     .command("export")
     .description("write every session (expired ones too) as NDJSON, one pywry sessions row per line, streaming; the ids are credentials")
     .option("--user <id>", "only this user's sessions")
     .option("--out <file>", "write to this new file (mode 0600) instead of stdout")
-    .action(command("./commands/transfer.js", "sessionExport"));
+    .action(command(() => import("./commands/transfer.js"), "sessionExport"));
   session
     .command("import")
     .description("read sessions as NDJSON (session export's format) and write them in batched transactions; bad lines are reported and skipped; running it again resumes it")
     .argument("[file]", "the NDJSON file, or - (the default) for stdin")
     .option("--batch-size <n>", "lines per transaction, all or nothing (default 5000)")
     .option("--dry-run", "check every line and count what would change, write nothing")
-    .action(command("./commands/transfer.js", "sessionImport"));
+    .action(command(() => import("./commands/transfer.js"), "sessionImport"));
 
   const roles = program.command("roles").description("role permissions in the store");
-  roles.command("list").description("every role with its permissions").action(command("./commands/roles.js", "rolesList"));
+  roles.command("list").description("every role with its permissions").action(command(() => import("./commands/roles.js"), "rolesList"));
   roles
     .command("show")
     .description("one role's permissions")
     .argument("<role>", "role name")
-    .action(command("./commands/roles.js", "rolesShow"));
+    .action(command(() => import("./commands/roles.js"), "rolesShow"));
   roles
     .command("set")
     .description("replace a role's permissions (creates the role)")
     .argument("<role>", "role name")
     .argument("[permissions...]", "permissions (none: the role grants nothing)")
     .option("--force", "allow taking admin away from the admin role")
-    .action(command("./commands/roles.js", "rolesSet"));
+    .action(command(() => import("./commands/roles.js"), "rolesSet"));
   roles
     .command("grant")
     .description("add permissions to a role (creates the role)")
     .argument("<role>", "role name")
     .argument("<permissions...>", "permissions to add")
-    .action(command("./commands/roles.js", "rolesGrant"));
+    .action(command(() => import("./commands/roles.js"), "rolesGrant"));
   roles
     .command("revoke")
     .description("remove permissions from a role")
     .argument("<role>", "role name")
     .argument("<permissions...>", "permissions to remove")
     .option("--force", "allow taking admin away from the admin role")
-    .action(command("./commands/roles.js", "rolesRevoke"));
+    .action(command(() => import("./commands/roles.js"), "rolesRevoke"));
   roles
     .command("delete")
     .description("delete a role")
     .argument("<role>", "role name")
     .option("--force", "allow deleting the admin role")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
-    .action(command("./commands/roles.js", "rolesDelete"));
+    .action(command(() => import("./commands/roles.js"), "rolesDelete"));
   roles
     .command("seed")
     .description("write pywry's default roles (admin, editor, viewer, anonymous) where missing; pywry's Redis store has none until then")
     .option("--force", "also reset default roles whose permissions were changed")
-    .action(command("./commands/roles.js", "rolesSeed"));
+    .action(command(() => import("./commands/roles.js"), "rolesSeed"));
 
   program
     .command("can")
@@ -223,7 +220,7 @@ export function buildProgram(): Command {
     .option("--resource <type:id>", "a resource, for per-resource grants, e.g. widget:w1")
     .option("--list", "list every permission the subject has, and where it comes from")
     .option("-q, --quiet", "print nothing; answer with the exit code only")
-    .action(command("./commands/can.js", "can"));
+    .action(command(() => import("./commands/can.js"), "can"));
 
   program
     .command("audit")
@@ -232,7 +229,7 @@ export function buildProgram(): Command {
     .option("--action <action>", "only this action, or a group such as session or token")
     .option("--user <id>", "only entries about this user (or role)")
     .option("--limit <n>", "at most this many entries")
-    .action(command("./commands/audit.js", "audit"));
+    .action(command(() => import("./commands/audit.js"), "audit"));
 
   program
     .command("migrate")
@@ -241,7 +238,7 @@ export function buildProgram(): Command {
     .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
     .option("--dry-run", "count what would be copied, write nothing")
     .option("-y, --yes", "do not ask before writing into a store that already exists (needed without a terminal)")
-    .action(command("./commands/migrate.js", "migrate"));
+    .action(command(() => import("./commands/migrate.js"), "migrate"));
 
   program
     .command("init")
@@ -251,24 +248,24 @@ export function buildProgram(): Command {
     .option("--session-ttl <duration>", "default lifetime of new sessions and tokens (e.g. 24h)")
     .option("--widget-ttl <duration>", "default lifetime of widget tokens (e.g. 5m)")
     .option("--default-roles <roles>", "roles for new sessions when --roles is not given (e.g. viewer)")
-    .action(command("./commands/init.js", "init"));
+    .action(command(() => import("./commands/init.js"), "init"));
 
   program
     .command("doctor")
     .description("check the secret, the store and the clock, and explain each problem with its fix (exit 0 only when all is well)")
-    .action(command("./commands/doctor.js", "doctor"));
+    .action(command(() => import("./commands/doctor.js"), "doctor"));
 
   program
     .command("completion")
     .description("print a shell completion script (bash, zsh or fish)")
     .argument("<shell>", "bash, zsh or fish")
-    .action(command("./commands/completion.js", "completion"));
+    .action(command(() => import("./commands/completion.js"), "completion"));
 
   const config = program.command("config").description("pywry-auth's configuration");
   config
     .command("show")
     .description("every effective setting and where it came from (flag, environment, config file, pywry's environment, default)")
-    .action(command("./commands/config.js", "configShow"));
+    .action(command(() => import("./commands/config.js"), "configShow"));
 
   const secret = program.command("secret").description("signing secrets");
   secret
@@ -276,7 +273,7 @@ export function buildProgram(): Command {
     .description("generate a new secret (32 random bytes, hex)")
     .option("--out <file>", "write it to this file (mode 0600) instead of stdout")
     .option("--force", "replace an existing file")
-    .action(command("./commands/secret.js", "secretGenerate"));
+    .action(command(() => import("./commands/secret.js"), "secretGenerate"));
 
   for (const sub of [program, ...allCommands(program)]) {
     sub.exitOverride().configureOutput({ outputError: () => undefined });
@@ -286,16 +283,20 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Wraps a lazily imported command function as a commander action that sets the exit code. */
-function command(modulePath: string, exportName: string) {
+type CommandModule = Record<string, unknown>;
+
+/**
+ * Wraps a lazily imported command function as a commander action that sets the exit code.
+ * `load` is a literal `import()` so that the build can bundle every command into the CLI file.
+ */
+function command(load: () => Promise<CommandModule>, exportName: string) {
   return async (...args: unknown[]): Promise<void> => {
     const invoked = args[args.length - 1] as Command;
     const options = invoked.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
     const output = new Output({ json: Boolean(options.json), color: options.color, field: options.field });
     const context: Context = { options, env: process.env, notice: (message) => output.notice(message) };
     try {
-      const module = (await import(modulePath)) as Record<string, (...input: unknown[]) => Promise<number | void>>;
-      const action = module[exportName] as (...input: unknown[]) => ReturnType<Action>;
+      const action = (await load())[exportName] as (...input: unknown[]) => ReturnType<Action>;
       process.exitCode = (await action(context, output, ...args.slice(0, -2), options)) ?? EXIT.ok;
     } catch (error) {
       process.exitCode = output.fail(error);

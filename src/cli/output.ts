@@ -3,6 +3,7 @@
  * times, and the error-to-exit-code table.
  */
 import type { ChalkInstance } from "chalk";
+import { fstatSync, writeSync } from "node:fs";
 import type { ErrorCode } from "../core/errors.js";
 import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
 
@@ -12,14 +13,77 @@ import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
  * NO_COLOR does not forbid it. Otherwise chalk would colour at level 0, which is exactly
  * PLAIN_STYLE, so CI runs and pipes skip loading it (cold start).
  */
-const chalkModule = colourPossible() ? await import("chalk") : null;
+let chalkModule: typeof import("chalk") | null = null;
+
+/** Loads chalk if colour is possible; the CLI awaits this once before any output is made. */
+export async function loadColour(): Promise<void> {
+  if (chalkModule === null && colourPossible()) chalkModule = await import("chalk");
+}
 
 function colourPossible(): boolean {
   if (process.env["FORCE_COLOR"] !== undefined) return true;
   if (process.env["NO_COLOR"]) return false;
   if (process.argv.some((arg) => /^--(?:no-)?colou?rs?(?:=|$)/.test(arg))) return true;
-  return Boolean(process.stdout.isTTY);
+  return stdoutMayBeTerminal();
 }
+
+/**
+ * Whether fd 1 is a character device: every terminal is one (so is /dev/null, for which chalk,
+ * once loaded, finds no colour). Asking process.stdout.isTTY would build the stdout stream
+ * (node:net, node:tty and the stream modules), which commands printing a line or two never need.
+ */
+function stdoutMayBeTerminal(): boolean {
+  try {
+    return fstatSync(1).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+let stdoutStreamInUse = false;
+
+/**
+ * process.stdout, for commands that stream to it. From the first call on, Output writes through
+ * the same stream, so that nothing it prints can overtake what the stream still holds.
+ */
+export function stdoutStream(): NodeJS.WriteStream {
+  if (!stdoutStreamInUse) {
+    stdoutStreamInUse = true;
+    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") exitAfterEpipe();
+    });
+  }
+  return process.stdout;
+}
+
+// `pywry-auth session list | head -1`: a reader that stops early is not an error.
+function exitAfterEpipe(): never {
+  process.exit(process.exitCode ?? 0);
+}
+
+/**
+ * Standard output for Output's own writes: straight to fd 1 (synchronous, as process.stdout is
+ * for files and pipes on Linux) until a command has asked for the stream, then through it.
+ */
+const STDOUT: Pick<NodeJS.WritableStream, "write"> = {
+  write(text: string | Uint8Array): boolean {
+    if (stdoutStreamInUse) return process.stdout.write(text);
+    const bytes = typeof text === "string" ? Buffer.from(text, "utf8") : text;
+    let written = 0;
+    while (written < bytes.length) {
+      try {
+        written += writeSync(1, bytes, written);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EPIPE") exitAfterEpipe();
+        // A non-blocking descriptor that is full: let the stream queue the rest.
+        if (code === "EAGAIN") return stdoutStream().write(bytes.subarray(written));
+        throw error;
+      }
+    }
+    return true;
+  },
+};
 
 /** What chalk at level 0 is: every style (and chain of styles) returns its text unchanged. */
 const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join(" "), {
@@ -50,7 +114,7 @@ export interface OutputOptions {
   field?: string;
   /** false: never colour; undefined: chalk decides from the TTY, NO_COLOR and FORCE_COLOR. */
   color?: boolean;
-  stdout?: NodeJS.WritableStream;
+  stdout?: Pick<NodeJS.WritableStream, "write">;
   stderr?: NodeJS.WritableStream;
 }
 
@@ -62,15 +126,16 @@ export class Output {
   readonly field: string | undefined;
   /** Errors as JSON only when --json was asked for, not when --field implied JSON. */
   private readonly jsonErrors: boolean;
-  private readonly stdout: NodeJS.WritableStream;
-  private readonly stderr: NodeJS.WritableStream;
+  private readonly stdout: Pick<NodeJS.WritableStream, "write">;
+  // process.stderr is built on first use only: a valid token's check never writes to it.
+  private readonly stderr: NodeJS.WritableStream | undefined;
 
   constructor(options: OutputOptions) {
     this.field = options.field;
     this.json = options.json || options.field !== undefined;
     this.jsonErrors = options.json;
-    this.stdout = options.stdout ?? process.stdout;
-    this.stderr = options.stderr ?? process.stderr;
+    this.stdout = options.stdout ?? STDOUT;
+    this.stderr = options.stderr;
     // JSON is for programs: never coloured, whatever the terminal says. NO_COLOR: see no-color.org.
     const plain = options.json || options.color === false || Boolean(process.env["NO_COLOR"]);
     this.style = plain || chalkModule === null ? PLAIN_STYLE : new chalkModule.Chalk();
@@ -107,7 +172,7 @@ export class Output {
 
   /** Operator-facing remarks: warnings, hints, progress. Always stderr, so stdout stays pipeable. */
   notice(message: string): void {
-    this.stderr.write(`${message}\n`);
+    (this.stderr ?? process.stderr).write(`${message}\n`);
   }
 
   warn(message: string): void {

@@ -288,6 +288,8 @@ describe("the npm package, packed and installed into a fresh project", { timeout
       "CHANGELOG.md",
       "docs/cli.md",
       "bin/pywry-auth",
+      "bin/package.json",
+      "dist/pywry-auth.cjs",
       "dist/index.js",
       "dist/index.d.ts",
       "dist/cli/main.js",
@@ -315,7 +317,7 @@ describe("the npm package, packed and installed into a fresh project", { timeout
       for (const pattern of forbidden) assert.doesNotMatch(path, pattern, `${path} must not be published`);
       assert.match(
         path,
-        /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/cli\.md|bin\/pywry-auth|dist\/.+\.(js|d\.ts))$/,
+        /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/cli\.md|bin\/pywry-auth|bin\/package\.json|dist\/pywry-auth\.cjs|dist\/.+\.(js|d\.ts))$/,
         `${path} is not something users need; adjust "files" in package.json`,
       );
     }
@@ -323,10 +325,11 @@ describe("the npm package, packed and installed into a fresh project", { timeout
     assert.ok(bin && (bin.mode & 0o111) !== 0, "bin/pywry-auth is packed executable");
   });
 
-  test("dist/ in the tarball is exactly the compiled src/ (no stale files from an old build)", () => {
+  test("dist/ in the tarball is exactly the compiled src/ plus the CLI bundle (no stale files from an old build)", () => {
     const expected = compiledSources()
       .filter((path) => path !== "dist/cli/reference")
       .flatMap((path) => [`${path}.js`, `${path}.d.ts`])
+      .concat("dist/pywry-auth.cjs")
       .sort();
     const shipped = packed.files.map((file) => file.path).filter((path) => path.startsWith("dist/")).sort();
     assert.deepEqual(shipped, expected, "dist/ differs from src/: run `rm -rf dist && npm run build` before packing");

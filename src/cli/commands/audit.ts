@@ -7,7 +7,7 @@ import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
 import { withStore, type Context } from "../context.js";
-import { isoTime, type Output } from "../output.js";
+import { isoTime, stdoutStream, type Output } from "../output.js";
 
 interface AuditOptions {
   since?: string;
@@ -26,7 +26,7 @@ export async function audit(context: Context, output: Output, options: AuditOpti
   const entries = await withStore(context, "read", (store) => store.listAudit(filter));
   if (output.json) {
     // NDJSON rather than one JSON document: each line stands alone, so a stream can be cut anywhere.
-    if (entries.length > 0) process.stdout.write(entries.map((entry) => `${JSON.stringify(entryJson(entry))}\n`).join(""));
+    if (entries.length > 0) stdoutStream().write(entries.map((entry) => `${JSON.stringify(entryJson(entry))}\n`).join(""));
     return;
   }
   const columns = ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"].map((header) => ({ header }));

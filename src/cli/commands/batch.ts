@@ -10,7 +10,7 @@ import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, t
 import type { AuthStore, RevocationCause } from "../../store/types.js";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
 import { LineWriter, lineBatches } from "../lines.js";
-import { EXIT, type Output } from "../output.js";
+import { EXIT, stdoutStream, type Output } from "../output.js";
 
 export interface BatchVerifyOptions {
   widget?: string;
@@ -30,7 +30,7 @@ export async function verifyBatch(
   output: Output,
   options: BatchVerifyOptions,
   input: AsyncIterable<Buffer | string> & { isTTY?: boolean } = process.stdin,
-  stdout: NodeJS.WritableStream = process.stdout,
+  stdout: NodeJS.WritableStream = stdoutStream(),
 ): Promise<number> {
   if (input.isTTY) throw new InvalidInputError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line", "ERR_USAGE");
   const secrets = configuredSecrets(context).all;

@@ -12,7 +12,7 @@ import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { expandHome, withStore, type Context } from "../context.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
-import { EXIT, describeError, type Output } from "../output.js";
+import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
 
 /** The fields of a line, as pywry names its columns. */
 const FIELDS = new Set(["session_id", "user_id", "roles", "created_at", "expires_at", "metadata"]);
@@ -80,7 +80,7 @@ export async function sessionExport(context: Context, output: Output, options: E
   let exported = 0;
   await withStore(context, "read", async (store) => {
     // Created only once the store opened, so a bad --store leaves no empty file behind.
-    const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : process.stdout;
+    const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : stdoutStream();
     const writer = new LineWriter(target);
     try {
       for (const batch of sessionBatches(store, options.user)) {

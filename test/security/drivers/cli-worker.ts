@@ -55,8 +55,10 @@ type Runner = (args: string[]) => Promise<Omit<OpResult, "op" | "args" | "ms">>;
 
 async function inProcessRunner(): Promise<Runner> {
   const { run } = (await import("../../../src/cli/main.js")) as { run: (argv: readonly string[]) => Promise<void> };
-  // run() adds an EPIPE listener to stdout per call; hundreds of calls are expected here.
-  process.stdout.setMaxListeners(0);
+  // The CLI writes its own output straight to fd 1 until a command asks for process.stdout;
+  // asking first makes every write go through process.stdout.write, which is captured below.
+  const { stdoutStream } = await import("../../../src/cli/output.js");
+  stdoutStream();
   const realStdout = process.stdout.write.bind(process.stdout);
   const realStderr = process.stderr.write.bind(process.stderr);
   return async (args) => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
-import { buildProgram } from "../../src/cli/main.js";
+import { buildProgram, commandNamed } from "../../src/cli/main.js";
 import { assertCliError, sandboxFor } from "../helpers/cli.js";
 
 function leaves(command: Command): Command[] {
@@ -38,3 +38,41 @@ describe("help", () => {
     assertCliError(await sb.run(["tokn"]), 2, /unknown command 'tokn' \(Did you mean token\?\)/);
   });
 });
+
+describe("declaring only the command being run", () => {
+  const argv = (...args: string[]) => ["node", "pywry-auth", ...args];
+
+  test("finds the top-level command, skipping the root options and their values", () => {
+    assert.equal(commandNamed(argv("verify", "-")), "verify");
+    assert.equal(commandNamed(argv("--json", "token", "create", "--user", "alice")), "token");
+    assert.equal(commandNamed(argv("--store", "verify", "session", "list")), "session", "--store's value is not the command");
+    assert.equal(commandNamed(argv("--secret-file", "roles", "--field", "can", "widget-token", "w1")), "widget-token");
+    assert.equal(commandNamed(argv("--store=verify", "session", "list")), "session");
+    assert.equal(commandNamed(argv("verify", "--help")), "verify", "a command's own help needs only that command");
+  });
+
+  test("declares everything for the root's help, `help`, `--`, an unknown name or no command", () => {
+    for (const args of [[], ["--help"], ["-h", "verify"], ["help", "verify"], ["--", "verify"], ["verfy"], ["--json"]]) {
+      assert.equal(commandNamed(argv(...args)), undefined, args.join(" "));
+    }
+  });
+
+  test("each command declared alone is exactly the same command as in the whole program", () => {
+    const whole = buildProgram();
+    const groups = whole.commands.filter((sub) => sub.name() !== "help");
+    assert.ok(groups.length >= 15, `only ${groups.length} top-level commands`);
+    for (const group of groups) {
+      const alone = buildProgram(group.name());
+      assert.deepEqual(alone.commands.map((sub) => sub.name()), [group.name()]);
+      assert.deepEqual(leaves(alone).map(helpOf), leaves(group).map(helpOf), group.name());
+    }
+  });
+
+  test("a mistake after the command still gets the whole program's message and suggestion", async (t) => {
+    const sb = sandboxFor(t);
+    assertCliError(await sb.run(["token", "creat"]), 2, /unknown command 'creat' \(Did you mean create\?\)/);
+    assertCliError(await sb.run(["verify", "--bogus"]), 2, /unknown option '--bogus'/);
+    assertCliError(await sb.run(["--store", "x.db", "sesion", "list"]), 2, /unknown command 'sesion' \(Did you mean session\?\)/);
+  });
+});
+

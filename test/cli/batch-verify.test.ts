@@ -4,6 +4,7 @@
  * exit 0 only when every token is valid; a summary on stderr.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { assertCliError, assertExit, nowSeconds, pywryToken, sandboxFor, show, type CliResult } from "../helpers/cli.js";
 
@@ -160,3 +161,23 @@ describe("verify --stdin", () => {
     assert.match(result.stdout, /^valid: token for "alice"/);
   });
 });
+
+describe("verify --stdin memory", () => {
+  test("keeps V8's young generation at 8 MiB however many tokens stream through (it grows to 32 MiB uncapped)", async (t) => {
+    const sb = sandboxFor(t);
+    const now = nowSeconds();
+    const lines: string[] = [];
+    for (let index = 0; index < 150_000; index += 1) lines.push(pywryToken(`user-${index}`, now, now + 3600, SECRET));
+    const report = sb.path("heap.json");
+    const hook = new URL("../helpers/heap-report.js", import.meta.url).href;
+    const result = await sb.run(["verify", "--stdin", "--offline"], {
+      env: { PYWRY_AUTH_SECRET: SECRET, NODE_OPTIONS: `--import ${hook}`, PYWRY_AUTH_HEAP_REPORT: report },
+      input: `${lines.join("\n")}\n`,
+      timeoutMs: 120_000,
+    });
+    assertExit(result, 0);
+    const sizes = JSON.parse(readFileSync(report, "utf8")) as Record<string, number>;
+    assert.ok((sizes["new_space"] ?? Infinity) <= 8 * 1024 * 1024, `new space ${sizes["new_space"]} bytes\n${show(result)}`);
+  });
+});
+

@@ -8,6 +8,7 @@ import { InvalidInputError } from "../../core/errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause } from "../../store/types.js";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
 import { LineWriter, lineBatches } from "../lines.js";
 import { EXIT, stdoutStream, type Output } from "../output.js";
@@ -39,6 +40,7 @@ export async function verifyBatch(
   const tally = new Tally();
 
   const writer = new LineWriter(stdout);
+  const youngGeneration = new YoungGenerationCap();
   const run = async (store: AuthStore | null): Promise<void> => {
     const lookup = store === null ? null : revocationLookup(store);
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
@@ -56,6 +58,7 @@ export async function verifyBatch(
         writer.add(resultLine(first + index, result));
       }
       await writer.flush();
+      youngGeneration.check();
     }
   };
 
@@ -65,6 +68,28 @@ export async function verifyBatch(
   output.notice(tally.summary((performance.now() - started) / 1000));
   return tally.invalid === 0 ? EXIT.ok : EXIT.no;
 }
+
+/**
+ * Keeps V8's young generation at YOUNG_GENERATION_CAP bytes. Under a steady stream of short-lived
+ * objects V8 doubles it up to 2 x 16 MiB, a third of the process's memory here, and a running
+ * process cannot lower that limit; it can stop the doubling, which V8 decides each time from its
+ * semi-space growth factor. Measured on a million tokens: the same speed as a 4 MiB semi-space
+ * limit given on the command line (and 20 MB less than without a cap); a cap from the start
+ * (1 MiB) cost 12-20% of the speed in extra scavenges.
+ */
+class YoungGenerationCap {
+  private capped = false;
+
+  check(): void {
+    if (this.capped) return;
+    const young = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
+    if (young === undefined || young.space_size < YOUNG_GENERATION_CAP) return;
+    setFlagsFromString("--semi-space-growth-factor=1");
+    this.capped = true;
+  }
+}
+
+const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
 
 /** The store's batched look-up when it has one, else its one-token look-up for each token. */
 function revocationLookup(store: AuthStore): RevocationLookup {

@@ -104,6 +104,14 @@ const SNAPSHOT_MS = 1;
 
 /** Expired as pywry reads it (any non-zero expiry in the past); one parameter: now. */
 const EXPIRED_CONDITION = "expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ?";
+/**
+ * purgeExpiredInBatches: rows per transaction, and the page cache meanwhile. Measured on a
+ * million expired sessions: 20,000-row batches with the default cache took 9-11 s, 100,000-row
+ * batches with 64 MiB 4.5-6 s, each batch holding the write lock for about half a second
+ * (pywry's connections wait up to 5 s for it).
+ */
+const PURGE_BATCH_ROWS = 100_000;
+const PURGE_CACHE_MB = 64;
 
 export class SqliteSessionStore extends AuthStoreBase {
   readonly path: string;
@@ -501,7 +509,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     collect?: boolean;
     onBatch?: (purgedSoFar: number) => void;
   } = {}): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }> {
-    const size = Math.max(1, Math.trunc(options.batchSize ?? 20_000));
+    const size = Math.max(1, Math.trunc(options.batchSize ?? PURGE_BATCH_ROWS));
     const now = this.now();
     const collect = Boolean(options.collect);
     const sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null = collect ? [] : null;
@@ -516,27 +524,47 @@ export class SqliteSessionStore extends AuthStoreBase {
     );
     let after = -Infinity;
     let purged = 0;
-    for (;;) {
-      // Expired sessions are harmless if a power loss brings some back: no fsync per batch.
-      const deleted = await this.write(() => {
-        const last = boundary.get(after, now, size) as number | null;
-        if (last === null) return null;
-        const rows = remove.all(after, last, now) as Array<string | { session_id: string; user_id: string; expires_at: number }>;
-        after = last;
-        const users = new Set(rows.map((row) => (typeof row === "string" ? row : row.user_id)));
-        this.audit("session.purge", null, null, { count: rows.length, users: users.size });
-        return rows;
-      }, "relaxed");
-      if (deleted === null) break;
-      purged += deleted.length;
-      if (sessions !== null) {
-        for (const row of deleted) {
-          if (typeof row !== "string") sessions.push({ sessionId: row.session_id, userId: row.user_id, expiresAt: row.expires_at });
+    const restoreCache = this.enlargeCache(PURGE_CACHE_MB);
+    try {
+      for (;;) {
+        // Expired sessions are harmless if a power loss brings some back: no fsync per batch.
+        const deleted = await this.write(() => {
+          const last = boundary.get(after, now, size) as number | null;
+          if (last === null) return null;
+          const rows = remove.all(after, last, now) as Array<string | { session_id: string; user_id: string; expires_at: number }>;
+          after = last;
+          const users = new Set(rows.map((row) => (typeof row === "string" ? row : row.user_id)));
+          this.audit("session.purge", null, null, { count: rows.length, users: users.size });
+          return rows;
+        }, "relaxed");
+        if (deleted === null) break;
+        purged += deleted.length;
+        if (sessions !== null) {
+          for (const row of deleted) {
+            if (typeof row !== "string") sessions.push({ sessionId: row.session_id, userId: row.user_id, expiresAt: row.expires_at });
+          }
         }
+        options.onBatch?.(purged);
       }
-      options.onBatch?.(purged);
+    } finally {
+      restoreCache();
     }
     return { purged, sessions };
+  }
+
+  /**
+   * Raises the page cache to at least `megabytes` until the returned function is called. Each
+   * deleted row also leaves pywry's two indexes, whose entries are scattered: with SQLite's
+   * default 2 MiB cache most of those pages are read again and again, and spilled to the WAL
+   * before the commit writes them once more.
+   */
+  private enlargeCache(megabytes: number): () => void {
+    const previous = this.db.pragma("cache_size", { simple: true }) as number;
+    // Negative sizes are KiB, positive ones pages (SQLite's convention).
+    const previousKib = previous < 0 ? -previous : (previous * (this.db.pragma("page_size", { simple: true }) as number)) / 1024;
+    if (previousKib >= megabytes * 1024) return () => undefined;
+    this.db.pragma(`cache_size = -${megabytes * 1024}`);
+    return () => this.db.pragma(`cache_size = ${previous}`);
   }
 
   async healthCheck(): Promise<HealthFinding[]> {

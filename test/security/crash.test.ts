@@ -23,9 +23,9 @@ const SECRET = "crash-test-secret-0123456789abcdef";
 const TRIALS = HEAVY ? 15 : 3;
 const IMPORT_LINES = HEAVY ? 60_000 : 20_000;
 const IMPORT_BATCH = 1000;
-/** purgeExpiredInBatches deletes 20 000 rows per transaction. */
-const PURGE_BATCH = 20_000;
-const EXPIRED = HEAVY ? 100_000 : 50_000;
+/** purgeExpiredInBatches deletes 100 000 rows per transaction: enough expired rows for several. */
+const PURGE_BATCH = 100_000;
+const EXPIRED = HEAVY ? 500_000 : 250_000;
 const LIVE = 500;
 const MIGRATE_SESSIONS = HEAVY ? 40_000 : 15_000;
 const NOW = Math.floor(Date.now() / 1000);

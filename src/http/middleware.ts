@@ -10,7 +10,7 @@ import type { AuthStore } from "../store/types.js";
 import { STORE_UNAVAILABLE, sendFailure, type HttpAuthFailure } from "./answers.js";
 import { requestTarget } from "./credentials.js";
 import { publicPathMatcher } from "./paths.js";
-import { checkResolveOptions, resolveSession, type ResolveSessionOptions, type SessionResolverStore } from "./resolve.js";
+import { checkResolveOptions, resolveCheckedSession, type ResolveSessionOptions, type SessionResolverStore } from "./resolve.js";
 
 /** `next` as Node http, Connect and Express call it: with an error to report one. */
 export type NextFunction = (error?: unknown) => void;
@@ -74,7 +74,7 @@ export function createAuthMiddleware(options: AuthMiddlewareOptions): AuthReques
       next();
       return;
     }
-    resolveSession(req, resolveOptions).then(
+    resolveCheckedSession(req, resolveOptions).then(
       (session) => {
         auth.session = session;
         callNext(next);

@@ -42,6 +42,11 @@ export interface ResolveSessionOptions {
  */
 export async function resolveSession(req: NodeRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
   checkResolveOptions(options);
+  return resolveCheckedSession(req, options);
+}
+
+/** resolveSession for options already checked (the middleware checks them once, at creation). */
+export function resolveCheckedSession(req: NodeRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
   return sessionForCredentials(credentialsOfNodeRequest(req, options.config), options);
 }
 

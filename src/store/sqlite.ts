@@ -172,7 +172,9 @@ export class SqliteSessionStore extends AuthStoreBase {
     }, "relaxed");
   }
 
-  async getSession(sessionId: string): Promise<UserSession | null> {
+  // The hot reads (getSession, findToken, tokenRevocationStatus) return read()'s promise as it is:
+  // an async wrapper would add microtask turns to every request the middleware resolves.
+  getSession(sessionId: string): Promise<UserSession | null> {
     return this.read(() => {
       const session = this.selectSession(sessionId);
       return session && isSessionLive(session, this.now()) ? session : null;
@@ -289,7 +291,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     return this.write(() => this.recordToken(record, session ?? null));
   }
 
-  async findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
+  findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
     // A hot path too: the HTTP middleware asks the registry about every Bearer token.
     return this.read(() => {
       if (!this.hasAuthTables) return null;
@@ -332,7 +334,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     return this.run(() => (this.hasAuthTables ? this.selectRevocation(tokenHash) : null));
   }
 
-  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+  tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
     return this.read(() => this.revocationCause(token));
   }
 

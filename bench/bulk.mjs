@@ -133,7 +133,7 @@ report([
     unit: "s",
     better: "lower",
     goal: 10,
-    note: `batches of 20,000 rows, one audited transaction each; progress on stderr at a terminal; peak RSS ${purged.rssMb?.toFixed(0)} MB`,
+    note: `batches of 100,000 rows with a 64 MiB page cache, one audited transaction each; progress on stderr at a terminal; peak RSS ${purged.rssMb?.toFixed(0)} MB`,
     runs: 1,
   }),
   figure({

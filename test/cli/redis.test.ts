@@ -19,7 +19,7 @@ import {
   type CliResult,
   type Sandbox,
 } from "../helpers/cli.js";
-import { startRedis, type RedisServer } from "../helpers/redis.js";
+import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
 
 const SECRET = "redis-cli-test-secret-0123456789abcdef";
 const server: Promise<RedisServer> = startRedis();
@@ -44,23 +44,9 @@ function cli(sandbox: Sandbox, store: string, prefix?: string): Run {
   return (args, input) => sandbox.run([...global, ...args], { env: { PYWRY_AUTH_SECRET: SECRET }, ...(input === undefined ? {} : { input }) });
 }
 
-/** What pywry's create_session sends for a session (json.dumps spacing, str(float) times). */
-async function pywrySession(prefix: string, id: string, user: string, roles: string[], ttl: number, metadata: object = {}): Promise<void> {
-  const now = Date.now() / 1000;
-  const key = `${prefix}:session:${id}`;
-  await raw
-    .multi()
-    .hset(key, {
-      user_id: user,
-      roles: JSON.stringify(roles).replace(/","/g, '", "'),
-      created_at: String(now),
-      expires_at: String(now + ttl),
-      ttl: String(ttl),
-      metadata: JSON.stringify(metadata).replace(/":/g, '": ').replace(/,"/g, ', "'),
-    })
-    .expire(key, ttl)
-    .sadd(`${prefix}:user:${user}:sessions`, id)
-    .exec();
+/** What pywry's create_session sends for a session. */
+function pywrySession(prefix: string, id: string, user: string, roles: string[], ttl: number, metadata: object = {}): Promise<void> {
+  return writePywrySession(raw, { prefix, id, user, roles, ttl, metadata });
 }
 
 /**

@@ -127,3 +127,39 @@ function stopChild(child: ChildProcess): Promise<void> {
     child.kill("SIGTERM");
   });
 }
+
+/** A session as pywry's RedisSessionStore.create_session writes it, command for command. */
+export interface PywrySessionWrite {
+  prefix: string;
+  id: string;
+  user: string;
+  roles: string[];
+  ttl: number;
+  metadata?: object;
+  /** Unix seconds, a float as pywry's time.time() gives (defaults to the clock). */
+  now?: number;
+}
+
+/**
+ * Writes a session the way pywry does: its hash (json.dumps spacing, str(float) times), the TTL
+ * and the user's session set, in one MULTI.
+ */
+export async function writePywrySession(raw: Redis, session: PywrySessionWrite): Promise<void> {
+  const { prefix, id, user, roles, ttl } = session;
+  const now = session.now ?? Date.now() / 1000;
+  const key = `${prefix}:session:${id}`;
+  await raw
+    .multi()
+    .hset(key, {
+      user_id: user,
+      roles: JSON.stringify(roles).replace(/","/g, '", "'),
+      created_at: String(now),
+      expires_at: String(now + ttl),
+      ttl: String(ttl),
+      metadata: JSON.stringify(session.metadata ?? {}).replace(/":/g, '": ').replace(/,"/g, ', "'),
+    })
+    .expire(key, ttl)
+    .sadd(`${prefix}:user:${user}:sessions`, id)
+    .exec();
+}
+

@@ -7,7 +7,7 @@ import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { parseRedisUrl, redactUrl } from "../../src/store/redis-url.js";
 import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis.js";
-import { startRedis, type RedisServer } from "../helpers/redis.js";
+import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
 import { describeSessionStore } from "../helpers/store-suite.js";
 
 const server: Promise<RedisServer> = startRedis();
@@ -39,21 +39,8 @@ describeSessionStore("RedisSessionStore", async (clock) => {
 const NOW = 1_795_789_328.0072298;
 
 /** What pywry's RedisSessionStore.create_session sends, command for command. */
-async function pywryCreateSession(prefix: string, id: string, user: string, roles: string[], ttl: number, metadata: object, now = NOW): Promise<void> {
-  const key = `${prefix}:session:${id}`;
-  await raw
-    .multi()
-    .hset(key, {
-      user_id: user,
-      roles: JSON.stringify(roles).replace(/","/g, '", "'),
-      created_at: String(now),
-      expires_at: String(now + ttl),
-      ttl: String(ttl),
-      metadata: JSON.stringify(metadata).replace(/":/g, '": ').replace(/,"/g, ', "'),
-    })
-    .expire(key, ttl)
-    .sadd(`${prefix}:user:${user}:sessions`, id)
-    .exec();
+function pywryCreateSession(prefix: string, id: string, user: string, roles: string[], ttl: number, metadata: object, now = NOW): Promise<void> {
+  return writePywrySession(raw, { prefix, id, user, roles, ttl, metadata, now });
 }
 
 async function connect(options: { prefix?: string; mode?: "read" | "write"; now?: () => number } = {}): Promise<RedisSessionStore> {

@@ -54,6 +54,8 @@ export type {
   TransferCounts,
   TransferKind,
   ImportOptions,
+  BearerLookup,
+  BearerQuery,
 } from "./store/types.js";
 // The Redis store is its own entry point, "pywry-auth/redis", so that importing the library never
 // loads the Redis driver; only its option types are named here (types cost nothing at run time).

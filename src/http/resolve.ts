@@ -8,7 +8,7 @@ import { InvalidInputError } from "../core/errors.js";
 import { sha256Hex } from "../core/handles.js";
 import { isSessionLive, type UserSession } from "../core/session.js";
 import { validateToken } from "../core/token.js";
-import type { AuthStore } from "../store/types.js";
+import type { AuthStore, BearerLookup, BearerQuery } from "../store/types.js";
 import {
   credentialsOfFetchRequest,
   credentialsOfNodeRequest,
@@ -22,7 +22,10 @@ import {
  * store has it, lets the registry refuse widget tokens presented as Bearer tokens.
  */
 export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus"> &
-  Partial<Pick<AuthStore, "findToken">>;
+  Partial<Pick<AuthStore, "findToken">> & {
+    /** The reads for a Bearer token in one go (SqliteSessionStore has it); else one by one. */
+    bearerLookup?(query: BearerQuery): Promise<BearerLookup>;
+  };
 
 export interface ResolveSessionOptions {
   store: SessionResolverStore;
@@ -95,19 +98,25 @@ async function sessionForCredentials(credentials: Credentials, options: ResolveS
 async function sessionForBearer(token: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
   const signed = signedToken(token, options);
   if (signed === null) return null;
-  const at = now();
-  if (signed.expiresAt !== null && signed.expiresAt < at) return null;
-  const { userId, tokenHash } = signed;
-  const cause = await options.store.tokenRevocationStatus({ tokenHash, subject: userId, issuedAt: signed.issuedAt });
-  if (cause !== null) return null;
+  if (signed.expiresAt !== null && signed.expiresAt < now()) return null;
+  const { userId } = signed;
+  const query: BearerQuery = { token, tokenHash: signed.tokenHash, subject: userId, issuedAt: signed.issuedAt };
+  const found = typeof options.store.bearerLookup === "function" ? await options.store.bearerLookup(query) : await lookUpOneByOne(query, options.store);
   // Nothing in a pywry token says whether it is a session or a widget token: a widget token for
   // widget "alice" is a valid token for user "alice". The registry knows which one it minted.
-  if (typeof options.store.findToken === "function" && (await options.store.findToken({ tokenHash }))?.kind === "widget") {
-    return null;
-  }
-  const own = liveOrNull(await options.store.getSession(token), now());
+  if (found === null || found.revocation !== null || found.kind === "widget") return null;
+  const own = liveOrNull(found.session, now());
   if (own && own.userId === userId) return own;
   return newestLive(await options.store.listUserSessions(userId), now());
+}
+
+/** bearerLookup for stores without it: the same reads one by one, stopping at a revocation. */
+async function lookUpOneByOne(query: BearerQuery, store: SessionResolverStore): Promise<BearerLookup | null> {
+  const revocation = await store.tokenRevocationStatus(query);
+  if (revocation !== null) return null;
+  const record = typeof store.findToken === "function" ? await store.findToken({ tokenHash: query.tokenHash }) : null;
+  if (record?.kind === "widget") return null;
+  return { revocation, kind: record?.kind ?? null, session: await store.getSession(query.token) };
 }
 
 interface SignedToken {
@@ -119,7 +128,8 @@ interface SignedToken {
 }
 
 /**
- * Tokens whose signature verified, per options object and secret list, most recently used last.
+ * Tokens whose signature verified, per options object and secret list, oldest first (the oldest
+ * is forgotten first; a forgotten token is simply verified again).
  * A client sends the same token with every request: the HMAC and the hash are computed once, not
  * per request. Only what cannot change is kept (the signature's verdict and the claims); expiry,
  * revocations, the registry and the session are checked on every request. A change to the
@@ -141,11 +151,7 @@ function signedToken(token: string, options: ResolveSessionOptions): SignedToken
     SIGNED_TOKENS.set(options, (cache = { secrets: [...secrets], tokens: new Map() }));
   }
   const known = cache.tokens.get(token);
-  if (known !== undefined) {
-    cache.tokens.delete(token);
-    cache.tokens.set(token, known);
-    return known;
-  }
+  if (known !== undefined) return known;
   // Expiry is the caller's check, made on every request: validate as of the epoch here.
   const result = validateToken(token, secrets.filter((secret) => secret.length > 0), 0);
   // pywry also refuses an empty user id (`if is_valid and user_id`).

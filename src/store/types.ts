@@ -163,6 +163,26 @@ export interface SessionStore {
 }
 
 /** What pywry-auth adds on top of pywry's contract: listing, the token registry, revocations. */
+/**
+ * Everything resolving a Bearer token reads from the store, read at once by stores that can
+ * (SqliteSessionStore.bearerLookup): the token's revocation status, the registry's kind for it,
+ * and the live session whose id is the token.
+ */
+export interface BearerLookup {
+  revocation: RevocationCause | null;
+  /** The kind the registry recorded for the token; null when it recorded none. */
+  kind: TokenKind | null;
+  /** The live session whose id is the token; null when there is none. */
+  session: UserSession | null;
+}
+
+export interface BearerQuery {
+  token: string;
+  tokenHash: string;
+  subject: string;
+  issuedAt: number;
+}
+
 export interface AuthStore extends SessionStore {
   listSessions(filter?: SessionFilter): Promise<UserSession[]>;
   /** A session by its id or by its handle (see core/handles), expired ones included. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -129,6 +130,77 @@ describe("SqliteSessionStore writes what pywry reads", () => {
     const theirs = pywry<{ token: string }>({ op: "generate", user_id: "ünïcødé", secret: "päss🔑", now, expires_at: now + 600 }).token;
     assert.equal(theirs, generateSessionToken("ünïcødé", "päss🔑", now + 600, { now }), "byte-for-byte the same token");
     assert.equal(validateSessionToken(theirs, "päss🔑", { now: now + 1 }).userId, "ünïcødé");
+  });
+});
+
+describe("SqliteSessionStore bearerLookup (the middleware's reads for a Bearer token, in one statement)", () => {
+  const T0 = 1_800_000_000;
+  const clock = { now: T0 };
+  const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
+  const query = (token: string, subject: string, issuedAt = T0) => ({ token, tokenHash: hashOf(token), subject, issuedAt });
+  const record = (token: string, kind: "session" | "widget", subject: string) => ({
+    accessor: handleFor(token),
+    tokenHash: hashOf(token),
+    kind,
+    subject,
+    issuedAt: T0,
+    expiresAt: T0 + 3600,
+    label: null,
+    roles: ["viewer"],
+    createdAt: T0,
+    revokedAt: null,
+  });
+
+  test("reads exactly what tokenRevocationStatus, findToken and getSession read one by one", async () => {
+    const store = SqliteSessionStore.open(freshPath(), { now: () => clock.now });
+    await store.recordIssuedToken(record("tok-live", "session", "alice"), { sessionId: "tok-live", userId: "alice", roles: ["editor"], ttl: 3600, metadata: { a: 1 } });
+    await store.recordIssuedToken(record("tok-widget", "widget", "w1"));
+    await store.recordIssuedToken(record("tok-revoked", "session", "bob"), { sessionId: "tok-revoked", userId: "bob", roles: ["viewer"], ttl: 3600, metadata: {} });
+    await store.revokeToken({ tokenHash: hashOf("tok-revoked"), subject: "bob", expiresAt: T0 + 3600, reason: null });
+    await store.createSession("tok-expiring", "carol", ["viewer"], 60);
+    await store.revokeUser("dave", null);
+    const cases = [
+      query("tok-live", "alice"),
+      query("tok-widget", "w1"),
+      query("tok-revoked", "bob"),
+      query("tok-expiring", "carol"),
+      query("unknown", "erin"),
+      query("dave-old", "dave", T0 - 10),
+      query("dave-new", "dave", T0 + 10),
+    ];
+    for (const at of [T0, T0 + 120]) {
+      clock.now = at;
+      for (const q of cases) {
+        const oneByOne = {
+          revocation: await store.tokenRevocationStatus(q),
+          kind: (await store.findToken({ tokenHash: q.tokenHash }))?.kind ?? null,
+          session: await store.getSession(q.token),
+        };
+        assert.deepEqual(await store.bearerLookup(q), oneByOne, `${q.token} at ${at}`);
+      }
+    }
+    clock.now = T0;
+    assert.deepEqual(await store.bearerLookup(query("tok-live", "alice")), {
+      revocation: null,
+      kind: "session",
+      session: { sessionId: "tok-live", userId: "alice", roles: ["editor"], createdAt: T0, expiresAt: T0 + 3600, metadata: { a: 1 } },
+    });
+    assert.equal((await store.bearerLookup(query("tok-revoked", "bob"))).revocation, "token");
+    assert.equal((await store.bearerLookup(query("dave-old", "dave", T0 - 10))).revocation, "user");
+    assert.equal((await store.bearerLookup(query("tok-widget", "w1"))).kind, "widget");
+    clock.now = T0 + 120;
+    assert.equal((await store.bearerLookup(query("tok-expiring", "carol"))).session, null, "an expired session is no session");
+    await store.close();
+  });
+
+  test("works read-only on pywry's own database, which has no pywry-auth tables", async () => {
+    const store = SqliteSessionStore.open(pywryDatabaseCopy(), { mode: "read" });
+    const found = await store.bearerLookup(query("sess-editor", "bob"));
+    assert.equal(found.revocation, null);
+    assert.equal(found.kind, null);
+    assert.deepEqual(found.session, await store.getSession("sess-editor"));
+    assert.ok(found.session !== null);
+    await store.close();
   });
 });
 

@@ -10,7 +10,13 @@ import type { AuthStore } from "../store/types.js";
 import { STORE_UNAVAILABLE, sendFailure, type HttpAuthFailure } from "./answers.js";
 import { requestTarget } from "./credentials.js";
 import { publicPathMatcher } from "./paths.js";
-import { checkResolveOptions, resolveCheckedSession, type ResolveSessionOptions, type SessionResolverStore } from "./resolve.js";
+import {
+  checkResolveOptions,
+  resolveBearerOnlySync,
+  resolveCheckedSession,
+  type ResolveSessionOptions,
+  type SessionResolverStore,
+} from "./resolve.js";
 
 /** `next` as Node http, Connect and Express call it: with an error to report one. */
 export type NextFunction = (error?: unknown) => void;
@@ -72,6 +78,18 @@ export function createAuthMiddleware(options: AuthMiddlewareOptions): AuthReques
     contexts.set(req, { auth, store, storeErrors });
     if (config.enabled !== true || isPublic(requestTarget(req))) {
       next();
+      return;
+    }
+    let decided: UserSession | null | undefined;
+    try {
+      decided = resolveBearerOnlySync(req, resolveOptions);
+    } catch (error) {
+      reportFailure(error, res, next, storeErrors, STORE_UNAVAILABLE);
+      return;
+    }
+    if (decided !== undefined) {
+      auth.session = decided;
+      callNext(next);
       return;
     }
     resolveCheckedSession(req, resolveOptions).then(

@@ -25,6 +25,8 @@ export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessi
   Partial<Pick<AuthStore, "findToken">> & {
     /** The reads for a Bearer token in one go (SqliteSessionStore has it); else one by one. */
     bearerLookup?(query: BearerQuery): Promise<BearerLookup>;
+    /** bearerLookup answered synchronously (SqliteSessionStore has it). */
+    bearerLookupSync?(query: BearerQuery): BearerLookup;
   };
 
 export interface ResolveSessionOptions {
@@ -96,18 +98,52 @@ async function sessionForCredentials(credentials: Credentials, options: ResolveS
  * else the user's most recent live session. pywry takes whichever session its store lists first.
  */
 async function sessionForBearer(token: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
-  const signed = signedToken(token, options);
-  if (signed === null) return null;
-  if (signed.expiresAt !== null && signed.expiresAt < now()) return null;
-  const { userId } = signed;
-  const query: BearerQuery = { token, tokenHash: signed.tokenHash, subject: userId, issuedAt: signed.issuedAt };
+  const query = bearerQuery(token, options, now());
+  if (query === null) return null;
   const found = typeof options.store.bearerLookup === "function" ? await options.store.bearerLookup(query) : await lookUpOneByOne(query, options.store);
+  const decided = bearerDecision(found, query.subject, now());
+  if (decided !== ASK_USER_SESSIONS) return decided;
+  return newestLive(await options.store.listUserSessions(query.subject), now());
+}
+
+/**
+ * resolveCheckedSession without waiting, where a synchronous store read decides it: a request
+ * whose only credential is a Bearer token, on a store with bearerLookupSync (SQLite). The
+ * middleware then hands the request on in the same turn. undefined: not decided here (another
+ * credential, another store, or the user's other sessions to look through); use
+ * resolveCheckedSession. Throws what the store throws.
+ */
+export function resolveBearerOnlySync(req: NodeRequestLike, options: ResolveSessionOptions): UserSession | null | undefined {
+  const { store } = options;
+  if (typeof store.bearerLookupSync !== "function") return undefined;
+  const credentials = credentialsOfNodeRequest(req, options.config);
+  if (credentials.cookie !== null || credentials.bearer === null || credentials.query !== null) return undefined;
+  const now = (options.now ?? systemClock)();
+  const query = bearerQuery(credentials.bearer, options, now);
+  if (query === null) return null;
+  const decided = bearerDecision(store.bearerLookupSync(query), query.subject, now);
+  return decided === ASK_USER_SESSIONS ? undefined : decided;
+}
+
+/** The store query for a Bearer token whose signature verifies and which has not expired; else null. */
+function bearerQuery(token: string, options: ResolveSessionOptions, now: number): BearerQuery | null {
+  const signed = signedToken(token, options);
+  if (signed === null || (signed.expiresAt !== null && signed.expiresAt < now)) return null;
+  return { token, tokenHash: signed.tokenHash, subject: signed.userId, issuedAt: signed.issuedAt };
+}
+
+const ASK_USER_SESSIONS = Symbol("the user's most recent live session");
+
+/**
+ * What the store's answer means: no session (revoked, a widget token, nothing found), the token's
+ * own session, or "the user's most recent live session", which needs another read.
+ */
+function bearerDecision(found: BearerLookup | null, userId: string, now: number): UserSession | null | typeof ASK_USER_SESSIONS {
   // Nothing in a pywry token says whether it is a session or a widget token: a widget token for
   // widget "alice" is a valid token for user "alice". The registry knows which one it minted.
   if (found === null || found.revocation !== null || found.kind === "widget") return null;
-  const own = liveOrNull(found.session, now());
-  if (own && own.userId === userId) return own;
-  return newestLive(await options.store.listUserSessions(userId), now());
+  const own = liveOrNull(found.session, now);
+  return own && own.userId === userId ? own : ASK_USER_SESSIONS;
 }
 
 /** bearerLookup for stores without it: the same reads one by one, stopping at a revocation. */

@@ -109,7 +109,7 @@ for (const kind of STORE_KINDS) {
     test("store failures go to Express's error handler through next(err)", async () => {
       const token = await login("alice", ["viewer"]);
       const real = store;
-      store = failing(real, ["getSession", "tokenRevocationStatus", "bearerLookup"]);
+      store = failing(real, ["getSession", "tokenRevocationStatus", "bearerLookup", "bearerLookupSync"]);
       const origin = await serveApp();
       store = real;
       const response = await fetch(`${origin}/api/me`, { headers: { Authorization: `Bearer ${token}` } });

@@ -152,9 +152,15 @@ export function failing(store: AuthStore, methods: readonly string[]): AuthStore
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function") return value;
       if (methods.includes(String(property))) {
-        return async () => {
-          throw new Error(`SQLITE_IOERR: disk I/O error reading /secret/path/pywry.db`);
-        };
+        const failure = () => new Error(`SQLITE_IOERR: disk I/O error reading /secret/path/pywry.db`);
+        // A synchronous method (bearerLookupSync) throws; the others reject.
+        return String(property).endsWith("Sync")
+          ? () => {
+              throw failure();
+            }
+          : async () => {
+              throw failure();
+            };
       }
       return value.bind(target);
     },

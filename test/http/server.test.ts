@@ -433,7 +433,7 @@ for (const kind of STORE_KINDS) {
 
     describe("store failures", () => {
       test("answer 503 ERR_STORE on plain http, without the store's message or an unhandled rejection", async () => {
-        await serve({ store: failing(store, ["getSession", "tokenRevocationStatus", "bearerLookup"]) });
+        await serve({ store: failing(store, ["getSession", "tokenRevocationStatus", "bearerLookup", "bearerLookupSync"]) });
         const answer = await get("/whoami", { Cookie: "pywry_session=s1" });
         assert.equal(answer.status, 503);
         assert.equal(answer.body.error?.code, "ERR_STORE");

@@ -177,6 +177,7 @@ describe("SqliteSessionStore bearerLookup (the middleware's reads for a Bearer t
           session: await store.getSession(q.token),
         };
         assert.deepEqual(await store.bearerLookup(q), oneByOne, `${q.token} at ${at}`);
+        assert.deepEqual(store.bearerLookupSync(q), oneByOne, `${q.token} at ${at}, synchronously`);
       }
     }
     clock.now = T0;
@@ -191,6 +192,7 @@ describe("SqliteSessionStore bearerLookup (the middleware's reads for a Bearer t
     clock.now = T0 + 120;
     assert.equal((await store.bearerLookup(query("tok-expiring", "carol"))).session, null, "an expired session is no session");
     await store.close();
+    assert.throws(() => store.bearerLookupSync(query("tok-live", "alice")), (error: Error & { code?: string }) => error.code === "ERR_STORE");
   });
 
   test("works read-only on pywry's own database, which has no pywry-auth tables", async () => {

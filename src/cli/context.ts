@@ -5,10 +5,10 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
-import { redactUrl } from "../core/redact.js";
+import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import {
@@ -298,7 +298,18 @@ function readSecretFile(path: string, context: Context): string {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    // `--secret-file <the secret itself>` by mistake: the error must not print it. Judged on the
+    // path relative to here (the flag's value was resolved against the working directory); a
+    // path outside it was typed as a path.
+    const typed = relative(process.cwd(), path);
+    if (!typed.startsWith("..") && looksLikeCredential(typed)) {
+      throw new SecretError(
+        "cannot read the secret file: its path is not shown because it looks like a secret itself (--secret-file takes the path of a file holding the secret)",
+        "ERR_SECRET",
+      );
+    }
+    const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
     throw new SecretError(`cannot read secret file ${path}: ${reason}`, "ERR_SECRET");
   }
   warnIfShared(path, context);

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { InvalidInputError } from "../core/errors.js";
+import { looksLikeCredential } from "../core/redact.js";
 import type { Context, GlobalOptions } from "./context.js";
 import { EXIT, Output, loadColour } from "./output.js";
 
@@ -424,7 +425,7 @@ function hideCredentials(message: string): string {
   return message
     .replace(/'(--?[^'=\s]+)=[^']*'/g, "'$1=...'")
     .replace(/'([^']*)'/g, (quoted, inner: string) =>
-      /:\d+:\d+:/.test(inner) || /^[A-Za-z0-9_\-+/=.]{32,}$/.test(inner) ? "'(not shown: it looks like a token or secret)'" : quoted,
+      looksLikeCredential(inner) ? "'(not shown: it looks like a token or secret)'" : quoted,
     );
 }
 

@@ -16,3 +16,13 @@ export function redactUrl(text: string): string {
   }
   return url.toString();
 }
+
+/**
+ * Whether text pasted where something else belongs looks like a credential: a pywry token
+ * (`user:issued:expires:hmac`) or a long run of secret-alphabet characters (hex, base64,
+ * base64url). Such text is left out of error messages.
+ */
+export function looksLikeCredential(text: string): boolean {
+  return /:\d+:\d+:/.test(text) || /^[A-Za-z0-9_\-+/=.]{32,}$/.test(text);
+}
+

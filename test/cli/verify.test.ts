@@ -166,6 +166,21 @@ describe("verify", () => {
     assert.equal(overridden.valid, true);
   });
 
+  test("--secret-file given the secret itself by mistake: exit 3, and the secret is printed nowhere", async (t) => {
+    const sb = sandboxFor(t);
+    const token = pywryToken("dave", nowSeconds(), null, "whatever");
+    for (const pasted of ["0f".repeat(32), "q1W+/e2r3T4y5U6i7O8p9A0s1D2f3G4h5J6k7L8z9X0c1V2=", "a".repeat(40)]) {
+      const result = await sb.run(["--secret-file", pasted, "verify", token]);
+      assertCliError(result, 3, /looks like a secret itself/);
+      assert.ok(!result.stderr.includes(pasted) && !result.stdout.includes(pasted), show(result));
+      const json = await sb.run(["--secret-file", pasted, "verify", token, "--json"]);
+      assertJsonError(json, 3, "ERR_SECRET");
+      assert.ok(!json.stdout.includes(pasted) && !json.stderr.includes(pasted), show(json));
+    }
+    // A missing file typed as a path is still named, so the typo can be seen.
+    assertCliError(await sb.run(["--secret-file", sb.path("no-such-secret"), "verify", token]), 3, /no-such-secret: no such file/);
+  });
+
   test("key rotation: a token signed with the old secret is valid while PYWRY_AUTH_PREVIOUS_SECRETS lists it", async (t) => {
     const sb = sandboxFor(t);
     const minted = await sb.run(["token", "create", "--user", "alice", "--no-session"], { env: { PYWRY_AUTH_SECRET: "old-secret" } });

@@ -8,12 +8,12 @@ import { InvalidInputError, StoreError } from "../core/errors.js";
 import type { UserSession } from "../core/session.js";
 import type { AuthStore } from "../store/types.js";
 import { STORE_UNAVAILABLE, sendFailure, type HttpAuthFailure } from "./answers.js";
-import { requestTarget } from "./credentials.js";
+import { credentialsOfNodeRequest, requestTarget } from "./credentials.js";
 import { publicPathMatcher } from "./paths.js";
 import {
+  bearerOnlySessionSync,
   checkResolveOptions,
-  resolveBearerOnlySync,
-  resolveCheckedSession,
+  sessionForCredentials,
   type ResolveSessionOptions,
   type SessionResolverStore,
 } from "./resolve.js";
@@ -80,9 +80,10 @@ export function createAuthMiddleware(options: AuthMiddlewareOptions): AuthReques
       next();
       return;
     }
+    const credentials = credentialsOfNodeRequest(req, config);
     let decided: UserSession | null | undefined;
     try {
-      decided = resolveBearerOnlySync(req, resolveOptions);
+      decided = bearerOnlySessionSync(credentials, resolveOptions);
     } catch (error) {
       reportFailure(error, res, next, storeErrors, STORE_UNAVAILABLE);
       return;
@@ -92,7 +93,7 @@ export function createAuthMiddleware(options: AuthMiddlewareOptions): AuthReques
       callNext(next);
       return;
     }
-    resolveCheckedSession(req, resolveOptions).then(
+    sessionForCredentials(credentials, resolveOptions).then(
       (session) => {
         auth.session = session;
         callNext(next);

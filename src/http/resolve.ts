@@ -47,11 +47,6 @@ export interface ResolveSessionOptions {
  */
 export async function resolveSession(req: NodeRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
   checkResolveOptions(options);
-  return resolveCheckedSession(req, options);
-}
-
-/** resolveSession for options already checked (the middleware checks them once, at creation). */
-export function resolveCheckedSession(req: NodeRequestLike, options: ResolveSessionOptions): Promise<UserSession | null> {
   return sessionForCredentials(credentialsOfNodeRequest(req, options.config), options);
 }
 
@@ -76,7 +71,8 @@ export function checkResolveOptions(options: ResolveSessionOptions): void {
   }
 }
 
-async function sessionForCredentials(credentials: Credentials, options: ResolveSessionOptions): Promise<UserSession | null> {
+/** The live session the credentials name, tried in pywry's order; for options already checked. */
+export async function sessionForCredentials(credentials: Credentials, options: ResolveSessionOptions): Promise<UserSession | null> {
   const now = options.now ?? systemClock;
   if (credentials.cookie !== null) {
     const session = liveOrNull(await options.store.getSession(credentials.cookie), now());
@@ -107,16 +103,15 @@ async function sessionForBearer(token: string, options: ResolveSessionOptions, n
 }
 
 /**
- * resolveCheckedSession without waiting, where a synchronous store read decides it: a request
- * whose only credential is a Bearer token, on a store with bearerLookupSync (SQLite). The
- * middleware then hands the request on in the same turn. undefined: not decided here (another
- * credential, another store, or the user's other sessions to look through); use
- * resolveCheckedSession. Throws what the store throws.
+ * sessionForCredentials without waiting, where a synchronous store read decides it: credentials
+ * that are only a Bearer token, on a store with bearerLookupSync (SQLite). The middleware then
+ * hands the request on in the same turn. undefined: not decided here (another credential,
+ * another store, or the user's other sessions to look through); use sessionForCredentials.
+ * Throws what the store throws.
  */
-export function resolveBearerOnlySync(req: NodeRequestLike, options: ResolveSessionOptions): UserSession | null | undefined {
+export function bearerOnlySessionSync(credentials: Credentials, options: ResolveSessionOptions): UserSession | null | undefined {
   const { store } = options;
   if (typeof store.bearerLookupSync !== "function") return undefined;
-  const credentials = credentialsOfNodeRequest(req, options.config);
   if (credentials.cookie !== null || credentials.bearer === null || credentials.query !== null) return undefined;
   const now = (options.now ?? systemClock)();
   const query = bearerQuery(credentials.bearer, options, now);

@@ -15,7 +15,8 @@ export type MakeStore = (clock: Clock) => Promise<AuthStore> | AuthStore;
 
 const T0 = 1_800_000_000;
 
-function record(token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
+/** A registry record for `token`: a session token for alice, issued at T0 for an hour. */
+export function tokenRecord(token: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
   const tokenHash = sha256Hex(token);
   return {
     accessor: handleFor(token),
@@ -159,16 +160,16 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
 
     test("recordIssuedToken stores the registry entry and the session together", async () => {
       const token = "alice:1800000000:1800003600:" + "a".repeat(64);
-      const session = await store.recordIssuedToken(record(token, { label: "ci" }), { sessionId: token, userId: "alice", roles: ["editor"], ttl: 3600 });
+      const session = await store.recordIssuedToken(tokenRecord(token, { label: "ci" }), { sessionId: token, userId: "alice", roles: ["editor"], ttl: 3600 });
       assert.equal(session?.sessionId, token);
-      assert.deepEqual(await store.findToken({ accessor: handleFor(token) }), record(token, { label: "ci" }));
-      assert.deepEqual(await store.findToken({ tokenHash: sha256Hex(token) }), record(token, { label: "ci" }));
+      assert.deepEqual(await store.findToken({ accessor: handleFor(token) }), tokenRecord(token, { label: "ci" }));
+      assert.deepEqual(await store.findToken({ tokenHash: sha256Hex(token) }), tokenRecord(token, { label: "ci" }));
       assert.deepEqual((await store.getSession(token))?.roles, ["editor"]);
     });
 
     test("the registry never holds the token itself", async () => {
       const token = "alice:1800000000:0:" + "b".repeat(64);
-      await store.recordIssuedToken(record(token, { expiresAt: null }));
+      await store.recordIssuedToken(tokenRecord(token, { expiresAt: null }));
       const listed = await store.listTokens({ all: true });
       assert.equal(JSON.stringify(listed).includes(token), false);
       assert.equal(listed.length, 1);
@@ -178,9 +179,9 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       const live = "alice:1:0:" + "1".repeat(64);
       const widget = "w1:1:1800000300:" + "2".repeat(64);
       const expired = "bob:1:1800000010:" + "3".repeat(64);
-      await store.recordIssuedToken(record(live, { expiresAt: null }));
-      await store.recordIssuedToken(record(widget, { kind: "widget", subject: "w1", expiresAt: T0 + 300, roles: null }));
-      await store.recordIssuedToken(record(expired, { subject: "bob", expiresAt: T0 + 10 }));
+      await store.recordIssuedToken(tokenRecord(live, { expiresAt: null }));
+      await store.recordIssuedToken(tokenRecord(widget, { kind: "widget", subject: "w1", expiresAt: T0 + 300, roles: null }));
+      await store.recordIssuedToken(tokenRecord(expired, { subject: "bob", expiresAt: T0 + 10 }));
       clock.now = T0 + 20;
       assert.deepEqual((await store.listTokens()).map((r) => r.subject).sort(), ["alice", "w1"]);
       assert.deepEqual((await store.listTokens({ all: true })).map((r) => r.subject).sort(), ["alice", "bob", "w1"]);
@@ -192,7 +193,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
 
     test("revokeToken deletes the token's session, marks the registry and is idempotent", async () => {
       const token = "alice:1800000000:1800003600:" + "c".repeat(64);
-      await store.recordIssuedToken(record(token), { sessionId: token, userId: "alice", ttl: 3600 });
+      await store.recordIssuedToken(tokenRecord(token), { sessionId: token, userId: "alice", ttl: 3600 });
       await store.createSession("unrelated", "alice");
       clock.now = T0 + 5;
       const first = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: "leaked" });
@@ -225,7 +226,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       await store.createSession("a2", "alice", null, 60);
       await store.createSession("b1", "bob");
       const early = "alice:1799999990:0:" + "e".repeat(64);
-      await store.recordIssuedToken(record(early, { issuedAt: T0 - 10, expiresAt: null }));
+      await store.recordIssuedToken(tokenRecord(early, { issuedAt: T0 - 10, expiresAt: null }));
       clock.now = T0 + 100;
       const result = await store.revokeUser("alice", "left the company");
       assert.deepEqual(result, { userId: "alice", cutoffAt: T0 + 100, sessionsDeleted: 2 });
@@ -254,11 +255,11 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
     test("renewToken revokes the old token and its session and records the new one, together", async () => {
       const old = "alice:1800000000:1800003600:" + "1".repeat(64);
       const fresh = "alice:1800000010:1800007210:" + "2".repeat(64);
-      await store.recordIssuedToken(record(old), { sessionId: old, userId: "alice", roles: ["editor"], ttl: 3600 });
+      await store.recordIssuedToken(tokenRecord(old), { sessionId: old, userId: "alice", roles: ["editor"], ttl: 3600 });
       clock.now = T0 + 10;
       const session = await store.renewToken(
         { tokenHash: sha256Hex(old), subject: "alice", expiresAt: T0 + 3600, reason: "renewed" },
-        record(fresh, { issuedAt: T0 + 10, expiresAt: T0 + 7210, createdAt: T0 + 10 }),
+        tokenRecord(fresh, { issuedAt: T0 + 10, expiresAt: T0 + 7210, createdAt: T0 + 10 }),
         { sessionId: fresh, userId: "alice", roles: ["editor"], ttl: 7200 },
       );
       assert.equal(session?.sessionId, fresh);
@@ -313,7 +314,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
 
     test("every change is audited with handles, never with session ids or tokens", async () => {
       const token = "alice:1800000000:0:" + "9".repeat(64);
-      await store.recordIssuedToken(record(token, { expiresAt: null }), { sessionId: token, userId: "alice", roles: ["viewer"] });
+      await store.recordIssuedToken(tokenRecord(token, { expiresAt: null }), { sessionId: token, userId: "alice", roles: ["viewer"] });
       await store.createSession("plain-session-id", "bob", ["editor"], 60);
       await store.refreshSession("plain-session-id", 120);
       await store.grantResource("plain-session-id", "widget:w", ["read"]);
@@ -375,7 +376,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       const data = {
         roles: new Map([["analyst", ["read", "export"]], ["viewer", ["read"]]]),
         sessions: [{ sessionId: "imported", userId: "gina", roles: ["analyst"], createdAt: T0 - 100.25, expiresAt: T0 + 500.5, metadata: { x: [1] } }],
-        tokens: [record(token, { subject: "gina", revokedAt: T0 - 5 })],
+        tokens: [tokenRecord(token, { subject: "gina", revokedAt: T0 - 5 })],
         revocations: [{ tokenHash: sha256Hex(token), accessor: handleFor(token), subject: "gina", revokedAt: T0 - 5, expiresAt: T0 + 3600, reason: "moved" }],
         cutoffs: [{ userId: "hank", cutoffAt: T0 - 50, reason: null }],
       };

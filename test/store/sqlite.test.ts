@@ -10,7 +10,7 @@ import { handleFor } from "../../src/core/handles.js";
 import { SqliteSessionStore } from "../../src/store/sqlite.js";
 import { fixturesDir } from "../helpers/paths.js";
 import { pywry } from "../helpers/python.js";
-import { describeSessionStore } from "../helpers/store-suite.js";
+import { describeSessionStore, tokenRecord } from "../helpers/store-suite.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-sqlite-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
@@ -138,24 +138,12 @@ describe("SqliteSessionStore bearerLookup (the middleware's reads for a Bearer t
   const clock = { now: T0 };
   const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
   const query = (token: string, subject: string, issuedAt = T0) => ({ token, tokenHash: hashOf(token), subject, issuedAt });
-  const record = (token: string, kind: "session" | "widget", subject: string) => ({
-    accessor: handleFor(token),
-    tokenHash: hashOf(token),
-    kind,
-    subject,
-    issuedAt: T0,
-    expiresAt: T0 + 3600,
-    label: null,
-    roles: ["viewer"],
-    createdAt: T0,
-    revokedAt: null,
-  });
 
   test("reads exactly what tokenRevocationStatus, findToken and getSession read one by one", async () => {
     const store = SqliteSessionStore.open(freshPath(), { now: () => clock.now });
-    await store.recordIssuedToken(record("tok-live", "session", "alice"), { sessionId: "tok-live", userId: "alice", roles: ["editor"], ttl: 3600, metadata: { a: 1 } });
-    await store.recordIssuedToken(record("tok-widget", "widget", "w1"));
-    await store.recordIssuedToken(record("tok-revoked", "session", "bob"), { sessionId: "tok-revoked", userId: "bob", roles: ["viewer"], ttl: 3600, metadata: {} });
+    await store.recordIssuedToken(tokenRecord("tok-live", { subject: "alice" }), { sessionId: "tok-live", userId: "alice", roles: ["editor"], ttl: 3600, metadata: { a: 1 } });
+    await store.recordIssuedToken(tokenRecord("tok-widget", { kind: "widget", subject: "w1" }));
+    await store.recordIssuedToken(tokenRecord("tok-revoked", { subject: "bob" }), { sessionId: "tok-revoked", userId: "bob", roles: ["viewer"], ttl: 3600, metadata: {} });
     await store.revokeToken({ tokenHash: hashOf("tok-revoked"), subject: "bob", expiresAt: T0 + 3600, reason: null });
     await store.createSession("tok-expiring", "carol", ["viewer"], 60);
     await store.revokeUser("dave", null);

@@ -133,21 +133,24 @@ const ASK_USER_SESSIONS = Symbol("the user's most recent live session");
  * What the store's answer means: no session (revoked, a widget token, nothing found), the token's
  * own session, or "the user's most recent live session", which needs another read.
  */
-function bearerDecision(found: BearerLookup | null, userId: string, now: number): UserSession | null | typeof ASK_USER_SESSIONS {
+function bearerDecision(found: BearerLookup, userId: string, now: number): UserSession | null | typeof ASK_USER_SESSIONS {
   // Nothing in a pywry token says whether it is a session or a widget token: a widget token for
   // widget "alice" is a valid token for user "alice". The registry knows which one it minted.
-  if (found === null || found.revocation !== null || found.kind === "widget") return null;
+  if (found.revocation !== null || found.kind === "widget") return null;
   const own = liveOrNull(found.session, now);
   return own && own.userId === userId ? own : ASK_USER_SESSIONS;
 }
 
-/** bearerLookup for stores without it: the same reads one by one, stopping at a revocation. */
-async function lookUpOneByOne(query: BearerQuery, store: SessionResolverStore): Promise<BearerLookup | null> {
+/**
+ * bearerLookup for stores without it: the same reads one by one, stopping as soon as the answer
+ * is settled (a revocation, a widget token).
+ */
+async function lookUpOneByOne(query: BearerQuery, store: SessionResolverStore): Promise<BearerLookup> {
   const revocation = await store.tokenRevocationStatus(query);
-  if (revocation !== null) return null;
-  const record = typeof store.findToken === "function" ? await store.findToken({ tokenHash: query.tokenHash }) : null;
-  if (record?.kind === "widget") return null;
-  return { revocation, kind: record?.kind ?? null, session: await store.getSession(query.token) };
+  if (revocation !== null) return { revocation, kind: null, session: null };
+  const kind = typeof store.findToken === "function" ? ((await store.findToken({ tokenHash: query.tokenHash }))?.kind ?? null) : null;
+  if (kind === "widget") return { revocation, kind, session: null };
+  return { revocation, kind, session: await store.getSession(query.token) };
 }
 
 interface SignedToken {

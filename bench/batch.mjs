@@ -2,7 +2,7 @@
 // with revocation checks against SQLite, peak RSS, and the exit code (0 only if all are valid).
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { RUNS, cliEnv, dist, figure, log, median, report, runCli, scaled, tempDir } from "./lib.mjs";
 
 const { generateSessionToken, SqliteSessionStore, sha256Hex } = await import(dist("index.js"));

@@ -3,7 +3,7 @@
 // listUserSessions, then all expired and purged with `session purge`.
 import { closeSync, copyFileSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { bin, cliEnv, dist, figure, log, median, report, runCli, scaled, tempDir, wallMs } from "./lib.mjs";
 
 const { SqliteSessionStore } = await import(dist("index.js"));

@@ -2,7 +2,7 @@
 // same payloads, measured side by side (rounds interleaved; medians of the per-round ratios).
 import { createHmac, createSecretKey } from "node:crypto";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { RUNS, dist, figure, log, median, report, scaled, tempDir } from "./lib.mjs";
 
 const { generateSessionToken, validateSessionToken, verifyToken, SqliteSessionStore, sha256Hex } = await import(dist("index.js"));

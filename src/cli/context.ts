@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
+import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
@@ -24,6 +25,7 @@ import {
 
 export interface GlobalOptions {
   secretFile?: string;
+  sqliteKeyFile?: string;
   store?: string;
   redisPrefix?: string;
   json?: boolean;
@@ -196,7 +198,7 @@ export type StoreAccess = "read" | "update" | "create";
 /** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
   const location = storeLocation(context);
-  const store = await openStore(location, access);
+  const store = await openStore(context, location, access);
   // Commands that add to the store (mint, create, revoke, import) say when others can read it.
   if (location.kind === "sqlite" && access === "create") warnIfStoreShared(location.path, context);
   try {
@@ -206,14 +208,49 @@ export async function withStore<T>(context: Context, access: StoreAccess, work: 
   }
 }
 
-async function openStore(location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
+async function openStore(context: Context, location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
   const mode = access === "read" ? "read" : "write";
   if (location.kind === "redis") {
     const { RedisSessionStore } = await import("../store/redis.js");
     return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode });
   }
-  const { SqliteSessionStore } = await import("../store/sqlite.js");
-  return SqliteSessionStore.open(location.path, { mode, create: access === "create" });
+  const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite.js"), import("../store/sqlite-connection.js")]);
+  const format = sqliteFileFormat(location.path);
+  const key = await storeKeyFor(context, location.path, format, access);
+  if (key && format !== "encrypted") {
+    context.notice(`creating the session store encrypted (SQLCipher 4), key from ${key.source}`);
+  }
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source });
+}
+
+/**
+ * The key a SQLite store is opened with: an encrypted file needs one (ERR_STORE_KEY naming the
+ * sources tried when none is found); a store about to be created gets one when a key is
+ * configured, so that pywry with sqlcipher can open it; a plain file needs none, and then no
+ * source (not even the keyring) is asked.
+ */
+async function storeKeyFor(
+  context: Context,
+  path: string,
+  format: "missing" | "empty" | "plain" | "encrypted",
+  access: StoreAccess,
+): Promise<ResolvedKey | null> {
+  if (format === "plain" || (format !== "encrypted" && access !== "create")) return null;
+  const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite-key.js");
+  const sources = sqliteKeySources(context);
+  return format === "encrypted" ? requireSqliteKey(path, sources) : (await resolveSqliteKey(sources)).key;
+}
+
+/** Where the SQLite key may come from: --sqlite-key-file, PYWRY_SQLITE_KEY, the config file, the keyring, pywry's salt. */
+export function sqliteKeySources(context: Context): KeySourceOptions {
+  const flag = context.options.sqliteKeyFile;
+  if (flag === "") throw new InvalidInputError("--sqlite-key-file needs a path", "ERR_USAGE");
+  const fromConfig = configOf(context).sqliteKeyFile;
+  return {
+    env: context.env,
+    keyFile: flag ? { path: expandHome(flag, context.env), origin: "--sqlite-key-file" } : undefined,
+    configKeyFile: fromConfig ? { path: expandHome(fromConfig, context.env), origin: configOrigin(context.env) } : undefined,
+  };
 }
 
 export function generateSecret(): string {

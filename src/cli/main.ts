@@ -34,7 +34,7 @@ async function parseErrorOf(program: Command, argv: readonly string[]): Promise<
 }
 
 // Root options that take a value: the argument after one is its value, not a command name.
-const ROOT_OPTIONS_WITH_VALUES = new Set(["--secret-file", "--store", "--redis-prefix", "--field", "--secret"]);
+const ROOT_OPTIONS_WITH_VALUES = new Set(["--secret-file", "--sqlite-key-file", "--store", "--redis-prefix", "--field", "--secret", "--sqlite-key"]);
 
 /**
  * The top-level command argv runs, when that is plain without parsing; undefined (declare them
@@ -60,11 +60,13 @@ export function buildProgram(only?: string): Command {
     .version(packageVersion(), "-V, --version", "print the pywry-auth version")
     .option("--secret-file <path>", "file holding the signing secret (default: $PYWRY_AUTH_SECRET, then ~/.config/pywry-auth/secret)")
     .option("--store <path|url>", "session store: a SQLite file or redis://host:port/db (default: pywry's PYWRY_DEPLOY__* settings, then ~/.config/pywry/pywry.db)")
+    .option("--sqlite-key-file <path>", "file holding the SQLCipher key of an encrypted pywry database (default: $PYWRY_SQLITE_KEY, then the config file, pywry's keyring entry, pywry's salt file)")
     .option("--redis-prefix <prefix>", "key prefix in Redis (default: $PYWRY_DEPLOY__REDIS_PREFIX, then pywry)")
     .option("--json", "machine-readable JSON output")
     .option("--field <name>", "print only this field of the JSON output, raw (e.g. --field accessor)")
     .option("--no-color", "never colour the output")
     .addOption(new Option("--secret <value>").hideHelp())
+    .addOption(new Option("--sqlite-key <value>").hideHelp())
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.hook("preAction", (_program, command) => refuseSecretOnArgv(command.optsWithGlobals()));
@@ -397,6 +399,13 @@ function refuseSecretOnArgv(options: Record<string, unknown>): void {
     throw new InvalidInputError(
       "--secret is not accepted: command-line arguments are visible to every user of the machine. " +
         "Use --secret-file <path> or the PYWRY_AUTH_SECRET environment variable.",
+      "ERR_USAGE",
+    );
+  }
+  if (options["sqliteKey"] !== undefined) {
+    throw new InvalidInputError(
+      "--sqlite-key is not accepted: command-line arguments are visible to every user of the machine. " +
+        "Use --sqlite-key-file <path> or the PYWRY_SQLITE_KEY environment variable.",
       "ERR_USAGE",
     );
   }

@@ -104,6 +104,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ERR_SECRET: EXIT.environment,
   ERR_STORE: EXIT.environment,
   ERR_STORE_VERSION: EXIT.environment,
+  ERR_STORE_KEY: EXIT.environment,
   ERR_CONFIG: EXIT.environment,
   ERR_NOT_FOUND: EXIT.notFound,
 };

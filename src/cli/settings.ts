@@ -11,13 +11,15 @@ import { ConfigError } from "../core/errors.js";
 export interface ConfigFile {
   store?: string;
   secretFile?: string;
+  /** A file holding the SQLCipher key of an encrypted pywry database. */
+  sqliteKeyFile?: string;
   redisPrefix?: string;
   sessionTtl?: number;
   widgetTtl?: number;
   defaultRoles?: string[];
 }
 
-export const CONFIG_KEYS: ReadonlyArray<keyof ConfigFile> = ["store", "secretFile", "redisPrefix", "sessionTtl", "widgetTtl", "defaultRoles"];
+export const CONFIG_KEYS: ReadonlyArray<keyof ConfigFile> = ["store", "secretFile", "sqliteKeyFile", "redisPrefix", "sessionTtl", "widgetTtl", "defaultRoles"];
 
 export interface Setting<T> {
   value: T;

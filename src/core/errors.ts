@@ -20,6 +20,7 @@ export type ErrorCode =
   | "ERR_SECRET"
   | "ERR_STORE"
   | "ERR_STORE_VERSION"
+  | "ERR_STORE_KEY"
   | "ERR_CONFIG"
   | "ERR_NOT_FOUND";
 
@@ -57,7 +58,7 @@ export class SecretError extends PywryAuthError {
 
 /** The session store cannot be opened, read or written. */
 export class StoreError extends PywryAuthError {
-  constructor(message: string, options?: { cause?: unknown; code?: "ERR_STORE" | "ERR_STORE_VERSION" }) {
+  constructor(message: string, options?: { cause?: unknown; code?: "ERR_STORE" | "ERR_STORE_VERSION" | "ERR_STORE_KEY" }) {
     super(options?.code ?? "ERR_STORE", message, { cause: options?.cause });
   }
 }

@@ -5,12 +5,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
+import { connect, type Connection, type SqliteEncryption } from "./sqlite-connection.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
@@ -58,6 +59,14 @@ export interface SqliteStoreOptions {
    * index pages it needs in memory instead of reading them from the file again.
    */
   cacheSizeMb?: number;
+  /**
+   * The SQLCipher key of an encrypted pywry database (pywry's `PRAGMA key`; see
+   * resolveSqliteKey for where pywry finds it). A file pywry-auth creates with a key is encrypted
+   * with SQLCipher 4's defaults, so that pywry with sqlcipher3 opens it; a plain file stays plain.
+   */
+  key?: string;
+  /** Where the key came from (e.g. "env PYWRY_SQLITE_KEY"), for error messages; never the key. */
+  keySource?: string;
 }
 
 interface SessionRow {
@@ -118,6 +127,8 @@ const PURGE_CACHE_MB = 64;
 
 export class SqliteSessionStore extends AuthStoreBase {
   readonly path: string;
+  /** How the file is encrypted (null: plain SQLite), as found when it was opened. */
+  readonly encryption: SqliteEncryption;
   private readonly db: Database.Database;
   private readonly now: () => number;
   private readonly writable: boolean;
@@ -128,10 +139,11 @@ export class SqliteSessionStore extends AuthStoreBase {
   /** When the open read snapshot began (performance.now()), or null when none is open; see read(). */
   private snapshotSince: number | null = null;
 
-  private constructor(path: string, db: Database.Database, options: SqliteStoreOptions) {
+  private constructor(path: string, connection: Connection, options: SqliteStoreOptions) {
     super();
     this.path = path;
-    this.db = db;
+    this.db = connection.db;
+    this.encryption = connection.encryption;
     this.now = options.now ?? (() => Date.now() / 1000);
     this.writable = options.mode !== "read";
     this.actor = options.actor ?? osUser();
@@ -146,14 +158,14 @@ export class SqliteSessionStore extends AuthStoreBase {
       if (mode === "read" || options.create === false) throw new StoreError(`no session store at ${path}`);
       createPrivateFile(path);
     }
-    let db: Database.Database | undefined;
+    let connection: Connection | undefined;
     try {
-      db = new Database(path, { fileMustExist: true });
-      const store = new SqliteSessionStore(path, db, options);
+      connection = connect(path, { key: options.key, keySource: options.keySource });
+      const store = new SqliteSessionStore(path, connection, options);
       store.initialise(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS, options.cacheSizeMb);
       return store;
     } catch (error) {
-      db?.close();
+      connection?.db.close();
       // A store that could not be set up must not be left behind as an empty file that later
       // commands would take for a store.
       if (created) rmSync(path, { force: true });
@@ -925,9 +937,9 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   /**
-   * BEGIN IMMEDIATE ... COMMIT with cached statements: better-sqlite3's db.transaction() builds
+   * BEGIN IMMEDIATE ... COMMIT with cached statements: better-sqlite3-multiple-ciphers's db.transaction() builds
    * five wrapper functions on every call, which showed in createSession's profile. Nested calls
-   * (none today) would get better-sqlite3's savepoints.
+   * (none today) would get better-sqlite3-multiple-ciphers's savepoints.
    */
   private transaction<T>(change: () => T): T {
     if (this.db.inTransaction) return this.db.transaction(change)();
@@ -1016,15 +1028,12 @@ export function toStoreError(error: unknown, path: string): PywryAuthError {
   const detail = (error as Error).message ?? String(error);
   if (detail.includes("Could not locate the bindings file") || code === "ERR_DLOPEN_FAILED") {
     return new StoreError(
-      "the SQLite driver (better-sqlite3) is not built for this Node.js: run `npm rebuild better-sqlite3` where pywry-auth is installed",
+      "the SQLite driver (better-sqlite3-multiple-ciphers) is not built for this Node.js: run `npm rebuild better-sqlite3-multiple-ciphers` where pywry-auth is installed",
       { cause: error },
     );
   }
   const explanations: Record<string, string> = {
-    SQLITE_NOTADB:
-      `${path} is not a SQLite database. If pywry encrypted it with SQLCipher (PYWRY_SQLITE_KEY), pywry-auth cannot read it: ` +
-      `make a plain copy with the sqlcipher shell (PRAGMA key = '<key>'; ATTACH DATABASE 'plain.db' AS plain KEY ''; SELECT sqlcipher_export('plain');) ` +
-      `and point pywry (without PYWRY_SQLITE_KEY) and pywry-auth at it`,
+    SQLITE_NOTADB: `${path} is not a SQLite database (nor a SQLCipher one that the key opens)`,
     SQLITE_BUSY: `${path} is locked by another process (gave up waiting)`,
     SQLITE_CORRUPT: `${path} is corrupt: ${detail}`,
     // Before SQLITE_READONLY, which prefixes it: a WAL database needs its -shm file beside it.

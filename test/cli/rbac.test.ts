@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { binPath, fixturesDir } from "../helpers/paths.js";
 
 const SECRET = "rbac-test-secret-0123456789abcdef";

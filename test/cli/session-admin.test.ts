@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { newSessionId } from "../../src/cli/commands/sessions.js";
 import {
   FIXTURE_SESSIONS,

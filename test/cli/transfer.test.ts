@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { assertCliError, assertExit, okJson, sandboxFor, sessionRows, show, withDb, type CliResult } from "../helpers/cli.js";
 
 interface ImportSummary {

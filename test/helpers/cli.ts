@@ -9,7 +9,7 @@ import { createHash, createHmac } from "node:crypto";
 import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { binPath, fixturesDir } from "./paths.js";
 
 export interface CliResult {

@@ -12,13 +12,13 @@
  *   nothing is downloaded. (`npm install --offline <tgz>` is not enough: it needs registry
  *   metadata that `npm ci` does not always cache, and it may pick versions that were never
  *   downloaded.)
- * - `--ignore-scripts`: better-sqlite3's install script would compile SQLite again (~70 s with
+ * - `--ignore-scripts`: better-sqlite3-multiple-ciphers's install script would compile SQLite again (~70 s with
  *   node-gyp). That build is the user's npm's job (see the README's Install section) and tests
- *   better-sqlite3, not this package. So the installed CLI first mints and verifies tokens on the
+ *   better-sqlite3-multiple-ciphers, not this package. So the installed CLI first mints and verifies tokens on the
  *   paths that never load SQLite (`token create --no-session`, `widget-token --no-record`,
  *   `verify --offline`), which is also what works for a user whose native build failed. Then, for
- *   the store, the binary the project's `npm ci` already built for the same better-sqlite3 version
- *   and the same Node is copied into the installed better-sqlite3, standing in for its install
+ *   the store, the binary the project's `npm ci` already built for the same better-sqlite3-multiple-ciphers version
+ *   and the same Node is copied into the installed better-sqlite3-multiple-ciphers, standing in for its install
  *   script, and the installed CLI and library use a real SQLite store.
  */
 import assert from "node:assert/strict";
@@ -469,17 +469,17 @@ export { userId, code };
     assertOk("tsc --noEmit on a consumer of the installed package", result);
   });
 
-  test("with better-sqlite3's native addon in place, the installed CLI and library use a SQLite store", async (t) => {
+  test("with better-sqlite3-multiple-ciphers's native addon in place, the installed CLI and library use a SQLite store", async (t) => {
     const addon = join("build", "Release", "better_sqlite3.node");
-    const source = join(projectRoot, "node_modules", "better-sqlite3");
-    const target = join(consumer, "node_modules", "better-sqlite3");
+    const source = join(projectRoot, "node_modules", "better-sqlite3-multiple-ciphers");
+    const target = join(consumer, "node_modules", "better-sqlite3-multiple-ciphers");
     const ours = readJson<Manifest>(join(source, "package.json")).version;
     const theirs = readJson<Manifest>(join(target, "package.json")).version;
     if (!existsSync(join(source, addon)) || ours !== theirs) {
-      t.skip(`the project's better-sqlite3 ${ours} has no built addon, or differs from the installed ${theirs}`);
+      t.skip(`the project's better-sqlite3-multiple-ciphers ${ours} has no built addon, or differs from the installed ${theirs}`);
       return;
     }
-    // Stands in for better-sqlite3's install script: same version, same Node, so the same binary.
+    // Stands in for better-sqlite3-multiple-ciphers's install script: same version, same Node, so the same binary.
     mkdirSync(dirname(join(target, addon)), { recursive: true });
     copyFileSync(join(source, addon), join(target, addon));
 

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { Redis } from "ioredis";
 import { RedisSessionStore } from "../../src/store/redis.js";
 import type { AuthStore } from "../../src/store/types.js";

@@ -13,7 +13,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test, type TestContext } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { SqliteSessionStore } from "../../src/store/sqlite.js";
 import { assertExit, show, type CliResult } from "../helpers/cli.js";
 import { binPath } from "../helpers/paths.js";

@@ -16,7 +16,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { assertCliError, assertExit, sandboxFor, show, STACK_FRAME, type CliResult, type Sandbox } from "../helpers/cli.js";
 import { binPath, fixturesDir, projectRoot } from "../helpers/paths.js";
 import { startRedis, type RedisServer } from "../helpers/redis.js";
@@ -222,7 +222,7 @@ describe("hostile stores and environments", { concurrency: true }, () => {
   /** Holds a lock on a SQLite file from another process until killed; resolves once it is held. */
   function holdLock(path: string, statement: "BEGIN EXCLUSIVE" | "BEGIN IMMEDIATE"): Promise<ChildProcess> {
     const script = `
-      const Database = require("better-sqlite3");
+      const Database = require("better-sqlite3-multiple-ciphers");
       const db = new Database(${JSON.stringify(path)});
       db.exec(${JSON.stringify(statement)});
       process.stdout.write("held\\n");

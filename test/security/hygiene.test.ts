@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { generateSessionToken, verifyToken } from "../../src/auth.js";
 import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import Database from "better-sqlite3";
+import Database from "better-sqlite3-multiple-ciphers";
 import { generateSessionToken, validateSessionToken } from "../../src/auth.js";
 import { handleFor } from "../../src/core/handles.js";
 import { SqliteSessionStore } from "../../src/store/sqlite.js";
@@ -284,7 +284,7 @@ describe("SqliteSessionStore driver failures", () => {
     const loaderError = new Error("Could not locate the bindings file. Tried:\n → /a/build/better_sqlite3.node\n → /b/build/better_sqlite3.node");
     const described = toStoreError(loaderError, "/tmp/x.db");
     assert.equal(described.code, "ERR_STORE");
-    assert.match(described.message, /npm rebuild better-sqlite3/);
+    assert.match(described.message, /npm rebuild better-sqlite3-multiple-ciphers/);
     assert.equal(described.message.includes("\n"), false);
   });
 });

@@ -1,0 +1,106 @@
+/**
+ * Opening a pywry database file, plain or encrypted the way pywry encrypts it: SQLCipher with the
+ * key as a passphrase (`PRAGMA key = '<key>'`, SQLCipher's default key derivation). Files in the
+ * field are SQLCipher 4 (the sqlcipher3 wheels) or SQLCipher 3 (Debian's libsqlcipher under
+ * pysqlcipher3); the driver, SQLite3MultipleCiphers, reads and writes both, and keeps each file in
+ * the format it has.
+ */
+import { closeSync, openSync, readSync } from "node:fs";
+import Database from "better-sqlite3-multiple-ciphers";
+import { StoreError } from "../core/errors.js";
+
+/** How a file is encrypted: null for a plain SQLite file. */
+export type SqliteEncryption = { cipher: "sqlcipher"; version: 3 | 4 } | null;
+
+/** What a path holds, judged from its first bytes only. */
+export type SqliteFileFormat = "missing" | "empty" | "plain" | "encrypted";
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+/** Newest first: a new encrypted file is made with SQLCipher 4's defaults, as pywry's sqlcipher3 does. */
+const SQLCIPHER_VERSIONS = [4, 3] as const;
+
+/**
+ * Plain SQLite files begin with a fixed header; SQLCipher encrypts the whole first page, header
+ * included, so anything else that is not empty is taken for encrypted (or not a database at all,
+ * which decrypting then says).
+ */
+export function sqliteFileFormat(path: string): SqliteFileFormat {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
+    throw error;
+  }
+  try {
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const read = readSync(fd, head, 0, head.length, 0);
+    if (read === 0) return "empty";
+    return read === head.length && head.equals(SQLITE_HEADER) ? "plain" : "encrypted";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface Connection {
+  db: Database.Database;
+  encryption: SqliteEncryption;
+}
+
+export interface ConnectOptions {
+  /** The SQLCipher passphrase. An empty (new) file given a key becomes a SQLCipher 4 file. */
+  key?: string;
+  /** Where the key came from, for messages (never the key). */
+  keySource?: string;
+}
+
+/** Opens an existing file (possibly empty), decrypting it when it is encrypted. */
+export function connect(path: string, options: ConnectOptions = {}): Connection {
+  const format = sqliteFileFormat(path);
+  if (format === "missing") throw new StoreError(`no session store at ${path}`);
+  const { key } = options;
+  if (format === "plain" || (format === "empty" && key === undefined)) {
+    return { db: new Database(path, { fileMustExist: true }), encryption: null };
+  }
+  if (key === undefined) {
+    throw new StoreError(`${path} is not a plain SQLite database: if it is a pywry database encrypted with SQLCipher, give its key`, {
+      code: "ERR_STORE_KEY",
+    });
+  }
+  if (format === "empty") return { db: keyed(path, 4, key), encryption: { cipher: "sqlcipher", version: 4 } };
+  for (const version of SQLCIPHER_VERSIONS) {
+    const db = keyed(path, version, key);
+    if (decrypts(db)) return { db, encryption: { cipher: "sqlcipher", version } };
+    db.close();
+  }
+  const from = options.keySource ? ` from ${options.keySource}` : "";
+  throw new StoreError(
+    `cannot open ${path} with the key${from}: the key is wrong, or the file is not a SQLCipher 3 or 4 database, or it is damaged`,
+    { code: "ERR_STORE_KEY" },
+  );
+}
+
+function keyed(path: string, version: 3 | 4, key: string): Database.Database {
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.pragma("cipher = 'sqlcipher'");
+    db.pragma(`legacy = ${version}`);
+    // pywry's `PRAGMA key = '<key>'`; quotes doubled so that any key is one SQL string.
+    db.pragma(`key = '${key.replaceAll("'", "''")}'`);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** SQLCipher checks the key only when the first page is read. */
+function decrypts(db: Database.Database): boolean {
+  try {
+    db.prepare("SELECT count(*) FROM sqlite_master").pluck().get();
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === "SQLITE_NOTADB") return false;
+    throw error;
+  }
+}

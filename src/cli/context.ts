@@ -6,7 +6,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { InvalidInputError, SecretError } from "../core/errors.js";
+import { InvalidInputError, SecretError, isPywryAuthError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
 import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
@@ -26,6 +26,8 @@ import {
 export interface GlobalOptions {
   secretFile?: string;
   sqliteKeyFile?: string;
+  /** Create a missing SQLite store unencrypted even when a key is configured (migrate --to-plain). */
+  createPlain?: boolean;
   store?: string;
   redisPrefix?: string;
   json?: boolean;
@@ -235,10 +237,33 @@ async function storeKeyFor(
   format: "missing" | "empty" | "plain" | "encrypted",
   access: StoreAccess,
 ): Promise<ResolvedKey | null> {
-  if (format === "plain" || (format !== "encrypted" && access !== "create")) return null;
+  if (format === "plain" || (format !== "encrypted" && (access !== "create" || context.options.createPlain))) return null;
   const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite-key.js");
   const sources = sqliteKeySources(context);
   return format === "encrypted" ? requireSqliteKey(path, sources) : (await resolveSqliteKey(sources)).key;
+}
+
+export interface SqliteKeyStatus {
+  format: "missing" | "empty" | "plain" | "encrypted";
+  /** The key pywry-auth would use, by source only; null when no source has one. */
+  source: string | null;
+  /** Why each source asked gave nothing (empty when one did). */
+  tried: string[];
+  /** A key source that is configured but unusable (a missing or world-readable key file). */
+  problem: string | null;
+}
+
+/** What `config show`, `doctor` and `init` say about a SQLite store's key: sources, never the key. */
+export async function sqliteKeyStatus(context: Context, path: string): Promise<SqliteKeyStatus> {
+  const [{ sqliteFileFormat }, { resolveSqliteKey }] = await Promise.all([import("../store/sqlite-connection.js"), import("../store/sqlite-key.js")]);
+  const format = sqliteFileFormat(path);
+  try {
+    const { key, tried } = await resolveSqliteKey(sqliteKeySources(context));
+    return { format, source: key?.source ?? null, tried, problem: null };
+  } catch (error) {
+    if (!isPywryAuthError(error)) throw error;
+    return { format, source: null, tried: [], problem: error.message };
+  }
 }
 
 /** Where the SQLite key may come from: --sqlite-key-file, PYWRY_SQLITE_KEY, the config file, the keyring, pywry's salt. */

@@ -323,6 +323,9 @@ function declareMigrate(program: Command): void {
     .description("copy sessions, roles, the token registry and revocations from one store to another (SQLite and Redis, either way); idempotent")
     .requiredOption("--from <path|url>", "the store to copy from: a SQLite file or redis://host:port/db")
     .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
+    .option("--from-key-file <path>", "file holding the SQLCipher key of an encrypted --from (default: the configured key)")
+    .option("--to-key-file <path>", "file holding the SQLCipher key for --to: a new target is encrypted with it (default: the configured key, if any)")
+    .option("--to-plain", "create --to unencrypted even when a SQLCipher key is configured")
     .option("--dry-run", "count what would be copied, write nothing")
     .option("-y, --yes", "do not ask before writing into a store that already exists (needed without a terminal)")
     .action(command(() => import("./commands/migrate.js"), "migrate"));
@@ -479,6 +482,8 @@ const EXAMPLES: Record<string, string[]> = {
   migrate: [
     "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0 --dry-run",
     "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0",
+    "pywry-auth migrate --from plain.db --to encrypted.db --to-key-file ~/.config/pywry-auth/sqlite.key",
+    "pywry-auth migrate --from encrypted.db --to plain.db --to-plain",
   ],
   can: [
     "pywry-auth can write --session 8da57535580c77fe",
@@ -487,7 +492,7 @@ const EXAMPLES: Record<string, string[]> = {
   ],
   audit: ["pywry-auth audit --since 1h", "pywry-auth --json audit --action session --user bob"],
   init: ["pywry-auth init", "pywry-auth init --yes --store /srv/pywry/pywry.db --secret-file /srv/pywry/secret"],
-  doctor: ["pywry-auth doctor", "pywry-auth --json doctor"],
+  doctor: ["pywry-auth doctor", "pywry-auth --json doctor", "pywry-auth --sqlite-key-file ~/.config/pywry-auth/sqlite.key doctor"],
   completion: ["source <(pywry-auth completion bash)", "pywry-auth completion fish | source"],
   "config show": ["pywry-auth config show", "pywry-auth --json config show"],
   "secret generate": ["pywry-auth secret generate --out ~/.config/pywry-auth/secret.next"],

@@ -656,7 +656,12 @@ export class SqliteSessionStore extends AuthStoreBase {
             message: "pywry's tables only: pywry-auth's registry, revocations and audit log are not set up yet",
             fix: "run any pywry-auth command that writes (e.g. pywry-auth token create), or pywry-auth init",
           };
-      return [integrity, schema];
+      const encryption: HealthFinding = {
+        check: "encryption",
+        status: "ok",
+        message: this.encryption ? `encrypted (SQLCipher ${this.encryption.version})` : "not encrypted (plain SQLite)",
+      };
+      return [encryption, integrity, schema];
     });
   }
 

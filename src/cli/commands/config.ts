@@ -5,6 +5,7 @@ import {
   redisPrefixSetting,
   secretSetting,
   sessionTtlSetting,
+  sqliteKeyStatus,
   storeSetting,
   widgetTtlSetting,
   type Context,
@@ -22,12 +23,23 @@ interface Row {
 
 export async function configShow(context: Context, output: Output): Promise<void> {
   const rows = settingRows(context);
+  const store = storeSetting(context).value;
+  if (store.kind === "sqlite") rows.splice(2, 0, await sqliteKeyRow(context, store.path));
   const table = await output.table(
     [{ header: "SETTING" }, { header: "VALUE" }, { header: "ORIGIN" }],
     rows.map((row) => [row.key, row.shown, output.style.dim(row.origin)]),
     "setting",
   );
   output.result(table, Object.fromEntries(rows.map((row) => [row.key, { value: row.value, origin: row.origin }])));
+}
+
+/** Where the SQLCipher key would come from: the source, never the key (pywry's order, read-only). */
+async function sqliteKeyRow(context: Context, path: string): Promise<Row> {
+  const status = await sqliteKeyStatus(context, path);
+  if (status.problem) return { key: "sqlite_key", value: null, shown: `(unusable: ${status.problem})`, origin: "error" };
+  if (status.source) return { key: "sqlite_key", value: "(set)", shown: "(set)", origin: status.source };
+  const shown = `(none: ${status.format === "encrypted" ? "the store is encrypted and cannot be opened; " : ""}tried ${status.tried.join("; ")})`;
+  return { key: "sqlite_key", value: null, shown, origin: "default" };
 }
 
 export function settingRows(context: Context): Row[] {

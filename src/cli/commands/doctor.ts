@@ -5,7 +5,16 @@
 import { existsSync, statSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
 import type { HealthFinding } from "../../store/types.js";
-import { configuredSecrets, describeStore, secretSetting, storeSetting, withStore, type Context } from "../context.js";
+import {
+  configuredSecrets,
+  describeStore,
+  secretSetting,
+  sqliteKeyStatus,
+  storeSetting,
+  withStore,
+  type Context,
+  type SqliteKeyStatus,
+} from "../context.js";
 import { EXIT, type Output } from "../output.js";
 
 const MIN_SECRET_BYTES = 32;
@@ -80,11 +89,13 @@ async function checkStore(context: Context): Promise<HealthFinding[]> {
   if (location.kind === "sqlite" && !existsSync(location.path)) {
     return [{ check: "store", status: "fail", message: `no session store at ${name}`, fix: "run `pywry-auth init` or point --store at pywry's database" }];
   }
+  const key = location.kind === "sqlite" ? await sqliteKeyStatus(context, location.path) : null;
+  const keyProblem: HealthFinding[] = key?.problem ? [{ check: "sqlite key", status: "fail", message: key.problem, fix: HOW_TO_FIX_A_KEY }] : [];
   try {
     return await withStore(context, "read", async (store) => {
-      const findings: HealthFinding[] = [{ check: "store", status: "ok", message: `${name} is reachable` }];
+      const findings: HealthFinding[] = [{ check: "store", status: "ok", message: `${name} is reachable` }, ...keyProblem];
       if (location.kind === "sqlite") findings.push(privateFileFinding("database file", location.path));
-      findings.push(...(await store.healthCheck()));
+      findings.push(...(await store.healthCheck()).map((finding) => (finding.check === "encryption" && key ? encryptionFinding(finding, key) : finding)));
       const sessions = await store.listSessions();
       const local = sessions.find((session) => session.sessionId === PYWRY_LOCAL_SESSION && session.roles.includes("admin"));
       if (local) {
@@ -115,8 +126,34 @@ async function checkStore(context: Context): Promise<HealthFinding[]> {
       return findings;
     });
   } catch (error) {
-    return [{ check: "store", status: "fail", message: isPywryAuthError(error) ? error.message : String(error), fix: "check --store and that the store is reachable" }];
+    const keyError = isPywryAuthError(error) && error.code === "ERR_STORE_KEY";
+    if (keyError && keyProblem.length > 0) return keyProblem;
+    return [
+      {
+        check: "store",
+        status: "fail",
+        message: isPywryAuthError(error) ? error.message : String(error),
+        fix: keyError ? HOW_TO_FIX_A_KEY : "check --store and that the store is reachable",
+      },
+    ];
   }
+}
+
+const HOW_TO_FIX_A_KEY = "give the SQLCipher key pywry uses: set PYWRY_SQLITE_KEY, or --sqlite-key-file <file> (mode 0600)";
+
+/**
+ * The store's encryption with where its key comes from, and the mismatch pywry would trip on: a
+ * key configured for a plain store means pywry (with sqlcipher) cannot open the store.
+ */
+function encryptionFinding(finding: HealthFinding, key: SqliteKeyStatus): HealthFinding {
+  if (key.format === "encrypted") return { ...finding, message: `${finding.message}, key from ${key.source ?? "?"}` };
+  if (key.source === null) return finding;
+  return {
+    check: "encryption",
+    status: "warn",
+    message: `the store is plain SQLite, but a SQLCipher key is configured (${key.source}): pywry with sqlcipher installed will use the key and fail to open it`,
+    fix: "copy it into an encrypted store (pywry-auth migrate --from <plain.db> --to <new.db>) and point pywry at that, or remove the key",
+  };
 }
 
 /** Files holding live credentials must be readable by their owner only. */

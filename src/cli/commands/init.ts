@@ -17,6 +17,8 @@ import {
   type Context,
   type StoreLocation,
   describeStore,
+  sqliteKeySources,
+  sqliteKeyStatus,
 } from "../context.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
@@ -55,12 +57,17 @@ export async function init(context: Context, output: Output, options: InitOption
   const location = storeLocationOf(context, plan.store);
   const secretCreated = ensureSecretFile(plan);
   // Tested live: a store that cannot be opened (or created) stops init before anything is written.
-  await withStore({ ...context, options: { ...context.options, store: plan.store } }, "create", async (store) => {
+  const storeContext = { ...context, options: { ...context.options, store: plan.store } };
+  await withStore(storeContext, "create", async (store) => {
     await store.listRoles();
   });
+  const key = location.kind === "sqlite" ? await sqliteKeyStatus(storeContext, location.path) : null;
+  const encrypted = key?.format === "encrypted";
+  const keyFile = encrypted ? recordedKeyFile(context) : undefined;
   const config: ConfigFile = {
     store: plan.store,
     secretFile: plan.secretFile,
+    ...(keyFile === undefined ? {} : { sqliteKeyFile: keyFile }),
     ...(plan.sessionTtl === undefined ? {} : { sessionTtl: plan.sessionTtl }),
     ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
@@ -72,6 +79,7 @@ export async function init(context: Context, output: Output, options: InitOption
       `wrote ${configPath}`,
       `store   ${describeStore(location)} (reachable)`,
       `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
+      ...(key === null ? [] : [`key     ${encrypted ? `encrypted (SQLCipher), key from ${key.source}` : "not encrypted (plain SQLite)"}`]),
       "",
       "Give your pywry app the same secret and store:",
       "",
@@ -80,14 +88,31 @@ export async function init(context: Context, output: Output, options: InitOption
       `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip())`,
       "",
       ...Object.entries(pywryEnv).map(([name, value]) => `  ${name}=${value}`),
+      ...(encrypted ? ["", pywryKeyAdvice(key?.source ?? "", keyFile)] : []),
     ],
     {
       config_file: configPath,
       config,
       secret_created: secretCreated,
       pywry_env: pywryEnv,
+      sqlite_key: key === null ? null : { encrypted, source: encrypted ? key.source : null },
     },
   );
+}
+
+/** The key file to keep in the config, when the key came from one (env, keyring and salt need no record). */
+function recordedKeyFile(context: Context): string | undefined {
+  const { keyFile, configKeyFile } = sqliteKeySources(context);
+  if (keyFile) return keyFile.path;
+  if (configKeyFile && !context.env["PYWRY_SQLITE_KEY"]) return configKeyFile.path;
+  return undefined;
+}
+
+/** How pywry gets the same key: by itself for the keyring and salt, from PYWRY_SQLITE_KEY otherwise. */
+function pywryKeyAdvice(source: string, keyFile: string | undefined): string {
+  if (keyFile !== undefined) return `  and the SQLCipher key from ${keyFile}: PYWRY_SQLITE_KEY="$(cat ${keyFile})" (pip install "pywry[sqlite]")`;
+  if (source.startsWith("env ")) return "  and the same PYWRY_SQLITE_KEY in its environment (pip install \"pywry[sqlite]\")";
+  return `  pywry finds the SQLCipher key itself (${source}) when sqlcipher3 is installed (pip install "pywry[sqlite]")`;
 }
 
 function planFromFlags(context: Context, options: InitOptions): Plan {

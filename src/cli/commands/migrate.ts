@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { InvalidInputError } from "../../core/errors.js";
 import { isSessionLive } from "../../core/session.js";
+import { sqliteFileFormat } from "../../store/sqlite-connection.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
@@ -18,13 +19,20 @@ import type { Output } from "../output.js";
 export interface MigrateOptions {
   from: string;
   to: string;
+  /** The SQLCipher key file of an encrypted source (default: the configured key). */
+  fromKeyFile?: string;
+  /** The SQLCipher key file of the target: a new target is encrypted with it. */
+  toKeyFile?: string;
+  /** Create the target unencrypted even when a key is configured. */
+  toPlain?: boolean;
   dryRun?: boolean;
   yes?: boolean;
 }
 
 export async function migrate(context: Context, output: Output, options: MigrateOptions): Promise<void> {
-  const from = locate(context, options.from, "--from");
-  const to = locate(context, options.to, "--to");
+  const from = locate(context, options.from, "--from", { keyFile: options.fromKeyFile });
+  const to = locate(context, options.to, "--to", { keyFile: options.toKeyFile, plain: options.toPlain });
+  checkKeyOptions(from.location, to.location, options);
   if (sameStore(from.location, to.location)) {
     throw new InvalidInputError(`--from and --to name the same store (${describe(from.location)})`, "ERR_USAGE");
   }
@@ -50,10 +58,24 @@ interface Located {
   context: Context;
 }
 
-function locate(context: Context, spec: string, flag: string): Located {
+function locate(context: Context, spec: string, flag: string, key: { keyFile?: string; plain?: boolean }): Located {
   if (spec.trim() === "") throw new InvalidInputError(`${flag} needs a SQLite path or a redis:// URL`, "ERR_USAGE");
-  const scoped: Context = { ...context, options: { ...context.options, store: spec } };
+  const options = { ...context.options, store: spec, createPlain: key.plain };
+  if (key.keyFile !== undefined) options.sqliteKeyFile = key.keyFile;
+  const scoped: Context = { ...context, options };
   return { location: storeLocation(scoped), context: scoped };
+}
+
+/** Key options name SQLite files; and an existing target keeps its format, so --to-plain cannot apply to it. */
+function checkKeyOptions(from: StoreLocation, to: StoreLocation, options: MigrateOptions): void {
+  if (options.toPlain && options.toKeyFile !== undefined) throw new InvalidInputError("--to-plain and --to-key-file contradict each other", "ERR_USAGE");
+  if (from.kind === "redis" && options.fromKeyFile !== undefined) throw new InvalidInputError("--from-key-file is for an encrypted SQLite source, and --from is Redis", "ERR_USAGE");
+  if (to.kind === "redis" && (options.toKeyFile !== undefined || options.toPlain)) {
+    throw new InvalidInputError(`${options.toPlain ? "--to-plain" : "--to-key-file"} is for a SQLite target, and --to is Redis`, "ERR_USAGE");
+  }
+  if (to.kind === "sqlite" && options.toPlain && sqliteFileFormat(to.path) === "encrypted") {
+    throw new InvalidInputError(`${to.path} exists and is encrypted; migrate keeps an existing store's format (--to-plain applies to a new file)`, "ERR_USAGE");
+  }
 }
 
 /** The target: created when it is a missing SQLite file; a dry run never creates or writes anything. */

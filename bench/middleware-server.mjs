@@ -16,7 +16,9 @@ if (mode === "plain") {
     res.end(body(null));
   });
 } else {
-  const store = SqliteSessionStore.open(storePath, { mode: "read" });
+  // An encrypted store's key comes in the environment (as PYWRY_SQLITE_KEY would), never argv.
+  const key = process.env.BENCH_SQLITE_KEY;
+  const store = SqliteSessionStore.open(storePath, key ? { mode: "read", key } : { mode: "read" });
   const auth = createAuthMiddleware({ store, config: createAuthConfig({ enabled: true, tokenSecret: secret }) });
   server = createServer((req, res) => {
     auth(req, res, () => {

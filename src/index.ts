@@ -22,6 +22,9 @@ export {
   TOKEN_ERROR_CODES,
 } from "./core/errors.js";
 export { SqliteSessionStore } from "./store/sqlite.js";
+export { sqliteFileFormat } from "./store/sqlite-connection.js";
+export { resolveSqliteKey, requireSqliteKey, pywrySaltKey } from "./store/sqlite-key.js";
+export { pythonNode } from "./store/node-id.js";
 export { MemorySessionStore } from "./store/memory.js";
 export { AuthStoreBase } from "./store/base.js";
 
@@ -32,6 +35,8 @@ export type { GrantSource } from "./core/rbac.js";
 export type { UserSession } from "./core/session.js";
 export type { ErrorCode, TokenErrorCode } from "./core/errors.js";
 export type { SqliteStoreOptions } from "./store/sqlite.js";
+export type { SqliteEncryption, SqliteFileFormat } from "./store/sqlite-connection.js";
+export type { KeyFile, KeyResolution, KeySourceOptions, ResolvedKey } from "./store/sqlite-key.js";
 export type { MemoryStoreOptions } from "./store/memory.js";
 export type { MetadataChange } from "./store/base.js";
 export type {

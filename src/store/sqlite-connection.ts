@@ -63,7 +63,7 @@ export function connect(path: string, options: ConnectOptions = {}): Connection 
     return { db: new Database(path, { fileMustExist: true }), encryption: null };
   }
   if (key === undefined) {
-    throw new StoreError(`${path} is not a plain SQLite database: if it is a pywry database encrypted with SQLCipher, give its key`, {
+    throw new StoreError(`${path} is not a plain SQLite database, and no SQLCipher key was given to open it as an encrypted one`, {
       code: "ERR_STORE_KEY",
     });
   }

@@ -86,7 +86,7 @@ export const HOW_TO_GIVE_A_KEY = `set ${KEY_ENV}, or pass --sqlite-key-file <fil
 export async function requireSqliteKey(path: string, options: KeySourceOptions = {}): Promise<ResolvedKey> {
   const { key, tried } = await resolveSqliteKey(options);
   if (key) return key;
-  throw new StoreError(`${path} is encrypted and no key was found (tried: ${tried.join("; ")}): ${HOW_TO_GIVE_A_KEY}`, {
+  throw new StoreError(`${path} is not a plain SQLite database, and no SQLCipher key was found to open it as an encrypted one (tried: ${tried.join("; ")}): ${HOW_TO_GIVE_A_KEY}`, {
     code: "ERR_STORE_KEY",
   });
 }

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import { assertExit, nowSeconds, pywryToken, sandboxFor, show, type Sandbox } from "../helpers/cli.js";
 
 const SECRET = "cold-path-secret-0123456789abcdef";
-const HEAVY = ["better-sqlite3-multiple-ciphers", "ioredis", "@inquirer/prompts", "cli-table3"] as const;
+const HEAVY = ["better-sqlite3-multiple-ciphers", "@napi-rs/keyring", "ioredis", "@inquirer/prompts", "cli-table3"] as const;
 
 async function modulesLoadedBy(sb: Sandbox, args: string[]): Promise<string[]> {
   const logFile = sb.path("loaded.txt");

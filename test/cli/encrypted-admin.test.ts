@@ -95,7 +95,7 @@ describe("doctor on encrypted stores", () => {
     assertExit(result, 1);
     const store = finding(result, "store");
     assert.equal(store.status, "fail");
-    assert.match(store.message, /is encrypted and no key was found/);
+    assert.match(store.message, /no SQLCipher key was found/);
     assert.match(store.message, /PYWRY_SQLITE_KEY \(not set\)/);
     assert.match(store.message, /OS keyring/);
     assert.match(store.message, /\.salt \(none\)/);
@@ -174,7 +174,7 @@ describe("config show and init on encrypted stores", () => {
     const sandbox = sandboxFor(t);
     const db = copyEncrypted(sandbox, "pywry-sqlcipher4.db");
     const result = await sandbox.run(["init", "--yes", "--store", db]);
-    assertCliError(result, 3, /is encrypted and no key was found/);
+    assertCliError(result, 3, /no SQLCipher key was found/);
     assert.throws(() => statSync(sandbox.path(".config", "pywry-auth", "config.json")), /ENOENT/);
   });
 });
@@ -191,7 +191,7 @@ describe("migrate between plain and encrypted stores", () => {
     assert.match(there.stderr, /creating the session store encrypted \(SQLCipher 4\)/);
     assert.notEqual(header(encrypted), PLAIN_HEADER);
     const noKey = await sandbox.run(["session", "list", "--store", encrypted]);
-    assertCliError(noKey, 3, /is encrypted and no key was found/);
+    assertCliError(noKey, 3, /no SQLCipher key was found/);
     const listed = okJson<Array<{ session_id?: string; user_id: string }>>(
       await sandbox.run(["--json", "--sqlite-key-file", key, "session", "list", "--all", "--store", encrypted]),
     );

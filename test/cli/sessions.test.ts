@@ -163,7 +163,7 @@ describe("session commands without a usable store", () => {
     const notDb = sb.path("notes.db");
     writeFileSync(notDb, "this is a text file that happens to be called notes.db, not a SQLite database\n".repeat(4));
     const result = await sb.run(["--store", notDb, "session", "list"]);
-    assertCliError(result, 3, /not a SQLite database/);
+    assertCliError(result, 3, /not a plain SQLite database, and no SQLCipher key was found/);
     assert.ok(result.stderr.includes(notDb), "the message names the file");
   });
 });

@@ -242,12 +242,17 @@ describe("SqliteSessionStore opening rules", () => {
     assert.equal(existsSync(path), false);
   });
 
-  test("a file that is not SQLite is a clear ERR_STORE", () => {
+  test("a file that is not SQLite is a clear ERR_STORE_KEY without a key (it could be encrypted), and with one", () => {
     const path = join(workDir, "not-a-db.db");
     writeFileSync(path, "this is not a database, just some text that is long enough to have a header".repeat(20));
     assert.throws(() => SqliteSessionStore.open(path, { mode: "read" }), (error: Error & { code?: string }) => {
-      assert.equal(error.code, "ERR_STORE");
-      assert.match(error.message, /not a SQLite database/);
+      assert.equal(error.code, "ERR_STORE_KEY");
+      assert.match(error.message, /not a plain SQLite database, and no SQLCipher key was given/);
+      return true;
+    });
+    assert.throws(() => SqliteSessionStore.open(path, { mode: "read", key: "k", keySource: "a test" }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ERR_STORE_KEY");
+      assert.match(error.message, /cannot open .* with the key from a test: the key is wrong, or the file is not a SQLCipher 3 or 4 database/);
       return true;
     });
   });

@@ -287,6 +287,7 @@ describe("the npm package, packed and installed into a fresh project", { timeout
       "LICENSE",
       "CHANGELOG.md",
       "docs/cli.md",
+      "docs/encrypted-stores.md",
       "bin/pywry-auth",
       "bin/package.json",
       "dist/pywry-auth.cjs",
@@ -317,7 +318,7 @@ describe("the npm package, packed and installed into a fresh project", { timeout
       for (const pattern of forbidden) assert.doesNotMatch(path, pattern, `${path} must not be published`);
       assert.match(
         path,
-        /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/cli\.md|bin\/pywry-auth|bin\/package\.json|dist\/pywry-auth\.cjs|dist\/.+\.(js|d\.ts))$/,
+        /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|docs\/[a-z-]+\.md|bin\/pywry-auth|bin\/package\.json|dist\/pywry-auth\.cjs|dist\/.+\.(js|d\.ts))$/,
         `${path} is not something users need; adjust "files" in package.json`,
       );
     }

@@ -5,7 +5,7 @@
  * pysqlcipher3); the driver, SQLite3MultipleCiphers, reads and writes both, and keeps each file in
  * the format it has.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
 import Database from "better-sqlite3-multiple-ciphers";
 import { StoreError } from "../core/errors.js";
 
@@ -27,12 +27,17 @@ const SQLCIPHER_VERSIONS = [4, 3] as const;
 export function sqliteFileFormat(path: string): SqliteFileFormat {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, which may never come;
+    // it changes nothing for a regular file. (Windows has no FIFOs and no such flag.)
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "missing";
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return "missing";
+    throw new StoreError(`cannot read ${path}: ${code === "EACCES" ? "permission denied" : (error as Error).message}`, { cause: error });
   }
   try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new StoreError(`${path} is not a SQLite database: it is ${kindOfFile(stat)}`);
     const head = Buffer.alloc(SQLITE_HEADER.length);
     const read = readSync(fd, head, 0, head.length, 0);
     if (read === 0) return "empty";
@@ -40,6 +45,13 @@ export function sqliteFileFormat(path: string): SqliteFileFormat {
   } finally {
     closeSync(fd);
   }
+}
+
+function kindOfFile(stat: Stats): string {
+  if (stat.isDirectory()) return "a directory";
+  if (stat.isFIFO()) return "a FIFO (named pipe)";
+  if (stat.isSocket()) return "a socket";
+  return "a device, not a regular file";
 }
 
 export interface Connection {

@@ -7,7 +7,7 @@
  * The key is a credential: nothing here puts it in a message. Messages name sources, never values.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { StoreError } from "../core/errors.js";
@@ -125,7 +125,9 @@ class FileRefused extends Error {}
 
 /** A regular file of at most a few KiB: a FIFO, a device or a directory is refused before reading. */
 function readSmallRegularFile(path: string, options: { private?: boolean } = {}): Buffer {
-  const fd = openSync(path, "r");
+  // O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, which may never come;
+  // it changes nothing for a regular file. (Windows has no FIFOs and no such flag.)
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new FileRefused("not a regular file");

@@ -17,17 +17,10 @@ export interface ConfigFile {
   defaultRoles?: string[];
 }
 
-export const CONFIG_KEYS: ReadonlyArray<keyof ConfigFile> = ["store", "secretFile", "redisPrefix", "sessionTtl", "widgetTtl", "defaultRoles"];
-
 export interface Setting<T> {
   value: T;
   /** e.g. "--store", "env PYWRY_AUTH_STORE", "config ~/.config/pywry-auth/config.json", "default". */
   origin: string;
-}
-
-export interface SettingSources {
-  flags: { store?: string; secretFile?: string; redisPrefix?: string };
-  env: NodeJS.ProcessEnv;
 }
 
 export function configDir(env: NodeJS.ProcessEnv): string {

@@ -1,7 +1,6 @@
 /**
- * Every setting with where it came from. Resolution order, everywhere: flags, then pywry-auth's
- * environment (PYWRY_AUTH_*), then the config file, then pywry's own environment
- * (PYWRY_DEPLOY__*), then defaults. `config show` prints the result, like `git config --show-origin`.
+ * Every setting with where it came from, found in the one order docs/configuration.md states.
+ * `config show` prints the result, like `git config --show-origin`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";

@@ -14,7 +14,7 @@ import { buildSession, isSessionLive, type UserSession } from "../core/session.j
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
-import type {
+import {
   BearerLookup,
   BearerQuery,
   AuditEntry,
@@ -35,8 +35,8 @@ import type {
   TokenFilter,
   TokenKind,
   TokenRecord,
+  matchesTokenFilter,
 } from "./types.js";
-import { matchesTokenFilter } from "./types.js";
 
 export interface SqliteStoreOptions {
   /**

@@ -1,8 +1,8 @@
 """The baseline for target 5: what pywry's SqliteSessionStore.create_session does per call.
 
 pywry itself cannot be installed on the benchmark machine (PyPI is unreachable from it), so this
-is a re-creation from pywry's behaviour as documented in NOTES.md, not pywry's code: one sqlite3
-connection opened the way pywry opens it (PRAGMA journal_mode=WAL, foreign_keys=ON, its schema),
+is a re-creation from pywry's behaviour as docs/pywry-compatibility.md describes it, not pywry's
+code: one sqlite3 connection opened the way pywry opens it (PRAGMA journal_mode=WAL, foreign_keys=ON, its schema),
 then for each create_session: build the row (time.time(), json.dumps of roles and metadata,
 expires_at = now + ttl) and `INSERT OR REPLACE INTO sessions ...` followed by `commit()`, one
 transaction per call, at the connection's default `synchronous` level (printed in the result).

@@ -1,7 +1,6 @@
 /**
- * Where the CLI finds its secret and its store. Resolution order: flags, then pywry-auth's
- * environment, then pywry's own environment, then defaults. Nothing here loads SQLite until a
- * command asks for the store.
+ * Where the CLI finds its secret, its store and its other settings, in the order
+ * docs/configuration.md states. Nothing here loads SQLite until a command asks for the store.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";

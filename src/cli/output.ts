@@ -4,8 +4,7 @@
  */
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
-import type { ErrorCode } from "../core/errors.js";
-import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
+import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
 
 /**
  * Chalk, and the terminal detection it brings (node:tty), loads only when colour is possible:
@@ -215,10 +214,6 @@ export function describeError(error: unknown): { code: string; message: string; 
   // Anything else is a bug in pywry-auth; say so in one line rather than dumping a stack.
   const message = error instanceof Error ? error.message : String(error);
   return { code: "ERR_INTERNAL", message: `internal error: ${message}`, exitCode: EXIT.internal };
-}
-
-export function exitCodeFor(code: ErrorCode): number {
-  return EXIT_BY_CODE[code];
 }
 
 const BORDERLESS = {

@@ -8,6 +8,7 @@
  */
 import type { EventEmitter } from "node:events";
 import type { Argument, Command, Help, Option } from "commander";
+import { TOKEN_ERROR_CODES } from "../core/errors.js";
 import { buildProgram } from "./main.js";
 import { EXIT } from "./output.js";
 
@@ -69,11 +70,14 @@ export function renderCliReference(program: Command = buildProgram()): string {
     ...(Object.keys(EXIT) as Array<keyof typeof EXIT>).map((key) => `| ${EXIT[key]} | ${EXIT_MEANINGS[key]} |`),
     "",
     "Errors are one line on stderr, starting with `error:`; with `--json` they are",
-    '`{"error": {"code": "...", "message": "..."}}` on stdout.',
+    '`{"error": {"code": "...", "message": "..."}}` on stdout. The `code` is stable (the message may be reworded):',
+    "for example `ERR_USAGE`, `ERR_INVALID_INPUT`, `ERR_NO_SECRET`, `ERR_STORE`, `ERR_NOT_FOUND`, or one of the token codes",
+    `${TOKEN_ERROR_CODES.map((code) => `\`${code}\``).join(", ")}.`,
     "",
     "## See also",
     "",
-    "README.md: the quick tour, and the configuration table (every flag and environment variable).",
+    "- README.md: the quick tour, and the configuration table (every flag and environment variable).",
+    "- docs/configuration.md: the order in which each setting is looked for.",
     "",
   ];
   return lines.join("\n");

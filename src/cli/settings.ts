@@ -1,7 +1,6 @@
 /**
- * Every setting with where it came from. Resolution order, everywhere: flags, then pywry-auth's
- * environment (PYWRY_AUTH_*), then the config file, then pywry's own environment
- * (PYWRY_DEPLOY__*), then defaults. `config show` prints the result, like `git config --show-origin`.
+ * Every setting with where it came from, found in the one order docs/configuration.md states.
+ * `config show` prints the result, like `git config --show-origin`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -19,17 +18,10 @@ export interface ConfigFile {
   defaultRoles?: string[];
 }
 
-export const CONFIG_KEYS: ReadonlyArray<keyof ConfigFile> = ["store", "secretFile", "sqliteKeyFile", "redisPrefix", "sessionTtl", "widgetTtl", "defaultRoles"];
-
 export interface Setting<T> {
   value: T;
   /** e.g. "--store", "env PYWRY_AUTH_STORE", "config ~/.config/pywry-auth/config.json", "default". */
   origin: string;
-}
-
-export interface SettingSources {
-  flags: { store?: string; secretFile?: string; redisPrefix?: string };
-  env: NodeJS.ProcessEnv;
 }
 
 export function configDir(env: NodeJS.ProcessEnv): string {

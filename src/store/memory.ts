@@ -5,7 +5,7 @@ import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
-import type {
+import {
   AuditEntry,
   AuditFilter,
   HealthFinding,
@@ -23,8 +23,8 @@ import type {
   SessionFilter,
   TokenFilter,
   TokenRecord,
+  matchesTokenFilter,
 } from "./types.js";
-import { matchesTokenFilter } from "./types.js";
 
 export interface MemoryStoreOptions {
   /** The clock, in Unix seconds. */

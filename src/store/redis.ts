@@ -38,7 +38,7 @@ import { buildSession, isSessionLive, type UserSession } from "../core/session.j
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { parseRedisUrl } from "./redis-url.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
-import type {
+import {
   AuditEntry,
   AuditFilter,
   HealthFinding,
@@ -56,8 +56,8 @@ import type {
   TransferCounts,
   UserCutoff,
   UserRevocation,
+  matchesTokenFilter,
 } from "./types.js";
-import { matchesTokenFilter } from "./types.js";
 
 export { redactUrl, parseRedisUrl, isRedisUrl } from "./redis-url.js";
 

@@ -15,7 +15,7 @@ import { connect, type Connection, type SqliteEncryption } from "./sqlite-connec
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
-import type {
+import {
   BearerLookup,
   BearerQuery,
   AuditEntry,
@@ -36,8 +36,8 @@ import type {
   TokenFilter,
   TokenKind,
   TokenRecord,
+  matchesTokenFilter,
 } from "./types.js";
-import { matchesTokenFilter } from "./types.js";
 
 export interface SqliteStoreOptions {
   /**
@@ -117,10 +117,8 @@ const SNAPSHOT_MS = 1;
 /** Expired as pywry reads it (any non-zero expiry in the past); one parameter: now. */
 const EXPIRED_CONDITION = "expires_at IS NOT NULL AND expires_at != 0 AND expires_at < ?";
 /**
- * purgeExpiredInBatches: rows per transaction, and the page cache meanwhile. Measured on a
- * million expired sessions: 20,000-row batches with the default cache took 9-11 s, 100,000-row
- * batches with 64 MiB 4.5-6 s, each batch holding the write lock for about half a second
- * (pywry's connections wait up to 5 s for it).
+ * purgeExpiredInBatches: rows per transaction, and the page cache meanwhile; the fastest measured
+ * pair that holds the write lock well under pywry's 5 s busy wait (bench/README.md, "4. Bulk").
  */
 const PURGE_BATCH_ROWS = 100_000;
 const PURGE_CACHE_MB = 64;
@@ -693,9 +691,8 @@ export class SqliteSessionStore extends AuthStoreBase {
     this.db.pragma("journal_mode = WAL");
     // NORMAL by default, FULL around every change that must survive a power loss: see write().
     this.db.pragma("synchronous = NORMAL");
-    // Checkpoint (and fsync) after 10,000 WAL pages (about 40 MB) rather than 1,000: a checkpoint
-    // costs two fsyncs, which at 1,000 pages came every ~250 createSession calls and took a third
-    // of their time. Readers are unaffected; pywry's own connection keeps its own threshold.
+    // Checkpoint (two fsyncs) every 10,000 WAL pages, not 1,000: see bench/README.md, "5. Library
+    // store ops". Readers are unaffected; pywry's own connection keeps its own threshold.
     this.db.pragma("wal_autocheckpoint = 10000");
     this.db.pragma("foreign_keys = ON");
     const current = version === SCHEMA_VERSION && tables.has("sessions") && tables.has("role_permissions");
@@ -902,14 +899,13 @@ export class SqliteSessionStore extends AuthStoreBase {
    * shared read snapshot.
    *
    * Outside a transaction SQLite starts and ends a read transaction for every statement, and in
-   * WAL mode that means taking and releasing a lock on the -shm file with fcntl() system calls:
-   * on the benchmark machine about 10 µs, several times the cost of the indexed look-up itself.
-   * So reads made within SNAPSHOT_MS of the first one share one read transaction. A read may see
-   * the database as it was at most SNAPSHOT_MS (1 ms) earlier, which is no staler than the same
-   * read scheduled 1 ms sooner. The snapshot is ended before any write on this connection, by
-   * close(), by the first read after SNAPSHOT_MS, and by a timer soon after that, so it never
-   * holds back other writers or WAL checkpoints for more than a millisecond or two. (A server
-   * handles a few requests per event-loop turn: ending it every turn cost more than the reads.)
+   * WAL mode that costs file-lock system calls worth more than the indexed look-up itself
+   * (measured in bench/README.md, "1."). So reads made within SNAPSHOT_MS of the first one share
+   * one read transaction. A read may see the database as it was at most SNAPSHOT_MS (1 ms)
+   * earlier, which is no staler than the same read scheduled 1 ms sooner. The snapshot is ended
+   * before any write on this connection, by close(), by the first read after SNAPSHOT_MS, and by
+   * a timer soon after that, so it never holds back other writers or WAL checkpoints for more
+   * than a millisecond or two. (Why not once per event-loop turn: bench/README.md, "6.")
    */
   private read<T>(operation: () => T): Promise<T> {
     return this.run(() => this.readInSnapshot(operation));

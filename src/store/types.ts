@@ -162,7 +162,6 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
-/** What pywry-auth adds on top of pywry's contract: listing, the token registry, revocations. */
 /**
  * Everything resolving a Bearer token reads from the store, read at once by stores that can
  * (SqliteSessionStore.bearerLookup): the token's revocation status, the registry's kind for it,
@@ -183,6 +182,7 @@ export interface BearerQuery {
   issuedAt: number;
 }
 
+/** What pywry-auth adds on top of pywry's contract: listing, the token registry, revocations. */
 export interface AuthStore extends SessionStore {
   listSessions(filter?: SessionFilter): Promise<UserSession[]>;
   /** A session by its id or by its handle (see core/handles), expired ones included. */

@@ -1,6 +1,6 @@
 /**
  * What the CLI writes, pywry reads and enforces; what pywry mints, the CLI accepts. "pywry" here is
- * test/fixtures/pywry_reference.py: pywry's algorithms as NOTES.md states them, run by python3.
+ * test/fixtures/pywry_reference.py: pywry's algorithms as docs/pywry-compatibility.md states them, run by python3.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";

@@ -16,27 +16,23 @@
  * sessions by handle only.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import Database from "better-sqlite3-multiple-ciphers";
-import { binPath, fixturesDir } from "../helpers/paths.js";
+import type Database from "better-sqlite3-multiple-ciphers";
+import {
+  Sandbox,
+  assertCliError as assertError,
+  assertExit,
+  handleOf,
+  parseStdout,
+  show,
+  withDb,
+  type CliResult,
+} from "../helpers/cli.js";
 
 const SECRET = "rbac-test-secret-0123456789abcdef";
 const FIXTURE_IDS = ["sess-editor", "sess-viewer", "sess-multi", "sess-old"] as const;
-
-// ---------------------------------------------------------------------------------------------
-// A small local harness: a fresh HOME per test, a scratch copy of the fixture, and the real CLI
-// run as a child process with an environment built from scratch.
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface AuditRow {
   at: number;
@@ -47,31 +43,24 @@ interface AuditRow {
   detail: string;
 }
 
-class Sandbox {
-  readonly home = mkdtempSync(join(tmpdir(), "pywry-auth-rbac-"));
-  readonly store = join(this.home, "pywry.db");
-
-  constructor() {
-    copyFileSync(join(fixturesDir, "pywry-sessions.db"), this.store);
-  }
+/** A sandbox (test/helpers/cli.ts) holding a scratch copy of the fixture, and the CLI pointed at it. */
+class FixtureSandbox {
+  private readonly sandbox = new Sandbox();
+  readonly home = this.sandbox.home;
+  readonly store = this.sandbox.copyPywryFixture();
 
   /** `pywry-auth --store <copy> ...args`; stdin gets `input` (or is closed at once). */
-  run(args: readonly string[], input = ""): Promise<Run> {
-    return runCli(["--store", this.store, ...args], this.home, input);
+  run(args: readonly string[], input = ""): Promise<CliResult> {
+    return this.runBare(["--store", this.store, ...args], input);
   }
 
   /** Runs without adding --store (for tests about the store option itself). */
-  runBare(args: readonly string[]): Promise<Run> {
-    return runCli(args, this.home, "");
+  runBare(args: readonly string[], input = ""): Promise<CliResult> {
+    return this.sandbox.run(args, { input, env: { PYWRY_AUTH_SECRET: SECRET } });
   }
 
   db<T>(work: (db: Database.Database) => T): T {
-    const db = new Database(this.store, { readonly: true, fileMustExist: true });
-    try {
-      return work(db);
-    } finally {
-      db.close();
-    }
+    return withDb(this.store, work);
   }
 
   /** The raw role_permissions.permissions text, as pywry reads it. */
@@ -92,62 +81,20 @@ class Sandbox {
   }
 
   cleanup(): void {
-    rmSync(this.home, { recursive: true, force: true });
+    this.sandbox.cleanup();
   }
 }
 
-function sandbox(t: { after: (fn: () => void) => void }): Sandbox {
-  const sb = new Sandbox();
+function sandbox(t: { after: (fn: () => void) => void }): FixtureSandbox {
+  const sb = new FixtureSandbox();
   t.after(() => sb.cleanup());
   return sb;
 }
 
-function runCli(args: readonly string[], home: string, input: string): Promise<Run> {
-  const env = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: home, PYWRY_AUTH_SECRET: SECRET };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { cwd: home, env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", (error) => (clearTimeout(timer), reject(error)));
-    child.on("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
-}
-
-function show(result: Run): string {
-  return `exit ${result.code}\n--- stdout ---\n${result.stdout}--- stderr ---\n${result.stderr}`;
-}
-
-function assertExit(result: Run, code: number): void {
-  assert.equal(result.code, code, `expected exit ${code}\n${show(result)}`);
-}
-
-function okJson<T>(result: Run, code = 0): T {
+/** The exit code (0 unless said otherwise), then stdout parsed as JSON. */
+function okJson<T>(result: CliResult, code = 0): T {
   assertExit(result, code);
-  try {
-    return JSON.parse(result.stdout) as T;
-  } catch {
-    assert.fail(`stdout is not JSON\n${show(result)}`);
-  }
-}
-
-/** A human-mode error: the exit code, nothing on stdout, one "error:" line on stderr. */
-function assertError(result: Run, code: number, mentions?: RegExp): void {
-  assertExit(result, code);
-  assert.equal(result.stdout, "", `nothing on stdout\n${show(result)}`);
-  assert.match(result.stderr, /^error: \S/, show(result));
-  assert.equal(result.stderr.trimEnd().split("\n").length, 1, `one line\n${show(result)}`);
-  assert.doesNotMatch(result.stderr, /^\s+at /m, `no stack trace\n${show(result)}`);
-  if (mentions) assert.match(result.stderr, mentions, show(result));
-}
-
-/** The non-secret handle pywry-auth shows for a session id or token: 16 hex of its SHA-256. */
-function handleOf(secretId: string): string {
-  return createHash("sha256").update(secretId, "utf8").digest("hex").slice(0, 16);
+  return parseStdout<T>(result);
 }
 
 /** No audit column may hold a session id or token: those are credentials. */

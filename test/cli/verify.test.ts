@@ -1,6 +1,6 @@
 /**
  * `verify` and `inspect`, end to end. Tokens are either minted by the CLI or built in the test from
- * pywry's wire format (NOTES.md), and pywry's own vectors are checked through the CLI.
+ * pywry's wire format (docs/pywry-compatibility.md), and pywry's own vectors are checked through the CLI.
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";

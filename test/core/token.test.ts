@@ -49,7 +49,7 @@ function expectationsOf(vector: Vector): Expectation[] {
   return [vector.expect, vector.expect_at_issue_plus_1, vector.expect_after_ttl].filter((e): e is Expectation => e !== undefined);
 }
 
-/** pywry's signing, written out from NOTES.md, to check tokens against the format rather than ourselves. */
+/** pywry's signing, written out from docs/pywry-compatibility.md, to check tokens against the format rather than ourselves. */
 function pywrySignature(payload: string, secret: string): string {
   return createHmac("sha256", Buffer.from(secret, "utf8")).update(Buffer.from(payload, "utf8")).digest("hex");
 }

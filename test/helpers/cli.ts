@@ -199,7 +199,7 @@ export function handleOf(secretId: string): string {
   return sha256Hex(secretId).slice(0, 16);
 }
 
-/** A token built independently of the code under test, from pywry's wire format in NOTES.md. */
+/** A token built independently of the code under test, from pywry's wire format (docs/pywry-compatibility.md, Tokens). */
 export function pywryToken(subject: string, issuedAt: number, expiresAt: number | null, secret: string): string {
   const payload = `${subject}:${issuedAt}:${expiresAt ?? 0}`;
   return `${payload}:${createHmac("sha256", secret).update(payload, "utf8").digest("hex")}`;
@@ -237,5 +237,5 @@ export function sessionRows(path: string): Map<string, SessionRow> {
   });
 }
 
-/** The fixture's session ids (see test/fixtures and the brief). */
+/** The fixture's session ids (docs/pywry-compatibility.md, Reference fixtures). */
 export const FIXTURE_SESSIONS = ["local", "sess-editor", "sess-viewer", "sess-multi", "sess-old"] as const;

@@ -70,12 +70,9 @@ export async function verifyBatch(
 }
 
 /**
- * Keeps V8's young generation at YOUNG_GENERATION_CAP bytes. Under a steady stream of short-lived
- * objects V8 doubles it up to 2 x 16 MiB, a third of the process's memory here, and a running
- * process cannot lower that limit; it can stop the doubling, which V8 decides each time from its
- * semi-space growth factor. Measured on a million tokens: the same speed as a 4 MiB semi-space
- * limit given on the command line (and 20 MB less than without a cap); a cap from the start
- * (1 MiB) cost 12-20% of the speed in extra scavenges.
+ * Keeps V8's young generation at YOUNG_GENERATION_CAP bytes: a running process cannot lower V8's
+ * limit (2 x 16 MiB, a third of its memory here), but it can stop the doubling. The measurements
+ * behind the cap and its size are in bench/README.md ("3. Batch").
  */
 class YoungGenerationCap {
   private capped = false;

@@ -102,6 +102,14 @@ describe("encrypted stores: failures are exit 3 with one clear line, and never s
     await assertRefusedUnchanged(sandbox, db, ["--sqlite-key-file", sandbox.path("key-fifo")], {}, /key-fifo \(from --sqlite-key-file\): not a regular file/);
   });
 
+  test("pywry's salt file is a FIFO: the salt is skipped as not a regular file, at once", async (t) => {
+    const sandbox = sandboxFor(t);
+    const db = copyEncryptedFixture(sandbox.home, "pywry-sqlcipher4.db");
+    mkdirSync(sandbox.path(".config", "pywry"), { recursive: true });
+    execFileSync("mkfifo", ["-m", "600", sandbox.path(".config", "pywry", ".salt")]);
+    await assertRefusedUnchanged(sandbox, db, [], {}, /salt file .*\.config\/pywry\/\.salt \(not a regular file\)\): set PYWRY_SQLITE_KEY/);
+  });
+
   test("a store path that is a FIFO or a directory: exit 3 at once, one line", async (t) => {
     const sandbox = sandboxFor(t);
     execFileSync("mkfifo", ["-m", "600", sandbox.path("fifo.db")]);

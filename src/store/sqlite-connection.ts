@@ -32,7 +32,8 @@ export function sqliteFileFormat(path: string): SqliteFileFormat {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return "missing";
+    // ENOTDIR: a file where a parent directory should be; there is no store, and creating one says why not.
+    if (code === "ENOENT" || code === "ENOTDIR") return "missing";
     throw new StoreError(`cannot read ${path}: ${code === "EACCES" ? "permission denied" : (error as Error).message}`, { cause: error });
   }
   try {

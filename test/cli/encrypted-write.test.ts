@@ -86,6 +86,10 @@ describe("writes to encrypted pywry databases, checked with an independent SQLCi
       const minted = await run<{ token: string; accessor: string }>(["token", "create", "--user", "dave", "--roles", "editor", "--no-expiry"]);
       const created = await run<{ session_id: string }>(["session", "create", "--user", "erin", "--roles", "viewer", "--metadata", "team=ops"]);
       assert.equal((await run(["revoke", "--yes", "-"], `${ALICE.session_id}\n`))["revoked"], true);
+      // verify consults the encrypted store: alice's token, valid before, is now revoked.
+      const verified = await sandbox.run(["--json", ...keyArgs, "--store", db, "verify", "-"], { env, input: `${ALICE.session_id}\n` });
+      assert.equal(verified.code, 1, show(verified));
+      assert.equal((JSON.parse(verified.stdout) as { error: { code: string } }).error.code, "ERR_TOKEN_REVOKED");
       assert.equal((await run(["session", "delete", handleOf(CAROL.session_id)]))["deleted"], true);
       assert.equal((await run(["session", "purge", "--yes"]))["purged"], 1, "bob's expired session");
       await run(["roles", "set", "editor", "read", "write"]);

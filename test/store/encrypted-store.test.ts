@@ -10,15 +10,17 @@
  * - pythonNode() is Python's uuid.getnode() on this machine.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { handleFor } from "../../src/core/handles.js";
 import { pythonNode } from "../../src/store/node-id.js";
 import { pywrySaltKey, resolveSqliteKey } from "../../src/store/sqlite-key.js";
+import { sqliteFileFormat } from "../../src/store/sqlite-connection.js";
 import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { fixturesDir } from "../helpers/paths.js";
 import {
   copyEncryptedFixture,
   keyOf,
@@ -44,6 +46,12 @@ before(async () => {
   cipher4 = await sqlcipher4();
 }, { timeout: SQLCIPHER_BUILD_TIMEOUT_MS });
 
+/** SHA-256 of a file, read by another process (see the WAL tests). */
+function hashInChild(path: string): string {
+  const script = "process.stdout.write(require('node:crypto').createHash('sha256').update(require('node:fs').readFileSync(process.argv[1])).digest('hex'))";
+  return execFileSync(process.execPath, ["-e", script, path], { encoding: "utf8" });
+}
+
 /** Waits until the store's short read snapshot (src/store/sqlite.ts, SNAPSHOT_MS) has ended. */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -58,13 +66,15 @@ describe("WAL shared with an independent SQLCipher while the store is open", () 
       const store = SqliteSessionStore.open(path, { key, keySource: "a test" });
       try {
         assert.deepEqual(store.encryption, { cipher: "sqlcipher", version });
-        const sizeBefore = statSync(path).size;
+        // (Opening may switch the file to WAL, which pywry does too: compare from here.) Hashed in
+        // another process: closing a descriptor of the file here would drop the store's locks.
+        const fileBefore = hashInChild(path);
         await store.createSession("wal-session-from-pywry-auth", "walter", ["editor"], 3600, { via: "wal" });
         await store.setRolePermissions("auditor", ["read", "audit"]);
 
         // Still only in the WAL: the database file itself has not been written.
         assert.ok(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0, "no WAL beside the database");
-        assert.equal(statSync(path).size, sizeBefore);
+        assert.equal(hashInChild(path), fileBefore, "the database file was written: the WAL was checkpointed");
         const compat = { compat: version };
         assert.deepEqual(cipher4.query(path, key, "SELECT user_id, roles, metadata FROM sessions WHERE session_id = 'wal-session-from-pywry-auth'", compat), [
           { user_id: "walter", roles: '["editor"]', metadata: '{"via": "wal"}' },
@@ -97,6 +107,46 @@ describe("WAL shared with an independent SQLCipher while the store is open", () 
         cipher4.query(path, key, "SELECT user_id FROM sessions WHERE session_id LIKE 'wal-session-%' ORDER BY user_id", { compat: version }),
         [{ user_id: "sally" }, { user_id: "walter" }],
       );
+    });
+  }
+});
+
+describe("a store held open keeps its locks when the same file is looked at again in this process", () => {
+  // Closing any descriptor of a file drops all the process's POSIX locks on it, SQLite's too.
+  // Unlocked, the open store looks closed to pywry's process, which then takes itself for the
+  // last connection and checkpoints and deletes the WAL the store still uses.
+  for (const { what, prepare, key } of [
+    { what: "SQLCipher 4", prepare: (dir: string) => copyEncryptedFixture(dir, "pywry-sqlcipher4.db"), key: keyOf("pywry-sqlcipher4.db") as string | null },
+    {
+      what: "plain",
+      prepare: (dir: string) => {
+        const path = join(dir, "pywry.db");
+        copyFileSync(join(fixturesDir, "pywry-sessions.db"), path);
+        return path;
+      },
+      key: null,
+    },
+  ]) {
+    test(`${what}: sqliteFileFormat and a second store on the file leave the first one's WAL in use`, async () => {
+      const path = prepare(freshDir());
+      const store = SqliteSessionStore.open(path, { key: key ?? undefined });
+      try {
+        await store.createSession("held-open", "hilda", ["viewer"], 3600, {});
+        assert.equal(sqliteFileFormat(path), key ? "encrypted" : "plain");
+        const second = SqliteSessionStore.open(path, { key: key ?? undefined, mode: "read" });
+        assert.equal((await second.getSession("held-open"))?.userId, "hilda");
+        second.close();
+        // Another process (real SQLCipher, as pywry) opens and closes the database.
+        assert.deepEqual(cipher4.query(path, key, "SELECT user_id FROM sessions WHERE session_id = 'held-open'"), [{ user_id: "hilda" }]);
+        assert.ok(existsSync(`${path}-wal`), "the other process took itself for the last connection and removed the WAL");
+        await store.createSession("held-open-2", "hugo", ["viewer"], 3600, {});
+        assert.deepEqual(cipher4.query(path, key, "SELECT user_id FROM sessions WHERE session_id LIKE 'held-open%' ORDER BY user_id"), [
+          { user_id: "hilda" },
+          { user_id: "hugo" },
+        ]);
+      } finally {
+        store.close();
+      }
     });
   }
 });

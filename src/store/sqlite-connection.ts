@@ -5,7 +5,7 @@
  * pysqlcipher3); the driver, SQLite3MultipleCiphers, reads and writes both, and keeps each file in
  * the format it has.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import Database from "better-sqlite3-multiple-ciphers";
 import { StoreError } from "../core/errors.js";
 
@@ -25,19 +25,27 @@ const SQLCIPHER_VERSIONS = [4, 3] as const;
  * which decrypting then says).
  */
 export function sqliteFileFormat(path: string): SqliteFileFormat {
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch (error) {
+    return missingOrUnreadable(path, error);
+  }
+  if (!stat.isFile()) throw new StoreError(`${path} is not a SQLite database: it is ${kindOfFile(stat)}`);
+  // Asked before the file is opened: see openInThisProcess.
+  const known = formatHeldOpen(stat);
+  if (known) return known;
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, which may never come;
     // it changes nothing for a regular file. (Windows has no FIFOs and no such flag.)
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return "missing";
-    throw new StoreError(`cannot read ${path}: ${code === "EACCES" ? "permission denied" : (error as Error).message}`, { cause: error });
+    return missingOrUnreadable(path, error);
   }
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new StoreError(`${path} is not a SQLite database: it is ${kindOfFile(stat)}`);
+    const opened = fstatSync(fd);
+    if (!opened.isFile()) throw new StoreError(`${path} is not a SQLite database: it is ${kindOfFile(opened)}`);
     const head = Buffer.alloc(SQLITE_HEADER.length);
     const read = readSync(fd, head, 0, head.length, 0);
     if (read === 0) return "empty";
@@ -45,6 +53,42 @@ export function sqliteFileFormat(path: string): SqliteFileFormat {
   } finally {
     closeSync(fd);
   }
+}
+
+function missingOrUnreadable(path: string, error: unknown): "missing" {
+  const code = (error as NodeJS.ErrnoException).code;
+  // ENOTDIR: a file where a parent directory should be; there is no store, and creating one says why not.
+  if (code === "ENOENT" || code === "ENOTDIR") return "missing";
+  throw new StoreError(`cannot read ${path}: ${code === "EACCES" ? "permission denied" : (error as Error).message}`, { cause: error });
+}
+
+/**
+ * The connections this process holds, by file (device and inode). Closing any descriptor of a
+ * file drops every POSIX lock the process holds on it, SQLite's included ("How To Corrupt An
+ * SQLite Database File", 2.2): reading the header of a file that one of our connections has open
+ * would leave that connection unlocked, and pywry's process could then take itself for the last
+ * connection and checkpoint and delete the WAL under it. For such a file the format is known
+ * already, so the file is not opened again outside SQLite.
+ */
+const openInThisProcess = new Map<string, Array<{ db: Database.Database; format: "plain" | "encrypted" }>>();
+
+function fileId(stat: Stats): string {
+  return `${stat.dev}:${stat.ino}`;
+}
+
+function formatHeldOpen(stat: Stats): "plain" | "encrypted" | null {
+  const held = (openInThisProcess.get(fileId(stat)) ?? []).filter((entry) => entry.db.open);
+  if (held.length === 0) openInThisProcess.delete(fileId(stat));
+  else openInThisProcess.set(fileId(stat), held);
+  return held[0]?.format ?? null;
+}
+
+function remember(path: string, connection: Connection): Connection {
+  const id = fileId(statSync(path));
+  const held = (openInThisProcess.get(id) ?? []).filter((entry) => entry.db.open);
+  held.push({ db: connection.db, format: connection.encryption ? "encrypted" : "plain" });
+  openInThisProcess.set(id, held);
+  return connection;
 }
 
 function kindOfFile(stat: Stats): string {
@@ -68,6 +112,16 @@ export interface ConnectOptions {
 
 /** Opens an existing file (possibly empty), decrypting it when it is encrypted. */
 export function connect(path: string, options: ConnectOptions = {}): Connection {
+  const connection = openConnection(path, options);
+  try {
+    return remember(path, connection);
+  } catch (error) {
+    connection.db.close();
+    throw error;
+  }
+}
+
+function openConnection(path: string, options: ConnectOptions): Connection {
   const format = sqliteFileFormat(path);
   if (format === "missing") throw new StoreError(`no session store at ${path}`);
   const { key } = options;

@@ -74,13 +74,15 @@ describe("encrypted stores: failures are exit 3 with one clear line, and never s
       { name: "pywry-sqlcipher4.db", key: KEY4, page: 4096 },
       { name: "pywry-sqlcipher3.db", key: KEY3, page: 1024 },
     ].flatMap(({ name, key, page }) => [
-      { name, key, size: 1000 },
-      { name, key, size: 20 * page + page / 2 },
+      // In the first page no key can be checked: it may be the key or the file.
+      { name, key, size: 1000, says: "cannot open .*: the key is wrong, or the file is not a SQLCipher 3 or 4 database, or it is damaged" },
+      // The first page decrypts with the key, a later one is missing.
+      { name, key, size: 20 * page + page / 2, says: "is corrupt" },
     ]);
-    for (const { name, key, size } of cuts) {
+    for (const { name, key, size, says } of cuts) {
       const db = copyEncryptedFixture(sandbox.home, name, `cut-${size}-${name}`);
       truncateSync(db, size);
-      await assertRefusedUnchanged(sandbox, db, [], { PYWRY_SQLITE_KEY: key }, new RegExp(`cut-${size}-${name.replaceAll(".", "\\.")}`), [key]);
+      await assertRefusedUnchanged(sandbox, db, [], { PYWRY_SQLITE_KEY: key }, new RegExp(`^(?=.*cut-${size}-${name.replaceAll(".", "\\.")})(?=.*${says})`), [key]);
     }
   });
 
@@ -100,6 +102,14 @@ describe("encrypted stores: failures are exit 3 with one clear line, and never s
     // A FIFO with no writer: opening it for reading would wait forever (the run is killed after 15 s).
     execFileSync("mkfifo", ["-m", "600", sandbox.path("key-fifo")]);
     await assertRefusedUnchanged(sandbox, db, ["--sqlite-key-file", sandbox.path("key-fifo")], {}, /key-fifo \(from --sqlite-key-file\): not a regular file/);
+  });
+
+  test("pywry's salt file is a FIFO: the salt is skipped as not a regular file, at once", async (t) => {
+    const sandbox = sandboxFor(t);
+    const db = copyEncryptedFixture(sandbox.home, "pywry-sqlcipher4.db");
+    mkdirSync(sandbox.path(".config", "pywry"), { recursive: true });
+    execFileSync("mkfifo", ["-m", "600", sandbox.path(".config", "pywry", ".salt")]);
+    await assertRefusedUnchanged(sandbox, db, [], {}, /salt file .*\.config\/pywry\/\.salt \(not a regular file\)\): set PYWRY_SQLITE_KEY/);
   });
 
   test("a store path that is a FIFO or a directory: exit 3 at once, one line", async (t) => {

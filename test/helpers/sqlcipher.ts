@@ -167,8 +167,9 @@ async function buildChecker(): Promise<string> {
   const hash = createHash("sha256");
   for (const file of [CHECK_SOURCE, amalgamation, join(AMALGAMATION_DIR, "sqlite3.h")]) hash.update(readFileSync(file));
   hash.update(JSON.stringify([CFLAGS, LIBS, process.arch]));
-  const dir = join(tmpdir(), "pywry-auth-sqlcipher-check");
-  mkdirSync(dir, { recursive: true });
+  // Per user and private: the tests run this binary, so no other user may put one there.
+  const dir = join(tmpdir(), `pywry-auth-sqlcipher-check-${process.getuid?.() ?? "user"}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const binary = join(dir, `sqlcipher-check-4.5.5-${hash.digest("hex").slice(0, 16)}`);
   if (existsSync(binary)) return binary;
 

@@ -4,7 +4,7 @@ import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
   AuditEntry,
   AuditFilter,
@@ -249,6 +249,9 @@ export class MemorySessionStore extends AuthStoreBase {
     for (const { tokenHash } of data.tokens) if (this.tokens.has(tokenHash)) existing.tokens.set(tokenHash, this.tokens.get(tokenHash)!);
     for (const { tokenHash } of data.revocations) if (this.revocations.has(tokenHash)) existing.revocations.set(tokenHash, this.revocations.get(tokenHash)!);
     for (const { userId } of data.cutoffs) if (this.cutoffs.has(userId)) existing.cutoffs.set(userId, this.cutoffs.get(userId)!);
+    const bars = sessionBars(data.sessions);
+    for (const tokenHash of bars.tokenHashes) if (this.revocations.has(tokenHash)) existing.barringRevocations.add(tokenHash);
+    for (const userId of bars.userIds) if (this.cutoffs.has(userId)) existing.barringCutoffs.set(userId, this.cutoffs.get(userId)!);
     const plan = planImport(data, existing);
     if (options.dryRun || !changedAnything(plan.counts)) return plan.counts;
     for (const [role, permissions] of plan.roles) this.roles.set(role, [...permissions]);

@@ -37,7 +37,7 @@ import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
 import { parseRedisUrl } from "./redis-url.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
   AuditEntry,
   AuditFilter,
@@ -558,8 +558,11 @@ export class RedisSessionStore extends AuthStoreBase {
   }
 
   async importRecords(data: StoreTransfer, options: ImportOptions = {}): Promise<TransferCounts> {
+    const bars = sessionBars(data.sessions);
     const plan = async (change: Change | null) => {
       const keys = [
+        ...bars.tokenHashes.map((tokenHash) => this.revocationKey(tokenHash)),
+        ...bars.userIds.map((userId) => this.cutoffKey(userId)),
         this.rolesKey(),
         ...data.sessions.map((s) => this.sessionKey(s.sessionId)),
         ...data.tokens.map((r) => this.tokenKey(r.accessor)),
@@ -581,6 +584,15 @@ export class RedisSessionStore extends AuthStoreBase {
       data.cutoffs.forEach((c, index) => {
         const held = parseNumber(cutoffs[index]?.["cutoff_at"]);
         if (held !== null) existing.cutoffs.set(c.userId, held);
+      });
+      const barringRevocations = await this.hgetallMany(bars.tokenHashes.map((tokenHash) => this.revocationKey(tokenHash)));
+      bars.tokenHashes.forEach((tokenHash, index) => {
+        if (toRevocation(tokenHash, barringRevocations[index] ?? {})) existing.barringRevocations.add(tokenHash);
+      });
+      const barringCutoffs = await this.hgetallMany(bars.userIds.map((userId) => this.cutoffKey(userId)));
+      bars.userIds.forEach((userId, index) => {
+        const held = parseNumber(barringCutoffs[index]?.["cutoff_at"]);
+        if (held !== null) existing.barringCutoffs.set(userId, held);
       });
       return planImport(data, existing);
     };

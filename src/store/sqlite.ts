@@ -13,7 +13,7 @@ import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
 import { AuthStoreBase, type MetadataChange } from "./base.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
   BearerLookup,
   BearerQuery,
@@ -486,6 +486,12 @@ export class SqliteSessionStore extends AuthStoreBase {
         for (const { userId } of data.cutoffs) {
           const cutoff = this.selectCutoff(userId);
           if (cutoff !== null) existing.cutoffs.set(userId, cutoff);
+        }
+        const bars = sessionBars(data.sessions);
+        for (const tokenHash of bars.tokenHashes) if (this.selectRevocation(tokenHash)) existing.barringRevocations.add(tokenHash);
+        for (const userId of bars.userIds) {
+          const cutoff = this.selectCutoff(userId);
+          if (cutoff !== null) existing.barringCutoffs.set(userId, cutoff);
         }
       }
       return planImport(data, existing);

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Redis } from "ioredis";
+import { generateSessionToken } from "../../src/auth.js";
+import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
+import { resolveSession } from "../../src/http/resolve.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { parseRedisUrl, redactUrl } from "../../src/store/redis-url.js";
@@ -373,12 +376,12 @@ describe("RedisSessionStore import", () => {
       assert.equal(dry.sessions.added, 1);
       assert.deepEqual(await raw.keys(`${prefix}:*`), [], "a dry run writes nothing");
       const first = await target.importRecords(data, { source: "memory" });
-      assert.deepEqual(first.roles, { added: 5, updated: 0, unchanged: 0 });
+      assert.deepEqual(first.roles, { added: 5, updated: 0, unchanged: 0, skipped: 0 });
       assert.deepEqual(await target.getSession("s1"), await source.getSession("s1"));
       assert.equal(await target.findUserCutoff("bob"), NOW);
       assert.equal((await target.findRevocation(sha256Hex("tok")))?.revokedAt, NOW);
       const again = await target.importRecords(data, { source: "memory" });
-      assert.deepEqual(again.sessions, { added: 0, updated: 0, unchanged: 1 });
+      assert.deepEqual(again.sessions, { added: 0, updated: 0, unchanged: 1, skipped: 0 });
       const log = await target.listAudit();
       assert.deepEqual(log.map((e) => e.action), ["store.import"]);
       assert.equal(log[0]?.detail["source"], "memory");
@@ -537,6 +540,26 @@ describe("RedisSessionStore revokeToken", () => {
     try {
       assert.equal((await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: null, reason: null })).sessionsDeleted, 1);
       assert.equal(await raw.exists(`${prefix}:session:${token}`), 0);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisSessionStore behind the HTTP resolver", () => {
+  test("a revoked token whose session came back is no session as a cookie or a ?session= value", async () => {
+    const now = 1_800_000_000;
+    const store = await connect({ now: () => now });
+    try {
+      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now });
+      await store.createSession(token, "alice", ["viewer"], 3600);
+      const options = { store, config: createAuthConfig({ enabled: true, tokenSecret: "resolver-secret" }), now: () => now };
+      const encoded = encodeURIComponent(token);
+      assert.equal((await resolveSession({ headers: { cookie: `pywry_session=${encoded}` }, url: "/" }, options))?.userId, "alice");
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: now + 3600, reason: null });
+      await store.createSession(token, "alice", ["admin"], 3600);
+      assert.equal(await resolveSession({ headers: { cookie: `pywry_session=${encoded}` }, url: "/" }, options), null);
+      assert.equal(await resolveSession({ headers: {}, url: `/?session=${encoded}` }, options), null);
     } finally {
       await store.close();
     }

@@ -141,7 +141,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
   }
   const source = fromStdin ? "stdin" : file;
   const input = fromStdin ? process.stdin : await openInput(expandHome(file, context.env));
-  const totals = { added: 0, updated: 0, unchanged: 0 };
+  const totals = { added: 0, updated: 0, unchanged: 0, skipped: 0 };
   const errors: LineError[] = [];
   let rejected = 0;
   let lines = 0;
@@ -178,6 +178,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
           totals.added += counts.sessions.added;
           totals.updated += counts.sessions.updated;
           totals.unchanged += counts.sessions.unchanged;
+          totals.skipped += counts.sessions.skipped;
           batches += 1;
         }
         committedThrough = lines;
@@ -203,9 +204,12 @@ export async function sessionImport(context: Context, output: Output, file: stri
     [
       `${verb} ${imported} session${imported === 1 ? "" : "s"} (${totals.added} new, ${totals.updated} updated, ${totals.unchanged} already there) from ${lines} line${lines === 1 ? "" : "s"}` +
         (options.dryRun ? "; dry run: nothing was written" : ""),
+      ...(totals.skipped > 0
+        ? [`${totals.skipped} session${totals.skipped === 1 ? " was" : "s were"} skipped: revoked (the token was revoked, or its user was cut off after the session was made)`]
+        : []),
       ...(rejected > 0 ? [`${rejected} line${rejected === 1 ? " was" : "s were"} rejected (see above)`] : []),
     ],
-    { lines, batches, dry_run: Boolean(options.dryRun), added: totals.added, updated: totals.updated, unchanged: totals.unchanged, rejected, errors },
+    { lines, batches, dry_run: Boolean(options.dryRun), added: totals.added, updated: totals.updated, unchanged: totals.unchanged, skipped: totals.skipped, rejected, errors },
   );
   return rejected === 0 ? EXIT.ok : EXIT.no;
 }

@@ -3,6 +3,7 @@
  * list a user's sessions, check a permission) and the per-resource grant edits. A backend
  * supplies the primitives.
  */
+import { StoreError } from "../core/errors.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import type { UserSession } from "../core/session.js";
 import type {
@@ -25,6 +26,14 @@ import type {
   TokenRecord,
   UserRevocation,
 } from "./types.js";
+
+/**
+ * A new token's session id is the token: a session already there under that id (a pywry login
+ * in the same second mints the same token) is someone else's, and is never replaced.
+ */
+export function sessionIdTaken(): StoreError {
+  return new StoreError("a session with this token as its id already exists (a pywry login in the same second?); it was left as it is");
+}
 
 export type MetadataChange = (metadata: Record<string, unknown>) => Record<string, unknown>;
 

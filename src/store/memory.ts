@@ -3,7 +3,7 @@ import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/ha
 import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
   AuditEntry,
@@ -154,6 +154,7 @@ export class MemorySessionStore extends AuthStoreBase {
   }
 
   async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {
+    this.assertSessionIdFree(session ?? null);
     return this.recordToken(record, session ?? null);
   }
 
@@ -182,6 +183,7 @@ export class MemorySessionStore extends AuthStoreBase {
     record: TokenRecord,
     session: NewSession | null,
   ): Promise<UserSession | null> {
+    this.assertSessionIdFree(session);
     this.revoke(old);
     const created = this.recordToken(record, session);
     this.audit("token.renew", record.subject, record.accessor, { replaced: handleForHash(old.tokenHash), expires_at: record.expiresAt });
@@ -271,6 +273,11 @@ export class MemorySessionStore extends AuthStoreBase {
   }
 
   async close(): Promise<void> {}
+
+  /** Checked before anything changes (this store has no transactions to roll back). */
+  private assertSessionIdFree(session: NewSession | null): void {
+    if (session && this.sessions.has(session.sessionId)) throw sessionIdTaken();
+  }
 
   private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
     this.tokens.set(record.tokenHash, { ...record });

@@ -35,7 +35,7 @@ import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/ha
 import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { parseRedisUrl } from "./redis-url.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
@@ -723,6 +723,10 @@ export class RedisSessionStore extends AuthStoreBase {
     await change.watch(key);
     if ((await this.client.exists(key)) > 0) {
       throw new StoreError(`the registry already holds a token with accessor ${record.accessor}`);
+    }
+    if (session) {
+      await change.watch(this.sessionKey(session.sessionId));
+      if ((await this.client.exists(this.sessionKey(session.sessionId))) > 0) throw sessionIdTaken();
     }
     change.write((multi) => this.queueToken(multi, record));
     const created = session ? await this.planSession(change, session) : null;

@@ -12,7 +12,7 @@ import { pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import type {
   BearerLookup,
@@ -747,6 +747,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
+    if (session && this.selectSession(session.sessionId)) throw sessionIdTaken();
     this.db
       .prepare(
         `INSERT INTO pywry_auth_tokens

@@ -167,6 +167,30 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual((await store.getSession(token))?.roles, ["editor"]);
     });
 
+    test("recordIssuedToken never replaces a session that has the token as its id (a pywry login)", async () => {
+      const token = "alice:1800000000:1800003600:" + "3".repeat(64);
+      await store.createSession(token, "alice", ["admin"], 3600, { team: "ops" });
+      await assert.rejects(
+        store.recordIssuedToken(tokenRecord(token), { sessionId: token, userId: "alice", roles: ["viewer"], ttl: 3600 }),
+        (error: Error & { code?: string }) => error.code === "ERR_STORE" && /already exists/.test(error.message),
+      );
+      assert.deepEqual((await store.getSession(token))?.roles, ["admin"]);
+      assert.deepEqual((await store.getSession(token))?.metadata, { team: "ops" });
+      assert.equal(await store.findToken({ tokenHash: sha256Hex(token) }), null, "nothing was recorded");
+      const old = "alice:1799999000:1800003600:" + "4".repeat(64);
+      await store.recordIssuedToken(tokenRecord(old), { sessionId: old, userId: "alice", ttl: 3600 });
+      await assert.rejects(
+        store.renewToken({ tokenHash: sha256Hex(old), subject: "alice", expiresAt: T0 + 3600, reason: null }, tokenRecord(token), {
+          sessionId: token,
+          userId: "alice",
+          ttl: 3600,
+        }),
+        /already exists/,
+      );
+      assert.equal(await store.findRevocation(sha256Hex(old)), null, "a renewal that failed changed nothing");
+      assert.notEqual(await store.getSession(old), null);
+    });
+
     test("the registry never holds the token itself", async () => {
       const token = "alice:1800000000:0:" + "b".repeat(64);
       await store.recordIssuedToken(tokenRecord(token, { expiresAt: null }));

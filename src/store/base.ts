@@ -4,6 +4,7 @@
  * supplies the primitives.
  */
 import { StoreError } from "../core/errors.js";
+import { assertReadableMetadata } from "../core/pyjson.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import type { UserSession } from "../core/session.js";
 import type {
@@ -103,15 +104,17 @@ export abstract class AuthStoreBase implements AuthStore {
   }
 
   async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
-      addResourceGrant(metadata, resource, permissions),
-    );
+    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) => {
+      assertReadableMetadata(metadata);
+      return addResourceGrant(metadata, resource, permissions);
+    });
   }
 
   async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
-      removeResourceGrant(metadata, resource, permissions),
-    );
+    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) => {
+      assertReadableMetadata(metadata);
+      return removeResourceGrant(metadata, resource, permissions);
+    });
   }
 
   /** What `updateRolePermissions` writes: null for no write (no role and no edit, or no change). */

@@ -1,6 +1,6 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { cloneJson, pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
@@ -334,5 +334,5 @@ export class MemorySessionStore extends AuthStoreBase {
 }
 
 function copySession(session: UserSession): UserSession {
-  return { ...session, roles: [...session.roles], metadata: structuredClone(session.metadata) };
+  return { ...session, roles: [...session.roles], metadata: cloneJson(session.metadata) };
 }

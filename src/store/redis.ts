@@ -32,7 +32,7 @@ import { userInfo } from "node:os";
 import { Redis, type ChainableCommander, type RedisOptions } from "ioredis";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { pythonJson, readMetadata } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
@@ -1030,7 +1030,7 @@ function toSession(sessionId: string, hash: Hash): UserSession | null {
     createdAt: parseNumber(hash["created_at"]) ?? 0,
     // pywry: `float(data.get("expires_at", 0))`, and 0 never expires.
     expiresAt: expires ? expires : null,
-    metadata: parseObject(hash["metadata"] ?? "{}"),
+    metadata: readMetadata(hash["metadata"], () => `session ${handleFor(sessionId)}`),
   };
 }
 

@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { pythonJson, readMetadata } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
@@ -1057,7 +1057,7 @@ function toSession(row: SessionRow): UserSession {
     roles: parseStringList(row.roles),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
-    metadata: parseObject(row.metadata),
+    metadata: readMetadata(row.metadata, () => `session ${handleFor(row.session_id)}`),
   };
 }
 

@@ -565,3 +565,24 @@ describe("RedisSessionStore behind the HTTP resolver", () => {
     }
   });
 });
+
+describe("RedisSessionStore keeps Python's JSON as pywry wrote it", () => {
+  const PYTHON_METADATA = '{"a": NaN, "b": Infinity, "c": -Infinity, "d": 9223372036854775809, "e": 1.0, "f": -0.0, "g": 1e+16, "u": "\\u00e9"}';
+
+  test("a grant keeps every number as pywry wrote it; metadata that is not JSON is never rewritten", async () => {
+    const prefix = freshPrefix();
+    await raw.hset(`${prefix}:session:py-numbers`, { user_id: "olga", roles: '["viewer"]', created_at: "1.0", expires_at: "0", metadata: PYTHON_METADATA });
+    await raw.hset(`${prefix}:session:py-broken`, { user_id: "olga", roles: '["viewer"]', created_at: "1.0", expires_at: "0", metadata: '{"a": ' });
+    const store = await connect({ prefix });
+    try {
+      await store.grantResource("py-numbers", "widget:w1", ["read"]);
+      assert.equal(await raw.hget(`${prefix}:session:py-numbers`, "metadata"), `${PYTHON_METADATA.slice(0, -1)}, "permissions": {"widget:w1": ["read"]}}`);
+      await assert.rejects(store.grantResource("py-broken", "widget:w1", ["read"]), (error: Error & { code?: string }) =>
+        error.code === "ERR_STORE" && /its metadata is not valid JSON/.test(error.message),
+      );
+      assert.equal(await raw.hget(`${prefix}:session:py-broken`, "metadata"), '{"a": ');
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -8,6 +8,7 @@
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors.js";
+import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { expandHome, withStore, type Context } from "../context.js";
@@ -23,23 +24,29 @@ const MAX_LINE = 1024 * 1024;
 /** At most this many line errors are kept for the --json summary (all are counted and printed). */
 const KEPT_ERRORS = 1000;
 
-/** A session as one NDJSON line, in pywry's column names and encodings. */
+/**
+ * A session as one NDJSON line, in pywry's column names and encodings. Numbers in metadata are
+ * written as pywry stored them (Python's JSON: NaN, Infinity, integers of any size, 1.0), so an
+ * import restores them exactly; Python's json.loads reads every line.
+ */
 export function sessionLine(session: UserSession): string {
-  return `${JSON.stringify({
+  return `${jsonText({
     session_id: session.sessionId,
     user_id: session.userId,
     roles: session.roles,
     created_at: session.createdAt,
     expires_at: session.expiresAt,
     metadata: session.metadata,
-  })}\n`;
+  }, LINE_STYLE)}\n`;
 }
+
+const LINE_STYLE: JsonStyle = { layout: "compact", nonFinite: "python" };
 
 /** Reads one line of the export format; throws InvalidInputError saying what is wrong. */
 export function parseSessionLine(line: string): UserSession {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parsePythonJson(line);
   } catch (error) {
     throw new InvalidInputError(`not JSON: ${(error as Error).message}`);
   }
@@ -48,7 +55,10 @@ export function parseSessionLine(line: string): UserSession {
   for (const key of Object.keys(row)) {
     if (!FIELDS.has(key)) throw new InvalidInputError(`unknown field ${JSON.stringify(key)} (fields: ${[...FIELDS].join(", ")})`);
   }
-  const { session_id: sessionId, user_id: userId, roles, created_at: createdAt, expires_at: expiresAt = null, metadata = {} } = row;
+  const { session_id: sessionId, user_id: userId, roles, metadata = {} } = row;
+  // Times are numbers (a time written as 1.0 is read as the number it is).
+  const createdAt = plainNumber(row["created_at"]);
+  const expiresAt = plainNumber(row["expires_at"] ?? null);
   if (typeof sessionId !== "string" || sessionId.length === 0) throw new InvalidInputError("session_id must be a non-empty string");
   if (typeof userId !== "string" || userId.length === 0) throw new InvalidInputError("user_id must be a non-empty string");
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string" && role.length > 0)) {
@@ -58,8 +68,14 @@ export function parseSessionLine(line: string): UserSession {
   if (expiresAt !== null && (typeof expiresAt !== "number" || !Number.isFinite(expiresAt))) {
     throw new InvalidInputError("expires_at must be a number (Unix seconds) or null");
   }
-  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) throw new InvalidInputError("metadata must be a JSON object");
+  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata) || metadata instanceof PythonNumber) {
+    throw new InvalidInputError("metadata must be a JSON object");
+  }
   return { sessionId, userId, roles: roles as string[], createdAt, expiresAt: expiresAt as number | null, metadata: metadata as Record<string, unknown> };
+}
+
+function plainNumber(value: unknown): unknown {
+  return value instanceof PythonNumber ? Number(value.text) : value;
 }
 
 interface ExportOptions {

@@ -7,7 +7,7 @@ import type { AuthConfig } from "../core/config.js";
 import { InvalidInputError } from "../core/errors.js";
 import { sha256Hex } from "../core/handles.js";
 import { isSessionLive, type UserSession } from "../core/session.js";
-import { decodeToken, validateToken } from "../core/token.js";
+import { decodeToken, issuedInFuture, verifySignature } from "../core/token.js";
 import type { AuthStore, BearerLookup, BearerQuery } from "../store/types.js";
 import {
   credentialsOfFetchRequest,
@@ -147,7 +147,7 @@ export function bearerOnlySessionSync(credentials: Credentials, options: Resolve
 /** The store query for a Bearer token whose signature verifies and which has not expired; else null. */
 function bearerQuery(token: string, options: ResolveSessionOptions, now: number): BearerQuery | null {
   const signed = signedToken(token, options);
-  if (signed === null || (signed.expiresAt !== null && signed.expiresAt < now)) return null;
+  if (signed === null || (signed.expiresAt !== null && signed.expiresAt < now) || issuedInFuture(signed.issuedAt, now)) return null;
   return { token, tokenHash: signed.tokenHash, subject: signed.userId, issuedAt: signed.issuedAt };
 }
 
@@ -210,8 +210,8 @@ function signedToken(token: string, options: ResolveSessionOptions): SignedToken
   }
   const known = cache.tokens.get(token);
   if (known !== undefined) return known;
-  // Expiry is the caller's check, made on every request: validate as of the epoch here.
-  const result = validateToken(token, secrets.filter((secret) => secret.length > 0), 0);
+  // Expiry and issue time are the caller's checks, made on every request.
+  const result = verifySignature(token, secrets.filter((secret) => secret.length > 0));
   // pywry also refuses an empty user id (`if is_valid and user_id`).
   if (!result.valid || !result.userId) return null;
   const signed: SignedToken = { userId: result.userId, issuedAt: result.issuedAt ?? 0, expiresAt: result.expiresAt, tokenHash: sha256Hex(token) };

@@ -226,6 +226,16 @@ for (const kind of STORE_KINDS) {
         assert.equal((await get("/whoami", { Authorization: `Bearer ${fresh}` })).body.userId, "alice");
       });
 
+      test("a token issued more than 60 s in the future is refused, even with a session of its own (stricter than pywry)", async () => {
+        await serve();
+        const ahead = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 3600 });
+        await store.createSession(ahead, "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${ahead}` })).body.userId, null);
+        const skewed = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 60 });
+        await store.createSession(skewed, "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${skewed}` })).body.userId, "alice", "60 s of clock skew is allowed");
+      });
+
       test("secrets lists previous secrets for rotation; an empty secret accepts no token", async () => {
         await serve({ secrets: ["new-secret", SECRET] });
         const token = await login("alice");

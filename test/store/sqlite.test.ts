@@ -366,3 +366,55 @@ describe("SqliteSessionStore keeps Python's JSON as pywry wrote it", () => {
     }
   });
 });
+
+describe("SqliteSessionStore opened read-only before pywry-auth's tables exist", () => {
+  const now = 1_800_000_000;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  test("notices the tables when another process creates them: revocations, cut-offs and the registry count at once", async () => {
+    const path = pywryDatabaseCopy();
+    assert.deepEqual(tableNames(path).filter((name) => name.startsWith("pywry_auth")), [], "a database pywry alone has used");
+    const reader = SqliteSessionStore.open(path, { mode: "read", now: () => now });
+    const token = generateSessionToken("alice", "s", now + 3600, { now });
+    const widget = generateSessionToken("w1", "s", now + 300, { now });
+    const query = (value: string, subject: string) => ({ token: value, tokenHash: sha256(value), subject, issuedAt: now });
+    try {
+      assert.equal(await reader.tokenRevocationStatus(query(token, "alice")), null);
+      assert.equal(reader.bearerLookupSync(query(token, "alice")).revocation, null);
+      await settle();
+      const writer = SqliteSessionStore.open(path, { now: () => now + 1 });
+      await writer.revokeToken({ tokenHash: sha256(token), subject: "alice", expiresAt: now + 3600, reason: null });
+      await writer.revokeUser("bob", null);
+      await writer.recordIssuedToken(tokenRecord(widget, { kind: "widget", subject: "w1", roles: null }));
+      await writer.close();
+      await settle();
+      assert.equal(await reader.tokenRevocationStatus(query(token, "alice")), "token");
+      assert.equal(reader.bearerLookupSync(query(token, "alice")).revocation, "token", "the middleware's synchronous look-up too");
+      assert.equal(await reader.tokenRevocationStatus(query("bob:1:0:x", "bob")), "user");
+      assert.equal(reader.bearerLookupSync(query(widget, "w1")).kind, "widget");
+      assert.equal((await reader.findToken({ tokenHash: sha256(widget) }))?.kind, "widget");
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test("tables of a newer pywry-auth appearing later fail every read instead of being ignored", async () => {
+    const path = pywryDatabaseCopy();
+    const reader = SqliteSessionStore.open(path, { mode: "read", now: () => now });
+    try {
+      assert.equal(await reader.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: now }), null);
+      await settle();
+      const db = new Database(path);
+      db.exec("CREATE TABLE pywry_auth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO pywry_auth_meta VALUES ('schema_version', '99');");
+      db.close();
+      await settle();
+      await assert.rejects(reader.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: now }), { code: "ERR_STORE_VERSION" });
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}

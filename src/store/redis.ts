@@ -267,8 +267,9 @@ export class RedisSessionStore extends AuthStoreBase {
         change.write((multi) => {
           // pywry's refresh_session: new expires_at and EXPIRE, the stored ttl left as it was.
           multi.hset(key, "expires_at", pythonFloat(expiresAt));
-          if (hash["ttl"] === undefined) multi.hset(key, "ttl", String(expireSeconds(extendTtl)));
-          multi.expire(key, expireSeconds(extendTtl));
+          const ttl = ttlField(extendTtl);
+          if (hash["ttl"] === undefined && ttl !== null) multi.hset(key, "ttl", ttl);
+          queueExpire(multi, key, extendTtl);
         });
         change.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: expiresAt });
       }
@@ -712,9 +713,10 @@ export class RedisSessionStore extends AuthStoreBase {
       expires_at: session.expiresAt === null ? "0" : pythonFloat(session.expiresAt),
       metadata: pythonJson(session.metadata),
     };
-    if (ttl !== null) hash["ttl"] = String(expireSeconds(ttl));
+    const ttlText = ttl === null ? null : ttlField(ttl);
+    if (ttlText !== null) hash["ttl"] = ttlText;
     multi.del(key).hset(key, hash);
-    if (expireIn !== null) multi.expire(key, expireSeconds(expireIn));
+    if (expireIn !== null) queueExpire(multi, key, expireIn);
     multi.sadd(this.userSessionsKey(session.userId), session.sessionId);
   }
 
@@ -765,7 +767,7 @@ export class RedisSessionStore extends AuthStoreBase {
     if (revocation.reason !== null) hash["reason"] = revocation.reason;
     multi.del(key).hset(key, hash);
     if (revocation.expiresAt !== null) {
-      multi.expire(key, expireSeconds(Math.max(0, revocation.expiresAt - now) + REVOCATION_GRACE_SECONDS));
+      queueExpire(multi, key, Math.max(0, revocation.expiresAt - now) + REVOCATION_GRACE_SECONDS);
     }
   }
 
@@ -1017,6 +1019,27 @@ export function pythonFloat(value: number): string {
 /** Redis EXPIRE takes whole seconds; never 0 or less, which would delete the key at once. */
 function expireSeconds(seconds: number): number {
   return Math.max(1, Math.ceil(seconds));
+}
+
+/**
+ * The longest EXPIRE queued: about 31 million years. Redis refuses an EXPIRE whose time in
+ * milliseconds overflows (from about 9.2e15 s), and inside MULTI a refused command does not undo
+ * the others: the revocation and its audit entry would be written without their EXPIRE, and the
+ * command reported as failed. So a lifetime beyond this is kept without EXPIRE (expires_at still
+ * says when, and pywry reads that), decided before the transaction.
+ */
+const MAX_EXPIRE_SECONDS = 1e15;
+
+/** EXPIRE `seconds` on `key`, unless the lifetime is too long to be worth one (see MAX_EXPIRE_SECONDS). */
+function queueExpire(multi: ChainableCommander, key: string, seconds: number): void {
+  const whole = expireSeconds(seconds);
+  if (Number.isFinite(whole) && whole <= MAX_EXPIRE_SECONDS) multi.expire(key, whole);
+}
+
+/** pywry's ttl field for a lifetime, or null when it is too long for pywry's own EXPIRE. */
+function ttlField(seconds: number): string | null {
+  const whole = expireSeconds(seconds);
+  return Number.isFinite(whole) && whole <= MAX_EXPIRE_SECONDS ? String(whole) : null;
 }
 
 /** A session hash as pywry's get_session reads it; null when there is no such key. */

@@ -544,6 +544,39 @@ describe("RedisSessionStore revokeToken", () => {
       await store.close();
     }
   });
+
+  test("a token expiring too far ahead for EXPIRE is revoked whole: no half-applied change, one audit entry", async () => {
+    const prefix = freshPrefix();
+    const token = "olga:1:10000000000000000:" + "8".repeat(64);
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      const result = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: 1e16, reason: null });
+      assert.equal(result.alreadyRevoked, false);
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: sha256Hex(token), subject: "olga", issuedAt: 1 }), "token");
+      assert.equal(await raw.ttl(`${prefix}:auth:revoked:${sha256Hex(token)}`), -1, "kept without EXPIRE");
+      assert.equal((await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: 1e16, reason: null })).alreadyRevoked, true);
+      assert.deepEqual((await store.listAudit()).map((entry) => entry.action), ["token.revoke"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("sessions living too long for EXPIRE are written whole too (create, refresh, import)", async () => {
+    const prefix = freshPrefix();
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      await store.createSession("long", "olga", ["viewer"], 1e16);
+      assert.equal((await store.getSession("long"))?.userId, "olga");
+      assert.equal(await store.refreshSession("long", 2e16), true);
+      assert.equal((await store.getSession("long"))?.expiresAt, NOW + 2e16);
+      const imported = { sessionId: "imported-long", userId: "olga", roles: ["viewer"], createdAt: NOW, expiresAt: 1e17, metadata: {} };
+      await store.importRecords({ roles: new Map(), sessions: [imported], tokens: [], revocations: [], cutoffs: [] });
+      assert.deepEqual(await store.getSession("imported-long"), imported);
+      assert.deepEqual((await store.listAudit()).map((entry) => entry.action), ["session.create", "session.refresh", "store.import"]);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe("RedisSessionStore behind the HTTP resolver", () => {

@@ -108,6 +108,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ERR_TOKEN_REVOKED: EXIT.no,
   ERR_TOKEN_SUBJECT: EXIT.no,
   ERR_TOKEN_NOT_YET_VALID: EXIT.no,
+  ERR_TOKEN_KIND: EXIT.no,
   ERR_USAGE: EXIT.usage,
   ERR_INVALID_INPUT: EXIT.usage,
   ERR_NO_SECRET: EXIT.environment,

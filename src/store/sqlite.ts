@@ -408,6 +408,16 @@ export class SqliteSessionStore extends AuthStoreBase {
     });
   }
 
+  /** The registry's kind for many tokens at once (null: not recorded), in one read transaction (for `verify --stdin`). */
+  async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
+    return this.run(() => {
+      this.endSnapshot();
+      if (!this.authTables()) return tokenHashes.map(() => null);
+      const kind = this.plucked("SELECT kind FROM pywry_auth_tokens WHERE token_hash = ?");
+      return this.db.transaction(() => tokenHashes.map((tokenHash) => (kind.get(tokenHash) as TokenKind | undefined) ?? null)).deferred();
+    });
+  }
+
   async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
     return this.write(() => {
       const now = this.now();

@@ -3,10 +3,11 @@
  * environment, then pywry's own environment, then defaults. Nothing here loads SQLite until a
  * command asks for the store.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { InvalidInputError, SecretError } from "../core/errors.js";
+import { modeNote, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "./files.js";
 import type { AuthStore } from "../store/types.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
@@ -254,31 +255,25 @@ export function secretsForMinting(context: Context): Secrets {
   const found = findSecret(context);
   if (found) return found;
   const path = defaultSecretPath(context.env);
-  writePrivateFile(path, `${generateSecret()}\n`, false);
+  const written = writePrivateFile(path, `${generateSecret()}\n`, false);
   context.notice(
-    `created a new signing secret in ${path} (mode 0600). Your pywry app must use the same value: ` +
+    `created a new signing secret in ${path} (${modeNote(written)}). Your pywry app must use the same value: ` +
       `AuthConfig(token_secret=open("${path}").read().strip())`,
   );
   return { all: [readSecretFile(path, context)], source: path };
 }
 
-/** Writes a file only its owner can read; refuses to replace an existing one unless asked. */
-export function writePrivateFile(path: string, content: string, overwrite: boolean): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let fd: number;
-  try {
-    fd = openSync(path, overwrite ? "w" : "wx", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new InvalidInputError(`${path} already exists; pass --force to replace it`, "ERR_USAGE");
-    }
-    throw new SecretError(`cannot write ${path}: ${(error as Error).message}`, "ERR_SECRET");
-  }
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * Writes a file only its owner can read, atomically, never through a symbolic link (see
+ * files.ts); refuses to replace an existing one unless asked. Says what mode it really has.
+ */
+export function writePrivateFile(
+  path: string,
+  content: string,
+  overwrite: boolean,
+  fail: FailWith = (message) => new SecretError(message, "ERR_SECRET"),
+): WrittenFile {
+  return writeFileAtomically(path, content, overwrite, fail);
 }
 
 function findSecret(context: Context): Secrets | null {

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { parseTtl } from "../../core/duration.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { ConfigError, InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import {
   defaultSecretPath,
@@ -18,6 +18,7 @@ import {
   type StoreLocation,
   describeStore,
 } from "../context.js";
+import { modeNote, type WrittenFile } from "../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
 import { configFilePath, type ConfigFile } from "../settings.js";
@@ -53,7 +54,8 @@ export async function init(context: Context, output: Output, options: InitOption
   }
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
-  const secretCreated = ensureSecretFile(plan);
+  const secretWritten = ensureSecretFile(plan);
+  const secretCreated = secretWritten !== null;
   // Tested live: a store that cannot be opened (or created) stops init before anything is written.
   await withStore({ ...context, options: { ...context.options, store: plan.store } }, "create", async (store) => {
     await store.listRoles();
@@ -65,13 +67,13 @@ export async function init(context: Context, output: Output, options: InitOption
     ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
   };
-  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true);
+  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true, (message) => new ConfigError(message));
   const pywryEnv = pywryEnvironment(location);
   output.result(
     [
       `wrote ${configPath}`,
       `store   ${describeStore(location)} (reachable)`,
-      `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
+      `secret  ${plan.secretFile}${secretWritten !== null ? ` (created now, ${modeNote(secretWritten)})` : ""}`,
       "",
       "Give your pywry app the same secret and store:",
       "",
@@ -154,10 +156,10 @@ async function confirmOverwrite(path: string): Promise<boolean> {
 }
 
 /** Creates the secret file when it does not exist yet; says whether it did. */
-function ensureSecretFile(plan: Plan): boolean {
-  if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return false;
-  writePrivateFile(plan.secretFile, `${plan.typedSecret ?? generateSecret()}\n`, plan.typedSecret !== undefined);
-  return true;
+/** The secret file written now (null: an existing one is kept). */
+function ensureSecretFile(plan: Plan): WrittenFile | null {
+  if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return null;
+  return writePrivateFile(plan.secretFile, `${plan.typedSecret ?? generateSecret()}\n`, plan.typedSecret !== undefined);
 }
 
 function storeSpec(context: Context, spec: string): string {

@@ -12,6 +12,7 @@ import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../c
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { expandHome, withStore, type Context } from "../context.js";
+import { openPrivateTemporary } from "../files.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
 
@@ -95,9 +96,12 @@ export async function sessionExport(context: Context, output: Output, options: E
   if (outPath !== null && existsSync(outPath)) throw new InvalidInputError(`${outPath} already exists; choose another --out file`, "ERR_USAGE");
   let exported = 0;
   await withStore(context, "read", async (store) => {
-    // Created only once the store opened, so a bad --store leaves no empty file behind.
-    const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : stdoutStream();
+    // Created only once the store opened, so a bad --store leaves no empty file behind; written
+    // to a temporary file beside it that takes its name only when complete (see files.ts).
+    const file = outPath !== null ? openPrivateTemporary(outPath, (message) => new InvalidInputError(message, "ERR_USAGE"), "--out file", "choose another --out file") : null;
+    const target: NodeJS.WritableStream = file !== null ? createWriteStream("", { fd: file.fd, autoClose: false }) : stdoutStream();
     const writer = new LineWriter(target);
+    let complete = false;
     try {
       for (const batch of sessionBatches(store, options.user)) {
         const sessions = await batch;
@@ -105,10 +109,13 @@ export async function sessionExport(context: Context, output: Output, options: E
         exported += sessions.length;
         await writer.flush();
       }
+      complete = true;
     } finally {
-      if (toFile) {
+      if (file !== null) {
         (target as WriteStream).end();
-        await once(target, "close");
+        await once(target, "finish").catch(() => (complete = false));
+        if (complete) file.commit();
+        else file.abort();
       }
     }
   });
@@ -123,19 +130,6 @@ function* sessionBatches(store: AuthStore, userId: string | undefined): Generato
     return;
   }
   yield store.listSessions({ userId, includeExpired: true });
-}
-
-async function openPrivateFile(path: string): Promise<WriteStream> {
-  // 0600 and never over an existing file: the export holds live session ids.
-  const stream = createWriteStream(path, { flags: "wx", mode: 0o600 });
-  try {
-    await once(stream, "open");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new InvalidInputError(`${path} already exists; choose another --out file`, "ERR_USAGE");
-    throw new InvalidInputError(`cannot write ${path}: ${(error as Error).message}`, "ERR_USAGE");
-  }
-  return stream;
 }
 
 interface ImportOptions {

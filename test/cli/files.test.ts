@@ -4,10 +4,15 @@
  * link in a world-writable sticky directory, or when they are not a small regular file.
  */
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
-import { assertCliError, assertExit, sandboxFor } from "../helpers/cli.js";
+import { assertCliError, assertExit, nowSeconds, pywryToken, sandboxFor } from "../helpers/cli.js";
+
+const SECRET = "files-test-secret";
+const asRoot = typeof process.getuid === "function" && process.getuid() === 0;
+const ANOTHER_USER = 4242;
 
 function modeOf(path: string): number {
   return statSync(path).mode & 0o777;
@@ -72,5 +77,70 @@ describe("files are written atomically, owner-only, never through a symbolic lin
     assertExit(written, 0);
     assert.equal(modeOf(sb.path("real.ndjson")), 0o600);
     assert.deepEqual(readdirSync(sb.home).filter((name) => name.endsWith(".tmp")), []);
+  });
+});
+
+describe("files someone else could have written are refused", { skip: asRoot ? false : "needs root to make files owned by another user" }, () => {
+  const token = () => pywryToken("alice", nowSeconds(), nowSeconds() + 600, SECRET);
+
+  test("a secret file owned by another (non-root) user: exit 3, not a warning", async (t) => {
+    const sb = sandboxFor(t);
+    const secretFile = sb.path("their.secret");
+    writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+    chownSync(secretFile, ANOTHER_USER, ANOTHER_USER);
+    const result = await sb.run(["verify", "--secret-file", secretFile, "-"], { input: `${token()}\n` });
+    assertCliError(result, 3, /owned by another user \(uid 4242\)/);
+    assert.doesNotMatch(result.stderr, /chmod/);
+  });
+
+  test("a store file owned by another (non-root) user: exit 3", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    chownSync(store, ANOTHER_USER, ANOTHER_USER);
+    assertCliError(await sb.run(["--store", store, "session", "list"]), 3, /session store .* is owned by another user/);
+    assertCliError(await sb.run(["--store", store, "token", "create", "--user", "alice"], { env: { PYWRY_AUTH_SECRET: SECRET } }), 3, /owned by another user/);
+  });
+
+  test("a symbolic link in a world-writable sticky directory, to a secret or a store: exit 3", async (t) => {
+    const sb = sandboxFor(t);
+    const shared = sb.path("shared-tmp");
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const secretFile = sb.path("mine.secret");
+    writeFileSync(secretFile, `${SECRET}\n`, { mode: 0o600 });
+    symlinkSync(secretFile, `${shared}/secret`);
+    const viaLink = await sb.run(["verify", "--secret-file", `${shared}/secret`, "-"], { input: `${token()}\n` });
+    assertCliError(viaLink, 3, /symbolic link in .*shared-tmp/);
+    assertExit(await sb.run(["verify", "--secret-file", secretFile, "-"], { input: `${token()}\n` }), 0);
+    const store = sb.copyPywryFixture();
+    symlinkSync(store, `${shared}/pywry.db`);
+    assertCliError(await sb.run(["--store", `${shared}/pywry.db`, "session", "list"]), 3, /symbolic link/);
+  });
+});
+
+describe("secret files must be small regular files", () => {
+  const token = () => pywryToken("alice", nowSeconds(), nowSeconds() + 600, SECRET);
+
+  test("a FIFO is refused at once (exit 3), not waited on forever", async (t) => {
+    const sb = sandboxFor(t);
+    const fifo = sb.path("secret.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const result = await sb.run(["verify", "--secret-file", fifo, "-"], { input: `${token()}\n`, timeoutMs: 10_000 });
+    assertCliError(result, 3, /not a regular file \(a named pipe\)/);
+  });
+
+  test("/dev/zero, a directory and a 1 MB file are refused (exit 3) without reading them whole", async (t) => {
+    const sb = sandboxFor(t);
+    const big = sb.path("big.secret");
+    writeFileSync(big, "a".repeat(1024 * 1024), { mode: 0o600 });
+    mkdirSync(sb.path("a-directory"));
+    for (const [path, reason] of [
+      ["/dev/zero", /not a regular file \(a device\)/],
+      [sb.path("a-directory"), /not a regular file \(a directory\)/],
+      [big, /1048576 bytes/],
+    ] as const) {
+      const result = await sb.run(["verify", "--secret-file", path, "-"], { input: `${token()}\n`, timeoutMs: 10_000 });
+      assertCliError(result, 3, reason);
+    }
   });
 });

@@ -5,7 +5,7 @@
 import { DEFAULT_WIDGET_TTL } from "./core/config.js";
 import { sha256Hex } from "./core/handles.js";
 import { mintToken, mintWidgetToken, validateToken, validateTokenFor, type TokenValidation } from "./core/token.js";
-import type { AuthStore, RevocationCause } from "./store/types.js";
+import type { AuthStore, RevocationCause, TokenKind } from "./store/types.js";
 
 export interface ClockOption {
   /** Unix seconds to use as the current time (defaults to the system clock). */
@@ -47,24 +47,39 @@ export function validateWidgetToken(
 export interface VerifyOptions extends ClockOption {
   secrets: string | readonly string[];
   /** When given, a revoked token fails with ERR_TOKEN_REVOKED. */
-  store?: Pick<AuthStore, "tokenRevocationStatus"> | null;
+  store?: (Pick<AuthStore, "tokenRevocationStatus"> & Partial<Pick<AuthStore, "findToken">>) | null;
   /** When given, the token must have been issued for this subject (user or widget id). */
   subject?: string;
+  /**
+   * What the token must be: with a store that has a registry (findToken), a token the registry
+   * recorded as the other kind fails with ERR_TOKEN_KIND, as the HTTP middleware refuses a widget
+   * token as a Bearer token. Tokens the registry never saw cannot be told apart and pass.
+   */
+  kind?: TokenKind;
 }
 
-/** Full verification: signature, expiry, subject, then the store's revocations. */
+/** Full verification: signature, expiry, subject, then the store's revocations and registry kind. */
 export async function verifyToken(token: string, options: VerifyOptions): Promise<TokenValidation> {
   const secrets = secretList(options.secrets);
   const now = clock(options);
   const result =
     options.subject === undefined ? validateToken(token, secrets, now) : validateTokenFor(token, options.subject, secrets, now);
   if (!result.valid || !options.store) return result;
-  const cause = await options.store.tokenRevocationStatus({
-    tokenHash: sha256Hex(token),
-    subject: result.userId ?? "",
-    issuedAt: result.issuedAt ?? 0,
-  });
-  return cause === null ? result : revokedResult(result, cause);
+  const tokenHash = sha256Hex(token);
+  const cause = await options.store.tokenRevocationStatus({ tokenHash, subject: result.userId ?? "", issuedAt: result.issuedAt ?? 0 });
+  if (cause !== null) return revokedResult(result, cause);
+  if (options.kind === undefined || typeof options.store.findToken !== "function") return result;
+  const recorded = (await options.store.findToken({ tokenHash }))?.kind;
+  return recorded === undefined || recorded === options.kind ? result : wrongKindResult(result, recorded);
+}
+
+/** A valid token's result when the registry recorded it as the other kind (ERR_TOKEN_KIND). */
+export function wrongKindResult(result: TokenValidation, recorded: TokenKind): TokenValidation {
+  const message =
+    recorded === "widget"
+      ? "this is a widget token (the registry recorded it as one), not a session token"
+      : "this is a session token (the registry recorded it as one), not a widget token";
+  return { ...result, valid: false, userId: null, secretIndex: null, error: { code: "ERR_TOKEN_KIND", message } };
 }
 
 /** What a valid token's result becomes when the store says it was revoked (ERR_TOKEN_REVOKED). */

@@ -6,7 +6,9 @@ export {
   validateWidgetToken,
   verifyToken,
 } from "./auth.js";
-export { decodeToken, parsePythonInt, MAX_TOKEN_LENGTH, MAX_EXPIRY } from "./core/token.js";
+export { decodeToken, parsePythonInt, MAX_TOKEN_LENGTH, MAX_EXPIRY, MAX_CLOCK_SKEW_SECONDS } from "./core/token.js";
+// Session metadata as pywry wrote it: numbers JavaScript would change are PythonNumbers.
+export { PythonNumber, parsePythonJson, jsonText, pythonJson, unreadableReason } from "./core/pyjson.js";
 export { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES, getRolePermissions, hasPermission, isAdmin, grantSource } from "./core/rbac.js";
 export { createAuthConfig, AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "./core/config.js";
 export { handleFor, sha256Hex } from "./core/handles.js";
@@ -32,6 +34,7 @@ export type { ClockOption, SessionTokenResult, VerifyOptions } from "./auth.js";
 export type { DecodedToken, TokenClaims, TokenFailure, TokenValidation } from "./core/token.js";
 export type { AuthConfig } from "./core/config.js";
 export type { GrantSource } from "./core/rbac.js";
+export type { JsonStyle } from "./core/pyjson.js";
 export type { UserSession } from "./core/session.js";
 export type { ErrorCode, TokenErrorCode } from "./core/errors.js";
 export type { SqliteStoreOptions } from "./store/sqlite.js";

@@ -34,6 +34,13 @@ describe("the library, imported by its package name", () => {
     assert.deepEqual([...library.DEFAULT_ROLE_PERMISSIONS["viewer"]!], ["read"]);
   });
 
+  test("exports what reads and writes pywry's metadata losslessly", () => {
+    const metadata = library.parsePythonJson('{"n": NaN, "big": 9223372036854775809, "one": 1.0}') as Record<string, unknown>;
+    assert.ok(metadata["big"] instanceof library.PythonNumber);
+    assert.equal(library.pythonJson(metadata), '{"n": NaN, "big": 9223372036854775809, "one": 1.0}');
+    assert.equal(library.MAX_CLOCK_SKEW_SECONDS, 60);
+  });
+
   test("round-trips session and widget tokens with pywry's signatures", () => {
     const now = 1_800_000_000;
     const token = library.generateSessionToken("alice", "secret", now + 60, { now });

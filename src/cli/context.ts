@@ -2,10 +2,11 @@
  * Where the CLI finds its secret, its store and its other settings, in the order
  * docs/configuration.md states. Nothing here loads SQLite until a command asks for the store.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
-import { InvalidInputError, SecretError, isPywryAuthError } from "../core/errors.js";
+import { join, relative, resolve } from "node:path";
+import { InvalidInputError, SecretError, StoreError, isPywryAuthError } from "../core/errors.js";
+import { checkFileOwner, modeNote, readSmallPrivateFile, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "../files.js";
 import type { AuthStore } from "../store/types.js";
 import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
@@ -199,6 +200,7 @@ export type StoreAccess = "read" | "update" | "create";
 /** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
   const location = storeLocation(context);
+  if (location.kind === "sqlite") checkStoreFile(location.path);
   const store = await openStore(context, location, access);
   // Commands that add to the store (mint, create, revoke, import) say when others can read it.
   if (location.kind === "sqlite" && access === "create") warnIfStoreShared(location.path, context);
@@ -315,31 +317,25 @@ export function secretsForMinting(context: Context): Secrets {
   const found = findSecret(context);
   if (found) return found;
   const path = defaultSecretPath(context.env);
-  writePrivateFile(path, `${generateSecret()}\n`, false);
+  const written = writePrivateFile(path, `${generateSecret()}\n`, false);
   context.notice(
-    `created a new signing secret in ${path} (mode 0600). Your pywry app must use the same value: ` +
+    `created a new signing secret in ${path} (${modeNote(written)}). Your pywry app must use the same value: ` +
       `AuthConfig(token_secret=open("${path}").read().strip())`,
   );
   return { all: [readSecretFile(path, context)], source: path };
 }
 
-/** Writes a file only its owner can read; refuses to replace an existing one unless asked. */
-export function writePrivateFile(path: string, content: string, overwrite: boolean): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let fd: number;
-  try {
-    fd = openSync(path, overwrite ? "w" : "wx", 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new InvalidInputError(`${path} already exists; pass --force to replace it`, "ERR_USAGE");
-    }
-    throw new SecretError(`cannot write ${path}: ${(error as Error).message}`, "ERR_SECRET");
-  }
-  try {
-    writeSync(fd, content);
-  } finally {
-    closeSync(fd);
-  }
+/**
+ * Writes a file only its owner can read, atomically, never through a symbolic link (see
+ * files.ts); refuses to replace an existing one unless asked. Says what mode it really has.
+ */
+export function writePrivateFile(
+  path: string,
+  content: string,
+  overwrite: boolean,
+  fail: FailWith = (message) => new SecretError(message, "ERR_SECRET"),
+): WrittenFile {
+  return writeFileAtomically(path, content, overwrite, fail);
 }
 
 function findSecret(context: Context): Secrets | null {
@@ -356,15 +352,23 @@ function findSecret(context: Context): Secrets | null {
 
 function readSecretFile(path: string, context: Context): string {
   let text: string;
+  // `--secret-file <the secret itself>` by mistake: the error must not print it. Judged on the
+  // path relative to here (the flag's value was resolved against the working directory); a
+  // path outside it was typed as a path.
+  const typed = relative(process.cwd(), path);
+  const pathIsSecret = !typed.startsWith("..") && looksLikeCredential(typed);
   try {
-    text = readFileSync(path, "utf8");
+    // A regular file of a sane size, owned by this user or root: never a FIFO (which would block)
+    // or /dev/zero (which never ends), nor a file someone else could have written.
+    text = readSmallPrivateFile(
+      path,
+      (message) => new SecretError(pathIsSecret ? message.split(path).join("(path not shown: it looks like a secret)") : message, "ERR_SECRET"),
+      "secret file",
+    );
   } catch (error) {
+    if (isPywryAuthError(error)) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    // `--secret-file <the secret itself>` by mistake: the error must not print it. Judged on the
-    // path relative to here (the flag's value was resolved against the working directory); a
-    // path outside it was typed as a path.
-    const typed = relative(process.cwd(), path);
-    if (!typed.startsWith("..") && looksLikeCredential(typed)) {
+    if (pathIsSecret) {
       throw new SecretError(
         "cannot read the secret file: its path is not shown because it looks like a secret itself (--secret-file takes the path of a file holding the secret)",
         "ERR_SECRET",
@@ -385,6 +389,16 @@ function warnIfShared(path: string, context: Context): void {
   if (mode & 0o077) {
     context.notice(`warning: secret file ${path} is readable by other users (mode ${mode.toString(8).padStart(4, "0")}); run: chmod 600 ${path}`);
   }
+}
+
+/**
+ * A SQLite store pre-created by another user (or a symbolic link to one planted in /tmp) would
+ * hand them every session written to it: refused, as is anything but a regular file.
+ */
+function checkStoreFile(path: string): void {
+  const fail: FailWith = (message) => new StoreError(message);
+  const stats = checkFileOwner(path, fail, "session store");
+  if (stats !== null && !stats.isFile()) throw fail(`session store ${path} is not a regular file`);
 }
 
 const warnedStores = new Set<string>();

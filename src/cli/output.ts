@@ -5,6 +5,15 @@
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
 import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
+import { jsonText, type JsonStyle } from "../core/pyjson.js";
+
+/**
+ * --json output: JSON.stringify(data, null, 2)'s layout, numbers in metadata exactly as pywry
+ * stored them, NaN and ±Infinity (which JSON cannot hold) as strings; deeply nested metadata
+ * does not overflow the stack.
+ */
+const PRETTY: JsonStyle = { layout: "pretty", nonFinite: "string" };
+const COMPACT: JsonStyle = { layout: "compact", nonFinite: "string" };
 
 /**
  * Chalk, and the terminal detection it brings (node:tty), loads only when colour is possible:
@@ -97,6 +106,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ERR_TOKEN_EXPIRED: EXIT.no,
   ERR_TOKEN_REVOKED: EXIT.no,
   ERR_TOKEN_SUBJECT: EXIT.no,
+  ERR_TOKEN_NOT_YET_VALID: EXIT.no,
+  ERR_TOKEN_KIND: EXIT.no,
   ERR_USAGE: EXIT.usage,
   ERR_INVALID_INPUT: EXIT.usage,
   ERR_NO_SECRET: EXIT.environment,
@@ -144,7 +155,7 @@ export class Output {
   /** Writes the command's result: `human` as text, or `data` as JSON with --json. */
   result(human: string | readonly string[], data: unknown): void {
     if (this.field !== undefined) this.fieldOf(data, this.field);
-    else if (this.json) this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    else if (this.json) this.stdout.write(`${jsonText(data, PRETTY)}\n`);
     else this.line(typeof human === "string" ? human : human.join("\n"));
   }
 
@@ -157,12 +168,12 @@ export class Output {
     const items = Array.isArray(data) ? data : [data];
     const known = new Set(items.flatMap((item) => (item && typeof item === "object" ? Object.keys(item) : [])));
     if (items.length > 0 && !known.has(field)) {
-      this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+      this.stdout.write(`${jsonText(data, PRETTY)}\n`);
       throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`, "ERR_USAGE");
     }
     for (const item of items) {
       const value = (item as Record<string, unknown>)[field];
-      this.stdout.write(`${typeof value === "string" ? value : JSON.stringify(value ?? null)}\n`);
+      this.stdout.write(`${typeof value === "string" ? value : jsonText(value ?? null, COMPACT)}\n`);
     }
   }
 

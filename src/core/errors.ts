@@ -9,6 +9,8 @@ export const TOKEN_ERROR_CODES = [
   "ERR_TOKEN_EXPIRED",
   "ERR_TOKEN_REVOKED",
   "ERR_TOKEN_SUBJECT",
+  "ERR_TOKEN_NOT_YET_VALID",
+  "ERR_TOKEN_KIND",
 ] as const;
 export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
 

@@ -1,3 +1,5 @@
+import { cloneJson } from "./pyjson.js";
+
 /** A pywry session as the library sees it; times are Unix seconds (floats), as pywry stores them. */
 export interface UserSession {
   sessionId: string;
@@ -31,6 +33,6 @@ export function buildSession(spec: SessionSpec, now: number, defaultRoles: reado
     roles: spec.roles && spec.roles.length > 0 ? [...spec.roles] : [...defaultRoles],
     createdAt: now,
     expiresAt: spec.ttl ? now + spec.ttl : null,
-    metadata: structuredClone(spec.metadata ?? {}),
+    metadata: cloneJson(spec.metadata ?? {}),
   };
 }

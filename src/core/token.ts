@@ -59,7 +59,11 @@ export interface MintedToken extends TokenClaims {
   token: string;
 }
 
-/** Parses text the way Python's `int()` does (ASCII digits only); null when Python would raise. */
+/**
+ * Parses text the way Python's `int()` does (ASCII digits only); null when Python would raise,
+ * and also when the integer is beyond 2^53 - 1, where a JavaScript number is no longer exact
+ * (a 400-digit issued_at would otherwise read as Infinity, and outlive every cut-off).
+ */
 export function parsePythonInt(text: string): number | null {
   const plain = plainDigits(text);
   if (plain !== null) return plain;
@@ -68,7 +72,21 @@ export function parsePythonInt(text: string): number | null {
   const digits = (match[2] ?? "").replaceAll("_", "");
   if (digits.length > PY_INT_MAX_DIGITS) return null;
   const value = Number(digits);
-  return match[1] === "-" ? -value : value;
+  if (!Number.isSafeInteger(value)) return null;
+  // -0 is 0, as in Python.
+  return match[1] === "-" && value !== 0 ? -value : value;
+}
+
+/**
+ * How far ahead of this clock a token's issued_at may be (a pywry host whose clock runs a little
+ * ahead). A token issued further in the future is refused (ERR_TOKEN_NOT_YET_VALID) by
+ * validation, `verify` and the middleware; 60 s, the leeway Kubernetes and most JWT libraries allow.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
+/** Whether a token with this issued_at is from further in the future than the allowed skew. */
+export function issuedInFuture(issuedAt: number, now: number): boolean {
+  return issuedAt > now + MAX_CLOCK_SKEW_SECONDS;
 }
 
 /**
@@ -126,20 +144,41 @@ function splitToken(token: unknown): SplitToken {
   const issuedAt = intField(token, first + 1, second);
   const expiry = intField(token, second + 1, third);
   if (issuedAt === null || expiry === null) {
-    return malformed("token parse error: issued-at and expires-at must be integers");
+    return malformed(`token parse error: issued-at and expires-at must be integers (of at most ${Number.MAX_SAFE_INTEGER})`);
   }
   return { ok: true, subject: token.slice(0, first), issuedAt, expiresAt: expiry > 0 ? expiry : null, payloadEnd: third };
 }
 
 /**
  * Validates a token against one or more secrets (current first, then previous ones for key
- * rotation) as of `now`. Never throws on any input.
+ * rotation) as of `now`. Never throws on any input. After pywry's checks, a token issued more
+ * than MAX_CLOCK_SKEW_SECONDS after `now` is refused (ERR_TOKEN_NOT_YET_VALID): pywry accepts it.
  */
 export function validateToken(token: unknown, secrets: readonly string[], now: number): TokenValidation {
+  const result = validateAt(token, secrets, now);
+  if (result.valid && issuedInFuture(result.issuedAt ?? 0, now)) {
+    return failure(
+      { code: "ERR_TOKEN_NOT_YET_VALID", message: `token was issued in the future (more than ${MAX_CLOCK_SKEW_SECONDS} s ahead of this clock)` },
+      { subject: result.userId ?? "", issuedAt: result.issuedAt ?? 0, expiresAt: result.expiresAt },
+    );
+  }
+  return result;
+}
+
+/**
+ * The format and signature checks of validateToken, without any time check (for callers that
+ * check expiry and issue time themselves, per request, and cache this verdict).
+ */
+export function verifySignature(token: unknown, secrets: readonly string[]): TokenValidation {
+  return validateAt(token, secrets, null);
+}
+
+/** pywry's checks in pywry's order; `now` null skips the expiry check. */
+function validateAt(token: unknown, secrets: readonly string[], now: number | null): TokenValidation {
   const claims = splitToken(token);
   if (!claims.ok) return failure(claims.error, null);
   const payloadEnd = claims.payloadEnd;
-  if (claims.expiresAt !== null && claims.expiresAt < now) {
+  if (now !== null && claims.expiresAt !== null && claims.expiresAt < now) {
     return failure({ code: "ERR_TOKEN_EXPIRED", message: "token expired" }, claims);
   }
   // pywry compares hex text, so only the lowercase hex of the MAC matches; anything else that is

@@ -7,7 +7,7 @@ import type { AuthConfig } from "../core/config.js";
 import { InvalidInputError } from "../core/errors.js";
 import { sha256Hex } from "../core/handles.js";
 import { isSessionLive, type UserSession } from "../core/session.js";
-import { validateToken } from "../core/token.js";
+import { decodeToken, issuedInFuture, verifySignature } from "../core/token.js";
 import type { AuthStore, BearerLookup, BearerQuery } from "../store/types.js";
 import {
   credentialsOfFetchRequest,
@@ -75,7 +75,7 @@ export function checkResolveOptions(options: ResolveSessionOptions): void {
 export async function sessionForCredentials(credentials: Credentials, options: ResolveSessionOptions): Promise<UserSession | null> {
   const now = options.now ?? systemClock;
   if (credentials.cookie !== null) {
-    const session = liveOrNull(await options.store.getSession(credentials.cookie), now());
+    const session = await sessionForSessionId(credentials.cookie, options, now);
     if (session) return session;
   }
   if (credentials.bearer !== null) {
@@ -83,9 +83,33 @@ export async function sessionForCredentials(credentials: Credentials, options: R
     if (session) return session;
   }
   if (credentials.query !== null) {
-    return liveOrNull(await options.store.getSession(credentials.query), now());
+    return sessionForSessionId(credentials.query, options, now);
   }
   return null;
+}
+
+/**
+ * The live session whose id a cookie or `?session=` value is, unless a revocation covers it.
+ * pywry's login makes the token the session id, so a revoked token whose session came back (an
+ * import, a restored backup, pywry writing it again) must not work as a cookie either: the value
+ * is checked against the denylist, and against its user's cut-off with the earlier of the
+ * session's creation time and (for a token) its issue time. `revoke --user` deletes every session
+ * of the user, so a session made before the cut-off can only have been brought back.
+ */
+async function sessionForSessionId(value: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
+  const session = liveOrNull(await options.store.getSession(value), now());
+  if (session === null) return null;
+  const tokenHash = sha256Hex(value);
+  const decoded = decodeToken(value);
+  const claims = decoded.ok ? decoded.claims : null;
+  const ownToken = claims !== null && claims.subject === session.userId;
+  const issuedAt = ownToken ? Math.min(claims.issuedAt, session.createdAt) : session.createdAt;
+  if ((await options.store.tokenRevocationStatus({ tokenHash, subject: session.userId, issuedAt })) !== null) return null;
+  // A token for another subject used as this session's id: that subject's cut-off counts too.
+  if (claims !== null && !ownToken) {
+    if ((await options.store.tokenRevocationStatus({ tokenHash, subject: claims.subject, issuedAt: claims.issuedAt })) !== null) return null;
+  }
+  return session;
 }
 
 /**
@@ -123,7 +147,7 @@ export function bearerOnlySessionSync(credentials: Credentials, options: Resolve
 /** The store query for a Bearer token whose signature verifies and which has not expired; else null. */
 function bearerQuery(token: string, options: ResolveSessionOptions, now: number): BearerQuery | null {
   const signed = signedToken(token, options);
-  if (signed === null || (signed.expiresAt !== null && signed.expiresAt < now)) return null;
+  if (signed === null || (signed.expiresAt !== null && signed.expiresAt < now) || issuedInFuture(signed.issuedAt, now)) return null;
   return { token, tokenHash: signed.tokenHash, subject: signed.userId, issuedAt: signed.issuedAt };
 }
 
@@ -186,8 +210,8 @@ function signedToken(token: string, options: ResolveSessionOptions): SignedToken
   }
   const known = cache.tokens.get(token);
   if (known !== undefined) return known;
-  // Expiry is the caller's check, made on every request: validate as of the epoch here.
-  const result = validateToken(token, secrets.filter((secret) => secret.length > 0), 0);
+  // Expiry and issue time are the caller's checks, made on every request.
+  const result = verifySignature(token, secrets.filter((secret) => secret.length > 0));
   // pywry also refuses an empty user id (`if is_valid and user_id`).
   if (!result.valid || !result.userId) return null;
   const signed: SignedToken = { userId: result.userId, issuedAt: result.issuedAt ?? 0, expiresAt: result.expiresAt, tokenHash: sha256Hex(token) };

@@ -3,6 +3,8 @@
  * list a user's sessions, check a permission) and the per-resource grant edits. A backend
  * supplies the primitives.
  */
+import { StoreError } from "../core/errors.js";
+import { assertReadableMetadata } from "../core/pyjson.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import type { UserSession } from "../core/session.js";
 import type {
@@ -25,6 +27,14 @@ import type {
   TokenRecord,
   UserRevocation,
 } from "./types.js";
+
+/**
+ * A new token's session id is the token: a session already there under that id (a pywry login
+ * in the same second mints the same token) is someone else's, and is never replaced.
+ */
+export function sessionIdTaken(): StoreError {
+  return new StoreError("a session with this token as its id already exists (a pywry login in the same second?); it was left as it is");
+}
 
 export type MetadataChange = (metadata: Record<string, unknown>) => Record<string, unknown>;
 
@@ -94,15 +104,17 @@ export abstract class AuthStoreBase implements AuthStore {
   }
 
   async grantResource(sessionId: string, resource: string, permissions: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) =>
-      addResourceGrant(metadata, resource, permissions),
-    );
+    return this.updateMetadata(sessionId, "session.grant", { resource, permissions }, (metadata) => {
+      assertReadableMetadata(metadata);
+      return addResourceGrant(metadata, resource, permissions);
+    });
   }
 
   async ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null> {
-    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) =>
-      removeResourceGrant(metadata, resource, permissions),
-    );
+    return this.updateMetadata(sessionId, "session.ungrant", { resource, permissions: permissions ?? null }, (metadata) => {
+      assertReadableMetadata(metadata);
+      return removeResourceGrant(metadata, resource, permissions);
+    });
   }
 
   /** What `updateRolePermissions` writes: null for no write (no role and no edit, or no change). */

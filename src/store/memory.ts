@@ -1,10 +1,10 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { cloneJson, pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
   AuditEntry,
   AuditFilter,
@@ -154,6 +154,7 @@ export class MemorySessionStore extends AuthStoreBase {
   }
 
   async recordIssuedToken(record: TokenRecord, session?: NewSession): Promise<UserSession | null> {
+    this.assertSessionIdFree(session ?? null);
     return this.recordToken(record, session ?? null);
   }
 
@@ -182,6 +183,7 @@ export class MemorySessionStore extends AuthStoreBase {
     record: TokenRecord,
     session: NewSession | null,
   ): Promise<UserSession | null> {
+    this.assertSessionIdFree(session);
     this.revoke(old);
     const created = this.recordToken(record, session);
     this.audit("token.renew", record.subject, record.accessor, { replaced: handleForHash(old.tokenHash), expires_at: record.expiresAt });
@@ -249,6 +251,9 @@ export class MemorySessionStore extends AuthStoreBase {
     for (const { tokenHash } of data.tokens) if (this.tokens.has(tokenHash)) existing.tokens.set(tokenHash, this.tokens.get(tokenHash)!);
     for (const { tokenHash } of data.revocations) if (this.revocations.has(tokenHash)) existing.revocations.set(tokenHash, this.revocations.get(tokenHash)!);
     for (const { userId } of data.cutoffs) if (this.cutoffs.has(userId)) existing.cutoffs.set(userId, this.cutoffs.get(userId)!);
+    const bars = sessionBars(data.sessions);
+    for (const tokenHash of bars.tokenHashes) if (this.revocations.has(tokenHash)) existing.barringRevocations.add(tokenHash);
+    for (const userId of bars.userIds) if (this.cutoffs.has(userId)) existing.barringCutoffs.set(userId, this.cutoffs.get(userId)!);
     const plan = planImport(data, existing);
     if (options.dryRun || !changedAnything(plan.counts)) return plan.counts;
     for (const [role, permissions] of plan.roles) this.roles.set(role, [...permissions]);
@@ -268,6 +273,11 @@ export class MemorySessionStore extends AuthStoreBase {
   }
 
   async close(): Promise<void> {}
+
+  /** Checked before anything changes (this store has no transactions to roll back). */
+  private assertSessionIdFree(session: NewSession | null): void {
+    if (session && this.sessions.has(session.sessionId)) throw sessionIdTaken();
+  }
 
   private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
     this.tokens.set(record.tokenHash, { ...record });
@@ -324,5 +334,5 @@ export class MemorySessionStore extends AuthStoreBase {
 }
 
 function copySession(session: UserSession): UserSession {
-  return { ...session, roles: [...session.roles], metadata: structuredClone(session.metadata) };
+  return { ...session, roles: [...session.roles], metadata: cloneJson(session.metadata) };
 }

@@ -32,12 +32,12 @@ import { userInfo } from "node:os";
 import { Redis, type ChainableCommander, type RedisOptions } from "ioredis";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { pythonJson, readMetadata } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { parseRedisUrl } from "./redis-url.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
   AuditEntry,
   AuditFilter,
@@ -267,8 +267,9 @@ export class RedisSessionStore extends AuthStoreBase {
         change.write((multi) => {
           // pywry's refresh_session: new expires_at and EXPIRE, the stored ttl left as it was.
           multi.hset(key, "expires_at", pythonFloat(expiresAt));
-          if (hash["ttl"] === undefined) multi.hset(key, "ttl", String(expireSeconds(extendTtl)));
-          multi.expire(key, expireSeconds(extendTtl));
+          const ttl = ttlField(extendTtl);
+          if (hash["ttl"] === undefined && ttl !== null) multi.hset(key, "ttl", ttl);
+          queueExpire(multi, key, extendTtl);
         });
         change.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: expiresAt });
       }
@@ -558,8 +559,11 @@ export class RedisSessionStore extends AuthStoreBase {
   }
 
   async importRecords(data: StoreTransfer, options: ImportOptions = {}): Promise<TransferCounts> {
+    const bars = sessionBars(data.sessions);
     const plan = async (change: Change | null) => {
       const keys = [
+        ...bars.tokenHashes.map((tokenHash) => this.revocationKey(tokenHash)),
+        ...bars.userIds.map((userId) => this.cutoffKey(userId)),
         this.rolesKey(),
         ...data.sessions.map((s) => this.sessionKey(s.sessionId)),
         ...data.tokens.map((r) => this.tokenKey(r.accessor)),
@@ -581,6 +585,15 @@ export class RedisSessionStore extends AuthStoreBase {
       data.cutoffs.forEach((c, index) => {
         const held = parseNumber(cutoffs[index]?.["cutoff_at"]);
         if (held !== null) existing.cutoffs.set(c.userId, held);
+      });
+      const barringRevocations = await this.hgetallMany(bars.tokenHashes.map((tokenHash) => this.revocationKey(tokenHash)));
+      bars.tokenHashes.forEach((tokenHash, index) => {
+        if (toRevocation(tokenHash, barringRevocations[index] ?? {})) existing.barringRevocations.add(tokenHash);
+      });
+      const barringCutoffs = await this.hgetallMany(bars.userIds.map((userId) => this.cutoffKey(userId)));
+      bars.userIds.forEach((userId, index) => {
+        const held = parseNumber(barringCutoffs[index]?.["cutoff_at"]);
+        if (held !== null) existing.barringCutoffs.set(userId, held);
       });
       return planImport(data, existing);
     };
@@ -700,9 +713,10 @@ export class RedisSessionStore extends AuthStoreBase {
       expires_at: session.expiresAt === null ? "0" : pythonFloat(session.expiresAt),
       metadata: pythonJson(session.metadata),
     };
-    if (ttl !== null) hash["ttl"] = String(expireSeconds(ttl));
+    const ttlText = ttl === null ? null : ttlField(ttl);
+    if (ttlText !== null) hash["ttl"] = ttlText;
     multi.del(key).hset(key, hash);
-    if (expireIn !== null) multi.expire(key, expireSeconds(expireIn));
+    if (expireIn !== null) queueExpire(multi, key, expireIn);
     multi.sadd(this.userSessionsKey(session.userId), session.sessionId);
   }
 
@@ -711,6 +725,10 @@ export class RedisSessionStore extends AuthStoreBase {
     await change.watch(key);
     if ((await this.client.exists(key)) > 0) {
       throw new StoreError(`the registry already holds a token with accessor ${record.accessor}`);
+    }
+    if (session) {
+      await change.watch(this.sessionKey(session.sessionId));
+      if ((await this.client.exists(this.sessionKey(session.sessionId))) > 0) throw sessionIdTaken();
     }
     change.write((multi) => this.queueToken(multi, record));
     const created = session ? await this.planSession(change, session) : null;
@@ -749,7 +767,7 @@ export class RedisSessionStore extends AuthStoreBase {
     if (revocation.reason !== null) hash["reason"] = revocation.reason;
     multi.del(key).hset(key, hash);
     if (revocation.expiresAt !== null) {
-      multi.expire(key, expireSeconds(Math.max(0, revocation.expiresAt - now) + REVOCATION_GRACE_SECONDS));
+      queueExpire(multi, key, Math.max(0, revocation.expiresAt - now) + REVOCATION_GRACE_SECONDS);
     }
   }
 
@@ -1003,6 +1021,27 @@ function expireSeconds(seconds: number): number {
   return Math.max(1, Math.ceil(seconds));
 }
 
+/**
+ * The longest EXPIRE queued: about 31 million years. Redis refuses an EXPIRE whose time in
+ * milliseconds overflows (from about 9.2e15 s), and inside MULTI a refused command does not undo
+ * the others: the revocation and its audit entry would be written without their EXPIRE, and the
+ * command reported as failed. So a lifetime beyond this is kept without EXPIRE (expires_at still
+ * says when, and pywry reads that), decided before the transaction.
+ */
+const MAX_EXPIRE_SECONDS = 1e15;
+
+/** EXPIRE `seconds` on `key`, unless the lifetime is too long to be worth one (see MAX_EXPIRE_SECONDS). */
+function queueExpire(multi: ChainableCommander, key: string, seconds: number): void {
+  const whole = expireSeconds(seconds);
+  if (Number.isFinite(whole) && whole <= MAX_EXPIRE_SECONDS) multi.expire(key, whole);
+}
+
+/** pywry's ttl field for a lifetime, or null when it is too long for pywry's own EXPIRE. */
+function ttlField(seconds: number): string | null {
+  const whole = expireSeconds(seconds);
+  return Number.isFinite(whole) && whole <= MAX_EXPIRE_SECONDS ? String(whole) : null;
+}
+
 /** A session hash as pywry's get_session reads it; null when there is no such key. */
 function toSession(sessionId: string, hash: Hash): UserSession | null {
   if (!hash || Object.keys(hash).length === 0) return null;
@@ -1014,7 +1053,7 @@ function toSession(sessionId: string, hash: Hash): UserSession | null {
     createdAt: parseNumber(hash["created_at"]) ?? 0,
     // pywry: `float(data.get("expires_at", 0))`, and 0 never expires.
     expiresAt: expires ? expires : null,
-    metadata: parseObject(hash["metadata"] ?? "{}"),
+    metadata: readMetadata(hash["metadata"], () => `session ${handleFor(sessionId)}`),
   };
 }
 

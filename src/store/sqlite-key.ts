@@ -11,6 +11,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { StoreError } from "../core/errors.js";
+import { checkFileOwner } from "../files.js";
 import { pythonNode } from "./node-id.js";
 
 export const KEY_ENV = "PYWRY_SQLITE_KEY";
@@ -125,6 +126,8 @@ class FileRefused extends Error {}
 
 /** A regular file of at most a few KiB: a FIFO, a device or a directory is refused before reading. */
 function readSmallRegularFile(path: string, options: { private?: boolean } = {}): Buffer {
+  // A key or salt someone else could have planted or can change is no key of ours.
+  checkFileOwner(path, (message) => new FileRefused(message), options.private ? "the key file" : "the salt file");
   // O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer, which may never come;
   // it changes nothing for a regular file. (Windows has no FIFOs and no such flag.)
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));

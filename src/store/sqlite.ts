@@ -8,13 +8,13 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3-multiple-ciphers";
 import { PywryAuthError, StoreError } from "../core/errors.js";
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { pythonJson } from "../core/pyjson.js";
+import { pythonJson, readMetadata } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { connect, type Connection, type SqliteEncryption } from "./sqlite-connection.js";
 import { META_TABLE, MIGRATIONS, PYWRY_SCHEMA, SCHEMA_VERSION, defaultRoleRows } from "./sqlite-schema.js";
-import { AuthStoreBase, type MetadataChange } from "./base.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport } from "./transfer.js";
+import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
+import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
   BearerLookup,
   BearerQuery,
@@ -132,6 +132,8 @@ export class SqliteSessionStore extends AuthStoreBase {
   private readonly writable: boolean;
   private readonly actor: string | null;
   private hasAuthTables: boolean;
+  /** The schema cookie when the tables were last looked for (see authTables). */
+  private seenSchemaVersion: number | null = null;
   /** Prepared statements by SQL (and mode), so hot paths never compile SQL twice. */
   private readonly statements = new Map<string, Database.Statement>();
   /** When the open read snapshot began (performance.now()), or null when none is open; see read(). */
@@ -307,7 +309,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   findToken(query: { accessor: string } | { tokenHash: string }): Promise<TokenRecord | null> {
     // A hot path too: the HTTP middleware asks the registry about every Bearer token.
     return this.read(() => {
-      if (!this.hasAuthTables) return null;
+      if (!this.authTables()) return null;
       const row = ("accessor" in query
         ? this.stmt("SELECT * FROM pywry_auth_tokens WHERE accessor = ?").get(query.accessor)
         : this.stmt("SELECT * FROM pywry_auth_tokens WHERE token_hash = ?").get(query.tokenHash)) as
@@ -319,7 +321,7 @@ export class SqliteSessionStore extends AuthStoreBase {
 
   async listTokens(filter: TokenFilter = {}): Promise<TokenRecord[]> {
     return this.run(() => {
-      if (!this.hasAuthTables) return [];
+      if (!this.authTables()) return [];
       const rows = this.db.prepare("SELECT * FROM pywry_auth_tokens ORDER BY created_at DESC").all() as TokenRow[];
       const now = this.now();
       return rows.map(toTokenRecord).filter((record) => matchesTokenFilter(record, filter, now));
@@ -344,7 +346,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async findRevocation(tokenHash: string): Promise<Revocation | null> {
-    return this.run(() => (this.hasAuthTables ? this.selectRevocation(tokenHash) : null));
+    return this.run(() => (this.authTables() ? this.selectRevocation(tokenHash) : null));
   }
 
   tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
@@ -373,7 +375,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   private lookUpBearer(query: BearerQuery): BearerLookup {
-    if (!this.hasAuthTables) {
+    if (!this.authTables()) {
       const own = this.selectSession(query.token);
       return { revocation: null, kind: null, session: own && isSessionLive(own, this.now()) ? own : null };
     }
@@ -416,6 +418,16 @@ export class SqliteSessionStore extends AuthStoreBase {
     });
   }
 
+  /** The registry's kind for many tokens at once (null: not recorded), in one read transaction (for `verify --stdin`). */
+  async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
+    return this.run(() => {
+      this.endSnapshot();
+      if (!this.authTables()) return tokenHashes.map(() => null);
+      const kind = this.plucked("SELECT kind FROM pywry_auth_tokens WHERE token_hash = ?");
+      return this.db.transaction(() => tokenHashes.map((tokenHash) => (kind.get(tokenHash) as TokenKind | undefined) ?? null)).deferred();
+    });
+  }
+
   async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
     return this.write(() => {
       const now = this.now();
@@ -433,12 +445,12 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   async findUserCutoff(userId: string): Promise<number | null> {
-    return this.run(() => (this.hasAuthTables ? this.selectCutoff(userId) : null));
+    return this.run(() => (this.authTables() ? this.selectCutoff(userId) : null));
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     return this.run(() => {
-      if (!this.hasAuthTables) return [];
+      if (!this.authTables()) return [];
       const clauses: string[] = [];
       const params: unknown[] = [];
       if (filter.since !== undefined) (clauses.push("at >= ?"), params.push(filter.since));
@@ -454,7 +466,7 @@ export class SqliteSessionStore extends AuthStoreBase {
 
   async listRevocations(): Promise<Revocation[]> {
     return this.run(() => {
-      if (!this.hasAuthTables) return [];
+      if (!this.authTables()) return [];
       const rows = this.db.prepare("SELECT * FROM pywry_auth_revocations ORDER BY revoked_at").all() as RevocationRow[];
       return rows.map(toRevocation);
     });
@@ -462,7 +474,7 @@ export class SqliteSessionStore extends AuthStoreBase {
 
   async listUserCutoffs(): Promise<UserCutoff[]> {
     return this.run(() => {
-      if (!this.hasAuthTables) return [];
+      if (!this.authTables()) return [];
       const rows = this.db.prepare("SELECT user_id, cutoff_at, reason FROM pywry_auth_user_cutoffs ORDER BY user_id").all() as Array<{
         user_id: string;
         cutoff_at: number;
@@ -483,7 +495,7 @@ export class SqliteSessionStore extends AuthStoreBase {
         const session = this.selectSession(sessionId);
         if (session) existing.sessions.set(sessionId, session);
       }
-      if (this.hasAuthTables) {
+      if (this.authTables()) {
         const token = this.db.prepare("SELECT * FROM pywry_auth_tokens WHERE token_hash = ?");
         for (const { tokenHash } of data.tokens) {
           const row = token.get(tokenHash) as TokenRow | undefined;
@@ -496,6 +508,12 @@ export class SqliteSessionStore extends AuthStoreBase {
         for (const { userId } of data.cutoffs) {
           const cutoff = this.selectCutoff(userId);
           if (cutoff !== null) existing.cutoffs.set(userId, cutoff);
+        }
+        const bars = sessionBars(data.sessions);
+        for (const tokenHash of bars.tokenHashes) if (this.selectRevocation(tokenHash)) existing.barringRevocations.add(tokenHash);
+        for (const userId of bars.userIds) {
+          const cutoff = this.selectCutoff(userId);
+          if (cutoff !== null) existing.barringCutoffs.set(userId, cutoff);
         }
       }
       return planImport(data, existing);
@@ -646,7 +664,7 @@ export class SqliteSessionStore extends AuthStoreBase {
               message: `PRAGMA integrity_check: ${problems.slice(0, 3).join("; ")}`,
               fix: "restore the database from a backup (sqlite3 .recover can salvage rows)",
             };
-      const schema: HealthFinding = this.hasAuthTables
+      const schema: HealthFinding = this.authTables()
         ? { check: "schema", status: "ok", message: `pywry-auth schema version ${SCHEMA_VERSION} (current)` }
         : {
             check: "schema",
@@ -755,6 +773,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
+    if (session && this.selectSession(session.sessionId)) throw sessionIdTaken();
     this.db
       .prepare(
         `INSERT INTO pywry_auth_tokens
@@ -978,7 +997,7 @@ export class SqliteSessionStore extends AuthStoreBase {
 
   /** Why a token no longer counts (see tokenRevocationStatus), with one cached statement. */
   private revocationCause(token: { tokenHash: string; subject: string; issuedAt: number }): RevocationCause | null {
-    if (!this.hasAuthTables) return null;
+    if (!this.authTables()) return null;
     const statement = this.rawStmt(
       "revocation-cause",
       `SELECT EXISTS (SELECT 1 FROM pywry_auth_revocations WHERE token_hash = ?),
@@ -996,6 +1015,31 @@ export class SqliteSessionStore extends AuthStoreBase {
       this.statements.set(key, statement);
     }
     return statement;
+  }
+
+  /**
+   * Whether pywry-auth's tables are there to consult. A store opened read-only on a database that
+   * pywry alone has used sees them appear when a `pywry-auth revoke` (or any change) creates them:
+   * until then every read asks SQLite's schema cookie (PRAGMA schema_version, one cheap statement)
+   * and looks at the tables again when it changed, so revocations, cut-offs and the registry count
+   * from the first read after they exist, not from the next restart. Tables of a newer pywry-auth
+   * appearing fail every read (ERR_STORE_VERSION) rather than be ignored.
+   */
+  private authTables(): boolean {
+    if (this.hasAuthTables) return true;
+    const schemaVersion = this.plucked("PRAGMA schema_version").get() as number;
+    if (schemaVersion === this.seenSchemaVersion) return false;
+    this.seenSchemaVersion = schemaVersion;
+    const hasMeta = this.plucked("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pywry_auth_meta'").get() !== undefined;
+    const version = hasMeta ? this.readSchemaVersion() : 0;
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(
+        `${this.path} was written by a newer pywry-auth (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade pywry-auth`,
+        { code: "ERR_STORE_VERSION" },
+      );
+    }
+    this.hasAuthTables = version === SCHEMA_VERSION;
+    return this.hasAuthTables;
   }
 
   private requireAuthTables(): void {
@@ -1060,7 +1104,7 @@ function toSession(row: SessionRow): UserSession {
     roles: parseStringList(row.roles),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
-    metadata: parseObject(row.metadata),
+    metadata: readMetadata(row.metadata, () => `session ${handleFor(row.session_id)}`),
   };
 }
 

@@ -3,7 +3,9 @@
  * there, decided once for every backend. A backend looks up what it holds for the incoming keys,
  * asks `planImport` what to write, and writes that in one atomic step with one audit entry.
  */
+import { sha256Hex } from "../core/handles.js";
 import { pythonJson } from "../core/pyjson.js";
+import { decodeToken } from "../core/token.js";
 import type { UserSession } from "../core/session.js";
 import type { Revocation, StoreTransfer, TokenRecord, TransferCounts, TransferKind, UserCutoff } from "./types.js";
 
@@ -16,6 +18,25 @@ export interface ExistingRecords {
   tokens: Map<string, TokenRecord>;
   revocations: Map<string, Revocation>;
   cutoffs: Map<string, number>;
+  /**
+   * What bars an incoming session from coming back (see sessionBars): the target's revocations
+   * of the incoming session ids' hashes, and its cut-offs of the users they name.
+   */
+  barringRevocations: Set<string>;
+  barringCutoffs: Map<string, number>;
+}
+
+/** The keys to look up in the target for `barringRevocations` and `barringCutoffs`. */
+export function sessionBars(sessions: readonly UserSession[]): { tokenHashes: string[]; userIds: string[] } {
+  const tokenHashes = new Set<string>();
+  const userIds = new Set<string>();
+  for (const session of sessions) {
+    tokenHashes.add(sha256Hex(session.sessionId));
+    userIds.add(session.userId);
+    const decoded = decodeToken(session.sessionId);
+    if (decoded.ok) userIds.add(decoded.claims.subject);
+  }
+  return { tokenHashes: [...tokenHashes], userIds: [...userIds] };
 }
 
 /** The records to write, each complete, and the counts to report. */
@@ -30,11 +51,19 @@ export interface ImportPlan {
 }
 
 export function emptyCounts(): TransferCounts {
-  return Object.fromEntries(TRANSFER_KINDS.map((kind) => [kind, { added: 0, updated: 0, unchanged: 0 }])) as TransferCounts;
+  return Object.fromEntries(TRANSFER_KINDS.map((kind) => [kind, { added: 0, updated: 0, unchanged: 0, skipped: 0 }])) as TransferCounts;
 }
 
 export function emptyExisting(): ExistingRecords {
-  return { roles: new Map(), sessions: new Map(), tokens: new Map(), revocations: new Map(), cutoffs: new Map() };
+  return {
+    roles: new Map(),
+    sessions: new Map(),
+    tokens: new Map(),
+    revocations: new Map(),
+    cutoffs: new Map(),
+    barringRevocations: new Set(),
+    barringCutoffs: new Map(),
+  };
 }
 
 export function changedAnything(counts: TransferCounts): boolean {
@@ -44,10 +73,14 @@ export function changedAnything(counts: TransferCounts): boolean {
 /**
  * Source wins for roles and sessions; a registry entry already revoked stays revoked (only a
  * missing revocation time is filled in); a revocation is never replaced; a cut-off only moves
- * forward, as `revoke --user` never moves one back.
+ * forward, as `revoke --user` never moves one back. A session that a revocation covers, in the
+ * target or in the data, is skipped (see isBarred).
  */
 export function planImport(data: StoreTransfer, existing: ExistingRecords): ImportPlan {
   const counts = emptyCounts();
+  const revoked = new Set([...existing.barringRevocations, ...data.revocations.map((revocation) => revocation.tokenHash)]);
+  const cutoffs = new Map(existing.barringCutoffs);
+  for (const cutoff of data.cutoffs) cutoffs.set(cutoff.userId, Math.max(cutoff.cutoffAt, cutoffs.get(cutoff.userId) ?? -Infinity));
   const plan: ImportPlan = { counts, roles: [], sessions: [], tokens: [], revocations: [], cutoffs: [] };
   for (const [role, permissions] of data.roles) {
     const wanted = [...new Set(permissions)];
@@ -60,6 +93,10 @@ export function planImport(data: StoreTransfer, existing: ExistingRecords): Impo
     plan.roles.push([role, wanted]);
   }
   for (const session of data.sessions) {
+    if (isBarred(session, revoked, cutoffs)) {
+      counts.sessions.skipped += 1;
+      continue;
+    }
     const held = existing.sessions.get(session.sessionId);
     if (held && sessionText(held) === sessionText(session)) {
       counts.sessions.unchanged += 1;
@@ -108,6 +145,21 @@ export function importAuditDetail(counts: TransferCounts, source: string | undef
     if (added + updated > 0) detail[kind] = { added, updated };
   }
   return detail;
+}
+
+/**
+ * Whether a session must not come back: its id is a revoked token, or its user was cut off at or
+ * after it was made (`revoke --user` deleted every session made up to then), or its id is a token
+ * issued up to its subject's cut-off. The HTTP middleware refuses the same sessions.
+ */
+function isBarred(session: UserSession, revoked: ReadonlySet<string>, cutoffs: ReadonlyMap<string, number>): boolean {
+  if (revoked.has(sha256Hex(session.sessionId))) return true;
+  const userCutoff = cutoffs.get(session.userId);
+  if (userCutoff !== undefined && session.createdAt <= userCutoff) return true;
+  const decoded = decodeToken(session.sessionId);
+  if (!decoded.ok) return false;
+  const subjectCutoff = cutoffs.get(decoded.claims.subject);
+  return subjectCutoff !== undefined && decoded.claims.issuedAt <= subjectCutoff;
 }
 
 function sessionText(session: UserSession): string {

@@ -95,6 +95,8 @@ export interface TransferCount {
   added: number;
   updated: number;
   unchanged: number;
+  /** Not copied: sessions a revocation covers (a revoked token's, a cut-off user's). */
+  skipped: number;
 }
 
 export type TransferCounts = Record<TransferKind, TransferCount>;

@@ -135,6 +135,20 @@ describe("verify --stdin", () => {
     assertExit(offline, 0);
   });
 
+  test("a recorded widget token is not a session token, and a recorded session token not a widget token, as for verify", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const widget = await sb.run(["--store", store, "widget-token", "w1"], { env });
+    const session = await sb.run(["--store", store, "token", "create", "--user", "w1"], { env });
+    assertExit(widget, 0);
+    assertExit(session, 0);
+    const input = `${widget.stdout.trim()}\n${session.stdout.trim()}\n`;
+    const asSessions = await sb.run(["--store", store, "verify", "--stdin"], { env, input });
+    assert.deepEqual(results(asSessions).map((answer) => answer.error?.code ?? "valid"), ["ERR_TOKEN_KIND", "valid"]);
+    const asWidgets = await sb.run(["--store", store, "verify", "--stdin", "--widget", "w1"], { env, input });
+    assert.deepEqual(results(asWidgets).map((answer) => answer.error?.code ?? "valid"), ["valid", "ERR_TOKEN_KIND"]);
+  });
+
   test("--user requires the subject; --at validates as of another time", async (t) => {
     const sb = sandboxFor(t);
     const now = nowSeconds();

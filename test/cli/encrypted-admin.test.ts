@@ -4,7 +4,7 @@
  * `migrate` moves sessions between plain and encrypted stores both ways.
  */
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, mkdirSync, openSync, readFileSync, closeSync, readSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, openSync, readFileSync, closeSync, readSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, assertExit, okJson, sandboxFor, show, type CliResult, type Sandbox } from "../helpers/cli.js";
@@ -242,6 +242,18 @@ describe("the key is never taken from the command line", () => {
     mkdirSync(sandbox.path("d"));
     const result = await sandbox.run(["--sqlite-key", KEY4, "session", "list", "--store", sandbox.path("d", "x.db")]);
     assertCliError(result, 2, /--sqlite-key is not accepted.*PYWRY_SQLITE_KEY/);
+    assertNoKey(result, KEY4);
+  });
+});
+
+describe("key files someone else could have written", () => {
+  test("a key file owned by another user is refused (exit 3), like secret files", { skip: process.getuid?.() !== 0 ? "needs root to give a file away" : false }, async (t) => {
+    const sandbox = sandboxFor(t);
+    const db = copyEncrypted(sandbox, "pywry-sqlcipher4.db");
+    const file = keyFile(sandbox, KEY4);
+    chownSync(file, 12345, 12345);
+    const result = await sandbox.run(["--sqlite-key-file", file, "session", "list", "--store", db]);
+    assertCliError(result, 3, /key file .*sqlite\.key is owned by another user \(uid 12345\)/);
     assertNoKey(result, KEY4);
   });
 });

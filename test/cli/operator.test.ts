@@ -322,4 +322,22 @@ describe("migrate into an existing store", () => {
     assert.ok((withDb(existing, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()) as number) > 1);
     assertExit(await sb.run(["migrate", "--from", source, "--to", sb.path("fresh.db")]), 0);
   });
+
+  test("restoring an old copy does not bring back the session of a token revoked since; it is reported as skipped", async (t) => {
+    const sb = sandboxFor(t);
+    const env = { PYWRY_AUTH_SECRET: "operator-migrate-secret" };
+    const live = sb.path("live.db");
+    const created = await sb.run(["--store", live, "token", "create", "--user", "alice"], { env });
+    assertExit(created, 0);
+    const token = created.stdout.trim();
+    copyFileSync(live, sb.path("backup.db"));
+    assertExit(await sb.run(["--store", live, "revoke", "-"], { env, input: `${token}\n` }), 0);
+    const restored = await sb.run(["--json", "migrate", "--from", sb.path("backup.db"), "--to", live, "--yes"], { env });
+    const report = okJson<{ counts: { sessions: { added: number; skipped: number } } }>(restored);
+    assert.deepEqual([report.counts.sessions.added, report.counts.sessions.skipped], [0, 1]);
+    assert.equal(withDb(live, (db) => db.prepare("SELECT COUNT(*) FROM sessions WHERE session_id = ?").pluck().get(token)), 0);
+    const human = await sb.run(["migrate", "--from", sb.path("backup.db"), "--to", live, "--yes"], { env });
+    assertExit(human, 0);
+    assert.match(human.stdout, /sessions: copied 0 new, 0 changed, 0 already there, 1 skipped \(revoked\)/);
+  });
 });

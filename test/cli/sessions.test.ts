@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
+import Database from "better-sqlite3";
 import {
   FIXTURE_SESSIONS,
   assertCliError,
@@ -165,5 +166,64 @@ describe("session commands without a usable store", () => {
     const result = await sb.run(["--store", notDb, "session", "list"]);
     assertCliError(result, 3, /not a plain SQLite database, and no SQLCipher key was found/);
     assert.ok(result.stderr.includes(notDb), "the message names the file");
+  });
+});
+
+describe("metadata pywry wrote with Python's json.dumps", () => {
+  /** NaN, ±Infinity, 2**63+1, 1.0, -0.0 and 1e16 as json.dumps writes them. */
+  const PYTHON_METADATA = '{"a": NaN, "b": Infinity, "c": -Infinity, "d": 9223372036854775809, "e": 1.0, "f": -0.0, "g": 1e+16}';
+  let deep = "1";
+  for (let level = 0; level < 5000; level += 1) deep = `{"a": ${deep}}`;
+
+  function addRows(store: string, rows: Record<string, string>): void {
+    const db = new Database(store);
+    try {
+      const insert = db.prepare("INSERT INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata) VALUES (?, 'olga', '[\"viewer\"]', 1764000000.0, NULL, ?)");
+      for (const [id, metadata] of Object.entries(rows)) insert.run(id, metadata);
+    } finally {
+      db.close();
+    }
+  }
+
+  test("session grant keeps every number; export, import and migrate copy the rows byte for byte", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    addRows(store, { "py-numbers": PYTHON_METADATA, "py-deep": deep });
+    assertExit(await sb.run(["--store", store, "session", "grant", handleOf("py-numbers"), "widget:w1", "read"]), 0);
+    const granted = `${PYTHON_METADATA.slice(0, -1)}, "permissions": {"widget:w1": ["read"]}}`;
+    assert.equal(sessionRows(store).get("py-numbers")?.metadata, granted);
+
+    const exported = await sb.run(["--store", store, "session", "export", "--user", "olga"]);
+    assertExit(exported, 0);
+    const imported = sb.path("imported.db");
+    assertExit(await sb.run(["--store", imported, "session", "import", "-"], { input: exported.stdout }), 0);
+    assert.equal(sessionRows(imported).get("py-numbers")?.metadata, granted);
+    assert.equal(sessionRows(imported).get("py-deep")?.metadata, deep);
+
+    const migrated = sb.path("migrated.db");
+    assertExit(await sb.run(["migrate", "--from", store, "--to", migrated]), 0);
+    assert.equal(sessionRows(migrated).get("py-numbers")?.metadata, granted);
+    assert.equal(sessionRows(migrated).get("py-deep")?.metadata, deep);
+  });
+
+  test("--json session list shows metadata nested 5,000 deep, numbers as stored and NaN as a string", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    addRows(store, { "py-numbers": PYTHON_METADATA, "py-deep": deep });
+    const listed = await sb.run(["--store", store, "--json", "session", "list", "--user", "olga"]);
+    assertExit(listed, 0);
+    assert.match(listed.stdout, /"d": 9223372036854775809,/);
+    assert.match(listed.stdout, /"e": 1\.0,/);
+    assert.match(listed.stdout, /"a": "NaN",/);
+    assert.equal(okJson<ListedSession[]>(listed).length, 2, "valid JSON");
+  });
+
+  test("session grant on metadata that is not JSON fails with exit 3, says why, and leaves the row alone", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    addRows(store, { "py-broken": '{"a": 1, "b": ' });
+    const result = await sb.run(["--store", store, "session", "grant", handleOf("py-broken"), "widget:w1", "read"]);
+    assertCliError(result, 3, /metadata is not valid JSON.*never rewrites/);
+    assert.equal(sessionRows(store).get("py-broken")?.metadata, '{"a": 1, "b": ');
   });
 });

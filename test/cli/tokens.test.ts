@@ -266,6 +266,36 @@ describe("token create", () => {
     assert.ok(sessionRows(store).has(token), "its session exists");
   });
 
+  test("never hands out a token that is already a session's id: a pywry login in the same second keeps its session", async (t) => {
+    // pywry's login makes the token the session id and never tells the registry: the sessions
+    // for the seconds around now are written as pywry writes them (admin, with metadata).
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const expiresAt = 4102444800;
+    const logins = new Map<string, string>();
+    const db = new Database(store);
+    try {
+      const insert = db.prepare(
+        `INSERT INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata) VALUES (?, 'pat', '["admin"]', ?, ?, '{"team": "ops"}')`,
+      );
+      const now = nowSeconds();
+      for (let second = now - 1; second <= now + 1; second += 1) {
+        const token = pywryToken("pat", second, expiresAt, SECRET);
+        insert.run(token, second, expiresAt);
+        logins.set(token, JSON.stringify(sessionRows(store).get(token) ?? null));
+      }
+    } finally {
+      db.close();
+    }
+    const result = await sb.run(["--store", store, "token", "create", "--user", "pat", "--expires-at", String(expiresAt)], withSecret);
+    assertExit(result, 0);
+    const token = result.stdout.trim();
+    assert.ok(!logins.has(token), "a token that is a pywry session's id is not handed out");
+    const rows = sessionRows(store);
+    for (const [id, row] of logins) assert.equal(JSON.stringify(rows.get(id) ?? null), row, "pywry's session is left as it was");
+    assert.deepEqual(JSON.parse(rows.get(token)?.roles ?? "null"), ["viewer"], "the new token has a session of its own");
+  });
+
   test(
     "waits for another process's write transaction (busy timeout) instead of failing at once",
     async (t) => {

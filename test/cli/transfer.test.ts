@@ -16,6 +16,7 @@ interface ImportSummary {
   added: number;
   updated: number;
   unchanged: number;
+  skipped: number;
   rejected: number;
   errors: Array<{ line: number; code: string; message: string }>;
 }
@@ -70,6 +71,7 @@ describe("session import and export", () => {
       added: rows.length,
       updated: 0,
       unchanged: 0,
+      skipped: 0,
       rejected: 0,
       errors: 0,
     });
@@ -80,6 +82,27 @@ describe("session import and export", () => {
 
     const again = exportedRows(await sb.run(["--store", target, "session", "export"]));
     assert.deepEqual(again.sort(byId), rows.sort(byId));
+  });
+
+  test("an import brings back no session of a revoked token or of a user revoked after it was made", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.path("pywry.db");
+    const env = { PYWRY_AUTH_SECRET: "transfer-test-secret" };
+    const run = (args: string[], input?: string) => sb.run(["--store", store, ...args], { env, input });
+    const created = await run(["token", "create", "--user", "alice"]);
+    assertExit(created, 0);
+    const token = created.stdout.trim();
+    assertExit(await run(["session", "create", "--user", "bob"]), 0);
+    assertExit(await run(["session", "export", "--out", "backup.ndjson"]), 0);
+    assertExit(await run(["revoke", "-"], `${token}\n`), 0);
+    assertExit(await run(["revoke", "--yes", "--user", "bob"]), 0);
+    const imported = okJson<ImportSummary>(await run(["--json", "session", "import", "backup.ndjson"]));
+    assert.equal(imported.added, 0, show(await run(["session", "list", "--all"])));
+    assert.equal(imported.skipped, 2);
+    assert.deepEqual([...sessionRows(store).keys()], []);
+    const human = await run(["session", "import", "backup.ndjson"]);
+    assertExit(human, 0);
+    assert.match(human.stdout, /2 sessions were skipped: revoked/);
   });
 
   test("export --user and --out (a new file, mode 0600, never overwritten)", async (t) => {

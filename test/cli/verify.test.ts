@@ -373,3 +373,34 @@ describe("inspect", () => {
     },
   );
 });
+
+describe("widget tokens get one verdict on every path", () => {
+  test("a recorded widget token is not a session token for verify, verify --user or can --token, as for the middleware", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const run = (args: string[], input?: string) => sb.run(["--store", store, ...args], { ...withSecret, input });
+    // A user whose id is the widget's id, with a live session: pywry would take the widget token as theirs.
+    assertExit(await run(["session", "create", "--user", "w1", "--roles", "admin"]), 0);
+    const minted = await run(["widget-token", "w1"]);
+    assertExit(minted, 0);
+    const widget = minted.stdout.trim();
+    for (const args of [["verify", "--json", "-"], ["verify", "--json", "--user", "w1", "-"]]) {
+      const verdict = parseStdout<Verdict>(await run(args, `${widget}\n`));
+      assert.equal(verdict.valid, false, args.join(" "));
+      assert.equal(verdict.error?.code, "ERR_TOKEN_KIND", args.join(" "));
+    }
+    assertExit(await run(["verify", "--widget", "w1", "-"], `${widget}\n`), 0);
+    const asked = await run(["can", "read", "--token", "-"], `${widget}\n`);
+    assertCliError(asked, 2, /ERR_TOKEN_KIND/);
+  });
+
+  test("a recorded session token is not a widget token for verify --widget", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const created = await sb.run(["--store", store, "token", "create", "--user", "chart-1"], withSecret);
+    assertExit(created, 0);
+    const verdict = parseStdout<Verdict>(await sb.run(["--store", store, "verify", "--json", "--widget", "chart-1", "-"], { ...withSecret, input: created.stdout }));
+    assert.equal(verdict.error?.code, "ERR_TOKEN_KIND");
+    assertExit(await sb.run(["--store", store, "verify", "--user", "chart-1", "-"], { ...withSecret, input: created.stdout }), 0);
+  });
+});

@@ -11,8 +11,11 @@ import {
   signingSecretIndex,
   validateToken,
   validateTokenFor,
+  MAX_CLOCK_SKEW_SECONDS,
   MAX_TOKEN_LENGTH,
 } from "../../src/core/token.js";
+import { verifyToken } from "../../src/auth.js";
+import { MemorySessionStore } from "../../src/store/memory.js";
 import { InvalidInputError } from "../../src/core/errors.js";
 import { fixturesDir } from "../helpers/paths.js";
 
@@ -275,7 +278,49 @@ describe("decodeToken and parsePythonInt", () => {
       ["1e3", null],
       ["notanint", null],
       ["9".repeat(4301), null],
+      ["9".repeat(400), null],
+      ["9007199254740991", 9007199254740991],
+      ["9007199254740992", null],
+      ["-9007199254740992", null],
+      ["-0", 0],
     ];
     for (const [text, expected] of cases) assert.equal(parsePythonInt(text), expected, JSON.stringify(text));
+  });
+});
+
+describe("times in tokens are exact and not from the future", () => {
+  const secret = "exact-times";
+  const signed = (payload: string) => `${payload}:${createHmac("sha256", secret).update(payload, "utf8").digest("hex")}`;
+  const now = 1_800_000_000;
+
+  test("an issued-at or expires-at beyond 2^53 - 1 is malformed, however it is signed", () => {
+    for (const payload of [`alice:${"9".repeat(400)}:0`, `alice:${now}:${2 ** 53 + 1}`, `alice:${now}:1${"0".repeat(16)}`, `alice:-${"9".repeat(20)}:0`]) {
+      const result = validateToken(signed(payload), [secret], now);
+      assert.equal(result.error?.code, "ERR_TOKEN_MALFORMED", payload.slice(0, 40));
+      assert.match(result.error?.message ?? "", /at most 9007199254740991/);
+      assert.equal(decodeToken(signed(payload)).ok, false);
+    }
+    assert.equal(validateToken(signed(`alice:${now}:${2 ** 53 - 1}`), [secret], now).valid, true, "2^53 - 1 itself is exact");
+  });
+
+  test("a token issued more than 60 s after now is refused with ERR_TOKEN_NOT_YET_VALID; within 60 s it is valid", () => {
+    assert.equal(MAX_CLOCK_SKEW_SECONDS, 60);
+    assert.equal(validateToken(signed(`alice:${now + 60}:0`), [secret], now).valid, true);
+    const ahead = validateToken(signed(`alice:${now + 61}:0`), [secret], now);
+    assert.equal(ahead.valid, false);
+    assert.equal(ahead.error?.code, "ERR_TOKEN_NOT_YET_VALID");
+    assert.equal(ahead.userId, null);
+    assert.equal(validateTokenFor(signed(`w1:${now + 3600}:${now + 3900}`), "w1", [secret], now).error?.code, "ERR_TOKEN_NOT_YET_VALID");
+    assert.equal(validateToken(signed(`alice:${now + 61}:0`), ["other"], now).error?.code, "ERR_TOKEN_SIGNATURE", "a forged one is a bad signature first");
+  });
+
+  test("a user-wide cut-off is not escaped by a future or an enormous issued_at", async () => {
+    const store = new MemorySessionStore({ now: () => now });
+    await store.revokeUser("alice", null);
+    for (const payload of [`alice:${now + 3600}:0`, `alice:${"9".repeat(400)}:0`]) {
+      const result = await verifyToken(signed(payload), { secrets: secret, store, now: now + 10 });
+      assert.equal(result.valid, false, payload.slice(0, 40));
+    }
+    assert.equal((await verifyToken(signed(`alice:${now + 5}:0`), { secrets: secret, store, now: now + 10 })).valid, true, "a token issued after the cut-off is fine");
   });
 });

@@ -167,6 +167,30 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual((await store.getSession(token))?.roles, ["editor"]);
     });
 
+    test("recordIssuedToken never replaces a session that has the token as its id (a pywry login)", async () => {
+      const token = "alice:1800000000:1800003600:" + "3".repeat(64);
+      await store.createSession(token, "alice", ["admin"], 3600, { team: "ops" });
+      await assert.rejects(
+        store.recordIssuedToken(tokenRecord(token), { sessionId: token, userId: "alice", roles: ["viewer"], ttl: 3600 }),
+        (error: Error & { code?: string }) => error.code === "ERR_STORE" && /already exists/.test(error.message),
+      );
+      assert.deepEqual((await store.getSession(token))?.roles, ["admin"]);
+      assert.deepEqual((await store.getSession(token))?.metadata, { team: "ops" });
+      assert.equal(await store.findToken({ tokenHash: sha256Hex(token) }), null, "nothing was recorded");
+      const old = "alice:1799999000:1800003600:" + "4".repeat(64);
+      await store.recordIssuedToken(tokenRecord(old), { sessionId: old, userId: "alice", ttl: 3600 });
+      await assert.rejects(
+        store.renewToken({ tokenHash: sha256Hex(old), subject: "alice", expiresAt: T0 + 3600, reason: null }, tokenRecord(token), {
+          sessionId: token,
+          userId: "alice",
+          ttl: 3600,
+        }),
+        /already exists/,
+      );
+      assert.equal(await store.findRevocation(sha256Hex(old)), null, "a renewal that failed changed nothing");
+      assert.notEqual(await store.getSession(old), null);
+    });
+
     test("the registry never holds the token itself", async () => {
       const token = "alice:1800000000:0:" + "b".repeat(64);
       await store.recordIssuedToken(tokenRecord(token, { expiresAt: null }));
@@ -382,11 +406,11 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       };
       const before = (await store.listAudit()).length;
       const dry = await store.importRecords(data, { dryRun: true });
-      assert.deepEqual(dry.sessions, { added: 1, updated: 0, unchanged: 0 });
+      assert.deepEqual(dry.sessions, { added: 1, updated: 0, unchanged: 0, skipped: 0 });
       assert.equal(await store.findSession("imported"), null, "a dry run writes nothing");
       const first = await store.importRecords(data, { source: "elsewhere" });
-      assert.deepEqual(first.roles, { added: 1, updated: 0, unchanged: 1 });
-      assert.deepEqual(first.tokens, { added: 1, updated: 0, unchanged: 0 });
+      assert.deepEqual(first.roles, { added: 1, updated: 0, unchanged: 1, skipped: 0 });
+      assert.deepEqual(first.tokens, { added: 1, updated: 0, unchanged: 0, skipped: 0 });
       assert.deepEqual(await store.getSession("imported"), data.sessions[0]);
       assert.deepEqual(await store.findToken({ tokenHash: sha256Hex(token) }), data.tokens[0]);
       assert.deepEqual(await store.findRevocation(sha256Hex(token)), data.revocations[0]);
@@ -404,6 +428,45 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       const later = await store.importRecords({ ...data, cutoffs: [{ userId: "hank", cutoffAt: T0 - 500, reason: null }] });
       assert.equal(later.cutoffs.unchanged, 1);
       assert.equal(await store.findUserCutoff("hank"), T0);
+    });
+
+    test("importRecords brings back no session of a revoked token or of a user cut off after it was made", async () => {
+      const revoked = "ivan:1800000000:1800003600:" + "6".repeat(64);
+      const cutOff = "judy:1800000000:1800003600:" + "7".repeat(64);
+      const session = (sessionId: string, userId: string, createdAt = T0) => ({ sessionId, userId, roles: ["viewer"], createdAt, expiresAt: T0 + 3600, metadata: {} });
+      await store.revokeToken({ tokenHash: sha256Hex(revoked), subject: "ivan", expiresAt: T0 + 3600, reason: null });
+      clock.now = T0 + 10;
+      await store.revokeUser("judy", null);
+      await store.revokeUser("kate", null);
+      const data = {
+        roles: new Map<string, string[]>(),
+        sessions: [
+          session(revoked, "ivan"),
+          session(cutOff, "judy"),
+          session("kates-old-session", "kate", T0 + 5),
+          session("kates-new-session", "kate", T0 + 20),
+          session("ivans-other-session", "ivan"),
+        ],
+        tokens: [],
+        revocations: [],
+        cutoffs: [],
+      };
+      const dry = await store.importRecords(data, { dryRun: true });
+      assert.deepEqual(dry.sessions, { added: 2, updated: 0, unchanged: 0, skipped: 3 });
+      const counts = await store.importRecords(data);
+      assert.deepEqual(counts.sessions, { added: 2, updated: 0, unchanged: 0, skipped: 3 });
+      assert.deepEqual((await store.listSessions()).map((s) => s.sessionId).sort(), ["ivans-other-session", "kates-new-session"]);
+      // Revocations and cut-offs that come with the data count as well (migrate copies them).
+      const lina = "lina:1800000000:1800003600:" + "8".repeat(64);
+      const withRevocations = await store.importRecords({
+        ...data,
+        sessions: [session(lina, "lina"), session("mias-session", "mia")],
+        revocations: [{ tokenHash: sha256Hex(lina), accessor: handleFor(lina), subject: "lina", revokedAt: T0, expiresAt: T0 + 3600, reason: null }],
+        cutoffs: [{ userId: "mia", cutoffAt: T0 + 1, reason: null }],
+      });
+      assert.deepEqual(withRevocations.sessions, { added: 0, updated: 0, unchanged: 0, skipped: 2 });
+      assert.equal(await store.findSession(lina), null);
+      assert.equal(await store.findSession("mias-session"), null);
     });
 
     test("returned sessions are copies: changing them does not change the store", async () => {

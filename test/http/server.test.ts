@@ -226,6 +226,16 @@ for (const kind of STORE_KINDS) {
         assert.equal((await get("/whoami", { Authorization: `Bearer ${fresh}` })).body.userId, "alice");
       });
 
+      test("a token issued more than 60 s in the future is refused, even with a session of its own (stricter than pywry)", async () => {
+        await serve();
+        const ahead = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 3600 });
+        await store.createSession(ahead, "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${ahead}` })).body.userId, null);
+        const skewed = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 60 });
+        await store.createSession(skewed, "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Authorization: `Bearer ${skewed}` })).body.userId, "alice", "60 s of clock skew is allowed");
+      });
+
       test("secrets lists previous secrets for rotation; an empty secret accepts no token", async () => {
         await serve({ secrets: ["new-secret", SECRET] });
         const token = await login("alice");
@@ -271,6 +281,40 @@ for (const kind of STORE_KINDS) {
         await store.createSession("s1", "alice", ["viewer"], 3600);
         assert.equal((await get("/whoami?session=s1&session=s1")).body.userId, null);
         assert.equal((await get("/whoami?session=%E0%A4%A")).body.userId, null);
+      });
+    });
+
+    describe("revocations hold for cookies and ?session= too (stricter than pywry)", () => {
+      test("a revoked token whose session came back is no session as a cookie or a query value", async () => {
+        await serve();
+        const token = await login("alice");
+        await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: null });
+        // pywry (or a restored backup) writes the session again.
+        await store.createSession(token, "alice", ["admin"], 3600);
+        const encoded = encodeURIComponent(token);
+        assert.equal((await get("/whoami", { Cookie: `pywry_session=${encoded}` })).body.userId, null);
+        assert.equal((await get(`/whoami?session=${encoded}`)).body.userId, null);
+        await store.createSession("plain", "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Cookie: "pywry_session=plain" })).body.userId, "alice", "other sessions still work");
+      });
+
+      test("after a user-wide revocation, sessions made before it that came back are no session; new ones work", async () => {
+        await serve();
+        const token = await login("alice");
+        await store.createSession("plain-old", "alice", ["viewer"], 3600);
+        clock.now = T0 + 10;
+        await store.revokeUser("alice", null);
+        // Brought back as they were (an import of an old export): made before the cut-off.
+        clock.now = T0;
+        await store.createSession(token, "alice", ["viewer"], 3600);
+        await store.createSession("plain-old", "alice", ["viewer"], 3600);
+        clock.now = T0 + 20;
+        await store.createSession("plain-new", "alice", ["viewer"], 3600);
+        assert.equal((await get("/whoami", { Cookie: `pywry_session=${encodeURIComponent(token)}` })).body.userId, null);
+        assert.equal((await get(`/whoami?session=${encodeURIComponent(token)}`)).body.userId, null);
+        assert.equal((await get("/whoami", { Cookie: "pywry_session=plain-old" })).body.userId, null);
+        assert.equal((await get("/whoami?session=plain-old")).body.userId, null);
+        assert.equal((await get("/whoami", { Cookie: "pywry_session=plain-new" })).body.userId, "alice");
       });
     });
 
@@ -500,6 +544,15 @@ for (const kind of STORE_KINDS) {
         assert.equal((await upgradeRequest(server!.origin, "/ws", { Cookie: `pywry_session=${token}` })).upgraded, true);
         clock.now = T0 + 3601;
         assert.equal((await upgradeRequest(server!.origin, `/ws?session=${encodeURIComponent(token)}`)).upgraded, false);
+      });
+
+      test("a revoked token whose session came back does not upgrade (stricter than pywry)", async () => {
+        await serveUpgrades();
+        const token = await login("alice");
+        await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: T0 + 3600, reason: null });
+        await store.createSession(token, "alice", ["viewer"], 3600);
+        assert.equal((await upgradeRequest(server!.origin, `/ws?session=${encodeURIComponent(token)}`)).upgraded, false);
+        assert.equal((await upgradeRequest(server!.origin, "/ws", { Cookie: `pywry_session=${token}` })).upgraded, false);
       });
 
       test("a failing store refuses the upgrade with 503; auth disabled refuses with 401", async () => {

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Redis } from "ioredis";
+import { generateSessionToken } from "../../src/auth.js";
+import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
+import { resolveSession } from "../../src/http/resolve.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { parseRedisUrl, redactUrl } from "../../src/store/redis-url.js";
@@ -373,12 +376,12 @@ describe("RedisSessionStore import", () => {
       assert.equal(dry.sessions.added, 1);
       assert.deepEqual(await raw.keys(`${prefix}:*`), [], "a dry run writes nothing");
       const first = await target.importRecords(data, { source: "memory" });
-      assert.deepEqual(first.roles, { added: 5, updated: 0, unchanged: 0 });
+      assert.deepEqual(first.roles, { added: 5, updated: 0, unchanged: 0, skipped: 0 });
       assert.deepEqual(await target.getSession("s1"), await source.getSession("s1"));
       assert.equal(await target.findUserCutoff("bob"), NOW);
       assert.equal((await target.findRevocation(sha256Hex("tok")))?.revokedAt, NOW);
       const again = await target.importRecords(data, { source: "memory" });
-      assert.deepEqual(again.sessions, { added: 0, updated: 0, unchanged: 1 });
+      assert.deepEqual(again.sessions, { added: 0, updated: 0, unchanged: 1, skipped: 0 });
       const log = await target.listAudit();
       assert.deepEqual(log.map((e) => e.action), ["store.import"]);
       assert.equal(log[0]?.detail["source"], "memory");
@@ -537,6 +540,80 @@ describe("RedisSessionStore revokeToken", () => {
     try {
       assert.equal((await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: null, reason: null })).sessionsDeleted, 1);
       assert.equal(await raw.exists(`${prefix}:session:${token}`), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a token expiring too far ahead for EXPIRE is revoked whole: no half-applied change, one audit entry", async () => {
+    const prefix = freshPrefix();
+    const token = "olga:1:10000000000000000:" + "8".repeat(64);
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      const result = await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: 1e16, reason: null });
+      assert.equal(result.alreadyRevoked, false);
+      assert.equal(await store.tokenRevocationStatus({ tokenHash: sha256Hex(token), subject: "olga", issuedAt: 1 }), "token");
+      assert.equal(await raw.ttl(`${prefix}:auth:revoked:${sha256Hex(token)}`), -1, "kept without EXPIRE");
+      assert.equal((await store.revokeToken({ tokenHash: sha256Hex(token), subject: "olga", expiresAt: 1e16, reason: null })).alreadyRevoked, true);
+      assert.deepEqual((await store.listAudit()).map((entry) => entry.action), ["token.revoke"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("sessions living too long for EXPIRE are written whole too (create, refresh, import)", async () => {
+    const prefix = freshPrefix();
+    const store = await connect({ prefix, now: () => NOW });
+    try {
+      await store.createSession("long", "olga", ["viewer"], 1e16);
+      assert.equal((await store.getSession("long"))?.userId, "olga");
+      assert.equal(await store.refreshSession("long", 2e16), true);
+      assert.equal((await store.getSession("long"))?.expiresAt, NOW + 2e16);
+      const imported = { sessionId: "imported-long", userId: "olga", roles: ["viewer"], createdAt: NOW, expiresAt: 1e17, metadata: {} };
+      await store.importRecords({ roles: new Map(), sessions: [imported], tokens: [], revocations: [], cutoffs: [] });
+      assert.deepEqual(await store.getSession("imported-long"), imported);
+      assert.deepEqual((await store.listAudit()).map((entry) => entry.action), ["session.create", "session.refresh", "store.import"]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisSessionStore behind the HTTP resolver", () => {
+  test("a revoked token whose session came back is no session as a cookie or a ?session= value", async () => {
+    const now = 1_800_000_000;
+    const store = await connect({ now: () => now });
+    try {
+      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now });
+      await store.createSession(token, "alice", ["viewer"], 3600);
+      const options = { store, config: createAuthConfig({ enabled: true, tokenSecret: "resolver-secret" }), now: () => now };
+      const encoded = encodeURIComponent(token);
+      assert.equal((await resolveSession({ headers: { cookie: `pywry_session=${encoded}` }, url: "/" }, options))?.userId, "alice");
+      await store.revokeToken({ tokenHash: sha256Hex(token), subject: "alice", expiresAt: now + 3600, reason: null });
+      await store.createSession(token, "alice", ["admin"], 3600);
+      assert.equal(await resolveSession({ headers: { cookie: `pywry_session=${encoded}` }, url: "/" }, options), null);
+      assert.equal(await resolveSession({ headers: {}, url: `/?session=${encoded}` }, options), null);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("RedisSessionStore keeps Python's JSON as pywry wrote it", () => {
+  const PYTHON_METADATA = '{"a": NaN, "b": Infinity, "c": -Infinity, "d": 9223372036854775809, "e": 1.0, "f": -0.0, "g": 1e+16, "u": "\\u00e9"}';
+
+  test("a grant keeps every number as pywry wrote it; metadata that is not JSON is never rewritten", async () => {
+    const prefix = freshPrefix();
+    await raw.hset(`${prefix}:session:py-numbers`, { user_id: "olga", roles: '["viewer"]', created_at: "1.0", expires_at: "0", metadata: PYTHON_METADATA });
+    await raw.hset(`${prefix}:session:py-broken`, { user_id: "olga", roles: '["viewer"]', created_at: "1.0", expires_at: "0", metadata: '{"a": ' });
+    const store = await connect({ prefix });
+    try {
+      await store.grantResource("py-numbers", "widget:w1", ["read"]);
+      assert.equal(await raw.hget(`${prefix}:session:py-numbers`, "metadata"), `${PYTHON_METADATA.slice(0, -1)}, "permissions": {"widget:w1": ["read"]}}`);
+      await assert.rejects(store.grantResource("py-broken", "widget:w1", ["read"]), (error: Error & { code?: string }) =>
+        error.code === "ERR_STORE" && /its metadata is not valid JSON/.test(error.message),
+      );
+      assert.equal(await raw.hget(`${prefix}:session:py-broken`, "metadata"), '{"a": ');
     } finally {
       await store.close();
     }

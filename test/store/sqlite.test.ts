@@ -293,3 +293,133 @@ describe("SqliteSessionStore driver failures", () => {
     assert.equal(described.message.includes("\n"), false);
   });
 });
+
+describe("SqliteSessionStore keeps Python's JSON as pywry wrote it", () => {
+  /** What pywry's json.dumps writes for NaN, ±Infinity, 2**63+1, 1.0, -0.0, 1e16 and "é". */
+  const PYTHON_METADATA = '{"a": NaN, "b": Infinity, "c": -Infinity, "d": 9223372036854775809, "e": 1.0, "f": -0.0, "g": 1e+16, "u": "\\u00e9"}';
+
+  function pywryRow(path: string, id: string, metadata: string): void {
+    const db = new Database(path);
+    try {
+      db.prepare("INSERT INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata) VALUES (?, 'olga', '[\"viewer\"]', 1.0, NULL, ?)").run(id, metadata);
+    } finally {
+      db.close();
+    }
+  }
+
+  function metadataText(path: string, id: string): string {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare("SELECT metadata FROM sessions WHERE session_id = ?").pluck().get(id) as string;
+    } finally {
+      db.close();
+    }
+  }
+
+  test("a grant keeps every number as pywry wrote it, and the row reads back the same", async () => {
+    const path = pywryDatabaseCopy();
+    pywryRow(path, "py-numbers", PYTHON_METADATA);
+    const store = SqliteSessionStore.open(path);
+    try {
+      await store.grantResource("py-numbers", "widget:w1", ["read"]);
+      assert.equal(metadataText(path, "py-numbers"), `${PYTHON_METADATA.slice(0, -1)}, "permissions": {"widget:w1": ["read"]}}`);
+      await store.ungrantResource("py-numbers", "widget:w1");
+      assert.equal(metadataText(path, "py-numbers"), `${PYTHON_METADATA.slice(0, -1)}, "permissions": {}}`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("metadata that is not a JSON object is never rewritten: a grant fails with ERR_STORE and says why", async () => {
+    const path = pywryDatabaseCopy();
+    pywryRow(path, "py-broken", '{"a": 1, "b": ');
+    pywryRow(path, "py-list", "[1, 2]");
+    const store = SqliteSessionStore.open(path);
+    try {
+      for (const id of ["py-broken", "py-list"]) {
+        await assert.rejects(store.grantResource(id, "widget:w1", ["read"]), (error: Error & { code?: string }) => {
+          assert.equal(error.code, "ERR_STORE");
+          assert.match(error.message, new RegExp(`session ${handleFor(id)}: its metadata is not`));
+          assert.doesNotMatch(error.message, new RegExp(id));
+          return true;
+        });
+      }
+      assert.equal(metadataText(path, "py-broken"), '{"a": 1, "b": ');
+      assert.equal(metadataText(path, "py-list"), "[1, 2]");
+      assert.equal((await store.getSession("py-broken"))?.userId, "olga", "the session itself still reads");
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("metadata nested 5,000 deep is read, copied and written without overflowing the stack", async () => {
+    const path = pywryDatabaseCopy();
+    let deep = "1";
+    for (let level = 0; level < 5000; level += 1) deep = `{"a": ${deep}}`;
+    pywryRow(path, "py-deep", deep);
+    const store = SqliteSessionStore.open(path);
+    const target = SqliteSessionStore.open(freshPath());
+    try {
+      const session = await store.findSession("py-deep");
+      assert.ok(session);
+      await target.importRecords({ roles: new Map(), sessions: [session], tokens: [], revocations: [], cutoffs: [] });
+      await target.grantResource("py-deep", "widget:w1", ["read"]);
+      assert.equal(metadataText(target.path, "py-deep"), `${deep.slice(0, -1)}, "permissions": {"widget:w1": ["read"]}}`);
+    } finally {
+      await store.close();
+      await target.close();
+    }
+  });
+});
+
+describe("SqliteSessionStore opened read-only before pywry-auth's tables exist", () => {
+  const now = 1_800_000_000;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  test("notices the tables when another process creates them: revocations, cut-offs and the registry count at once", async () => {
+    const path = pywryDatabaseCopy();
+    assert.deepEqual(tableNames(path).filter((name) => name.startsWith("pywry_auth")), [], "a database pywry alone has used");
+    const reader = SqliteSessionStore.open(path, { mode: "read", now: () => now });
+    const token = generateSessionToken("alice", "s", now + 3600, { now });
+    const widget = generateSessionToken("w1", "s", now + 300, { now });
+    const query = (value: string, subject: string) => ({ token: value, tokenHash: sha256(value), subject, issuedAt: now });
+    try {
+      assert.equal(await reader.tokenRevocationStatus(query(token, "alice")), null);
+      assert.equal(reader.bearerLookupSync(query(token, "alice")).revocation, null);
+      await settle();
+      const writer = SqliteSessionStore.open(path, { now: () => now + 1 });
+      await writer.revokeToken({ tokenHash: sha256(token), subject: "alice", expiresAt: now + 3600, reason: null });
+      await writer.revokeUser("bob", null);
+      await writer.recordIssuedToken(tokenRecord(widget, { kind: "widget", subject: "w1", roles: null }));
+      await writer.close();
+      await settle();
+      assert.equal(await reader.tokenRevocationStatus(query(token, "alice")), "token");
+      assert.equal(reader.bearerLookupSync(query(token, "alice")).revocation, "token", "the middleware's synchronous look-up too");
+      assert.equal(await reader.tokenRevocationStatus(query("bob:1:0:x", "bob")), "user");
+      assert.equal(reader.bearerLookupSync(query(widget, "w1")).kind, "widget");
+      assert.equal((await reader.findToken({ tokenHash: sha256(widget) }))?.kind, "widget");
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test("tables of a newer pywry-auth appearing later fail every read instead of being ignored", async () => {
+    const path = pywryDatabaseCopy();
+    const reader = SqliteSessionStore.open(path, { mode: "read", now: () => now });
+    try {
+      assert.equal(await reader.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: now }), null);
+      await settle();
+      const db = new Database(path);
+      db.exec("CREATE TABLE pywry_auth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO pywry_auth_meta VALUES ('schema_version', '99');");
+      db.close();
+      await settle();
+      await assert.rejects(reader.tokenRevocationStatus({ tokenHash: "x", subject: "alice", issuedAt: now }), { code: "ERR_STORE_VERSION" });
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}

@@ -3,11 +3,11 @@
  * input order, streaming (a batch of lines is read only after the previous batch's results were
  * written). With a store, each batch's revocations are checked in one read transaction.
  */
-import { revokedResult } from "../../auth.js";
+import { revokedResult, wrongKindResult } from "../../auth.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
-import type { AuthStore, RevocationCause } from "../../store/types.js";
+import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
 import { LineWriter, lineBatches } from "../lines.js";
@@ -43,6 +43,9 @@ export async function verifyBatch(
   const youngGeneration = new YoungGenerationCap();
   const run = async (store: AuthStore | null): Promise<void> => {
     const lookup = store === null ? null : revocationLookup(store);
+    const kinds = store === null ? null : kindLookup(store);
+    // As `verify` and the HTTP middleware decide: a token the registry recorded as the other kind fails.
+    const expected: TokenKind = options.widget === undefined ? "session" : "widget";
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
       const now = options.at ?? Date.now() / 1000;
       const results: TokenValidation[] = new Array(lines.length);
@@ -52,6 +55,7 @@ export async function verifyBatch(
           line === null ? TOO_LONG : subject === undefined ? validateToken(line, secrets, now) : validateTokenFor(line, subject, secrets, now);
       }
       if (lookup !== null) await applyRevocations(lookup, lines, results);
+      if (kinds !== null) await applyKinds(kinds, expected, lines, results);
       for (let index = 0; index < results.length; index += 1) {
         const result = results[index]!;
         tally.add(result);
@@ -97,6 +101,35 @@ function revocationLookup(store: AuthStore): RevocationLookup {
     for (const token of tokens) causes.push(await store.tokenRevocationStatus(token));
     return causes;
   };
+}
+
+type KindLookup = (tokenHashes: string[]) => Promise<Array<TokenKind | null>>;
+
+/** The store's batched registry look-up when it has one (SQLite), else findToken for each token. */
+function kindLookup(store: AuthStore): KindLookup {
+  const batched = (store as { registryKinds?: KindLookup }).registryKinds;
+  if (typeof batched === "function") return (tokenHashes) => batched.call(store, tokenHashes);
+  return async (tokenHashes) => {
+    const kinds: Array<TokenKind | null> = [];
+    for (const tokenHash of tokenHashes) kinds.push((await store.findToken({ tokenHash }))?.kind ?? null);
+    return kinds;
+  };
+}
+
+async function applyKinds(lookup: KindLookup, expected: TokenKind, lines: ReadonlyArray<string | null>, results: TokenValidation[]): Promise<void> {
+  const positions: number[] = [];
+  const hashes: string[] = [];
+  for (let index = 0; index < results.length; index += 1) {
+    if (!results[index]!.valid) continue;
+    positions.push(index);
+    hashes.push(sha256Hex(lines[index]!));
+  }
+  if (hashes.length === 0) return;
+  const kinds = await lookup(hashes);
+  for (let slot = 0; slot < positions.length; slot += 1) {
+    const kind = kinds[slot];
+    if (kind && kind !== expected) results[positions[slot]!] = wrongKindResult(results[positions[slot]!]!, kind);
+  }
 }
 
 async function applyRevocations(lookup: RevocationLookup, lines: ReadonlyArray<string | null>, results: TokenValidation[]): Promise<void> {

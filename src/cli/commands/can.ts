@@ -116,7 +116,8 @@ async function sessionSubject(store: AuthStore, idOrHandle: string): Promise<Sub
  * session whose id is the token, else the user's most recent live session.
  */
 async function tokenSubject(store: AuthStore, token: string, secrets: readonly string[]): Promise<Subject> {
-  const result = await verifyToken(token, { secrets, store });
+  // As the HTTP middleware decides: a token the registry recorded as a widget token is no Bearer token.
+  const result = await verifyToken(token, { secrets, store, kind: "session" });
   if (!result.valid || result.userId === null) {
     const error = result.error;
     throw new InvalidInputError(

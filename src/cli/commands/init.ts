@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { parseTtl } from "../../core/duration.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { ConfigError, InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import {
   defaultSecretPath,
@@ -20,6 +20,7 @@ import {
   sqliteKeySources,
   sqliteKeyStatus,
 } from "../context.js";
+import { modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
 import { configFilePath, type ConfigFile } from "../settings.js";
@@ -55,7 +56,8 @@ export async function init(context: Context, output: Output, options: InitOption
   }
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
-  const secretCreated = ensureSecretFile(plan);
+  const secretWritten = ensureSecretFile(plan);
+  const secretCreated = secretWritten !== null;
   // Tested live: a store that cannot be opened (or created) stops init before anything is written.
   const storeContext = { ...context, options: { ...context.options, store: plan.store } };
   await withStore(storeContext, "create", async (store) => {
@@ -72,13 +74,13 @@ export async function init(context: Context, output: Output, options: InitOption
     ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
   };
-  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true);
+  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true, (message) => new ConfigError(message));
   const pywryEnv = pywryEnvironment(location);
   output.result(
     [
       `wrote ${configPath}`,
       `store   ${describeStore(location)} (reachable)`,
-      `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
+      `secret  ${plan.secretFile}${secretWritten !== null ? ` (created now, ${modeNote(secretWritten)})` : ""}`,
       ...(key === null ? [] : [`key     ${encrypted ? `encrypted (SQLCipher), key from ${key.source}` : "not encrypted (plain SQLite)"}`]),
       "",
       "Give your pywry app the same secret and store:",
@@ -179,10 +181,10 @@ async function confirmOverwrite(path: string): Promise<boolean> {
 }
 
 /** Creates the secret file when it does not exist yet; says whether it did. */
-function ensureSecretFile(plan: Plan): boolean {
-  if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return false;
-  writePrivateFile(plan.secretFile, `${plan.typedSecret ?? generateSecret()}\n`, plan.typedSecret !== undefined);
-  return true;
+/** The secret file written now (null: an existing one is kept). */
+function ensureSecretFile(plan: Plan): WrittenFile | null {
+  if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return null;
+  return writePrivateFile(plan.secretFile, `${plan.typedSecret ?? generateSecret()}\n`, plan.typedSecret !== undefined);
 }
 
 function storeSpec(context: Context, spec: string): string {

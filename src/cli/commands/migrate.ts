@@ -127,9 +127,9 @@ function report(output: Output, from: StoreLocation, to: StoreLocation, dryRun: 
   const verb = dryRun ? "would copy" : "copied";
   const lines = [`${dryRun ? "dry run: nothing written. " : ""}${describe(from)} -> ${describe(to)}`];
   for (const kind of TRANSFER_KINDS) {
-    const { added, updated, unchanged } = counts[kind];
+    const { added, updated, unchanged, skipped: revoked } = counts[kind];
     const extra = kind === "sessions" || kind === "revocations" ? skipped[kind] : 0;
-    const skippedText = extra > 0 ? `, ${extra} skipped (expired)` : "";
+    const skippedText = (extra > 0 ? `, ${extra} skipped (expired)` : "") + (revoked > 0 ? `, ${revoked} skipped (revoked)` : "");
     lines.push(`  ${names[kind]}: ${verb} ${added} new, ${updated} changed, ${unchanged} already there${skippedText}`);
   }
   output.result(lines, { from: describe(from), to: describe(to), dryRun, counts, skipped });

@@ -1,6 +1,11 @@
 /** `secret generate`: 32 random bytes as hex, on stdout or into an owner-only file. */
 import { generateSecret, writePrivateFile, type Context } from "../context.js";
+import { modeNote } from "../../files.js";
 import type { Output } from "../output.js";
+
+function modeText(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
+}
 
 interface SecretGenerateOptions {
   out?: string;
@@ -13,6 +18,6 @@ export async function secretGenerate(_context: Context, output: Output, options:
     output.result(secret, { secret });
     return;
   }
-  writePrivateFile(options.out, `${secret}\n`, Boolean(options.force));
-  output.result(`wrote a new secret to ${options.out} (mode 0600)`, { path: options.out, bytes: secret.length / 2 });
+  const written = writePrivateFile(options.out, `${secret}\n`, Boolean(options.force));
+  output.result(`wrote a new secret to ${options.out} (${modeNote(written)})`, { path: options.out, bytes: secret.length / 2, mode: modeText(written.mode) });
 }

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { parseTtl } from "../../core/duration.js";
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
+import { jsonText, unreadableReason } from "../../core/pyjson.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import { assertMintableSubject } from "../../core/token.js";
 import { defaultRolesSetting, sessionTtlSetting, withStore, type Context } from "../context.js";
@@ -116,7 +117,7 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
     `roles     ${session.roles.join(", ") || "(none)"}`,
     `created   ${isoTime(session.createdAt)}`,
     `expires   ${expiryText(session, now, output)}`,
-    `metadata  ${JSON.stringify(session.metadata)}`,
+    `metadata  ${metadataText(session.metadata)}`,
   ];
   output.result(lines, sessionJson(session, now, Boolean(options.reveal)));
 }
@@ -279,6 +280,12 @@ function countText(count: number): string {
 
 function expiredText(session: UserSession): string {
   return whenText(session.expiresAt, Date.now() / 1000);
+}
+
+/** Metadata as pywry stored it, or why it could not be read. */
+function metadataText(metadata: Record<string, unknown>): string {
+  const unreadable = unreadableReason(metadata);
+  return unreadable === null ? jsonText(metadata, { layout: "compact", nonFinite: "python" }) : `(unreadable: ${unreadable})`;
 }
 
 function sessionJson(session: UserSession, now: number, reveal: boolean): Record<string, unknown> {

@@ -64,12 +64,14 @@ export async function mintUnused(
   avoidHash?: string,
 ): Promise<{ minted: MintedToken; now: number }> {
   // Tokens carry whole seconds: the same subject and lifetime minted twice within one second is
-  // the same token. Wait for the next second rather than hand out (and register) a duplicate.
+  // the same token. Wait for the next second rather than hand out (and register) a duplicate,
+  // whether the registry has it or a session has it as its id (a pywry login, which the
+  // registry never sees).
   for (;;) {
     const now = Date.now() / 1000;
     const minted = mint(now);
     const tokenHash = sha256Hex(minted.token);
-    if (tokenHash !== avoidHash && !(await store.findToken({ tokenHash }))) return { minted, now };
+    if (tokenHash !== avoidHash && !(await tokenInUse(store, minted.token))) return { minted, now };
     await sleep(1000 - (Date.now() % 1000) + 5);
   }
 }
@@ -91,14 +93,19 @@ export async function mintAndRecord<T>(
     try {
       return { minted, now, recorded: await record(minted, now) };
     } catch (error) {
-      if (!(await registryHolds(store, sha256Hex(minted.token)))) throw error;
+      if (!(await inUseAfterAll(store, minted.token))) throw error;
     }
   }
 }
 
-async function registryHolds(store: AuthStore, tokenHash: string): Promise<boolean> {
+/** Whether the registry holds the token or a session (expired ones included) has it as its id. */
+async function tokenInUse(store: AuthStore, token: string): Promise<boolean> {
+  return (await store.findToken({ tokenHash: sha256Hex(token) })) !== null || (await store.findSession(token)) !== null;
+}
+
+async function inUseAfterAll(store: AuthStore, token: string): Promise<boolean> {
   try {
-    return (await store.findToken({ tokenHash })) !== null;
+    return await tokenInUse(store, token);
   } catch {
     return false;
   }

@@ -8,9 +8,11 @@
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors.js";
+import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { expandHome, withStore, type Context } from "../context.js";
+import { openPrivateTemporary } from "../../files.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
 
@@ -23,23 +25,29 @@ const MAX_LINE = 1024 * 1024;
 /** At most this many line errors are kept for the --json summary (all are counted and printed). */
 const KEPT_ERRORS = 1000;
 
-/** A session as one NDJSON line, in pywry's column names and encodings. */
+/**
+ * A session as one NDJSON line, in pywry's column names and encodings. Numbers in metadata are
+ * written as pywry stored them (Python's JSON: NaN, Infinity, integers of any size, 1.0), so an
+ * import restores them exactly; Python's json.loads reads every line.
+ */
 export function sessionLine(session: UserSession): string {
-  return `${JSON.stringify({
+  return `${jsonText({
     session_id: session.sessionId,
     user_id: session.userId,
     roles: session.roles,
     created_at: session.createdAt,
     expires_at: session.expiresAt,
     metadata: session.metadata,
-  })}\n`;
+  }, LINE_STYLE)}\n`;
 }
+
+const LINE_STYLE: JsonStyle = { layout: "compact", nonFinite: "python" };
 
 /** Reads one line of the export format; throws InvalidInputError saying what is wrong. */
 export function parseSessionLine(line: string): UserSession {
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parsePythonJson(line);
   } catch (error) {
     throw new InvalidInputError(`not JSON: ${(error as Error).message}`);
   }
@@ -48,7 +56,10 @@ export function parseSessionLine(line: string): UserSession {
   for (const key of Object.keys(row)) {
     if (!FIELDS.has(key)) throw new InvalidInputError(`unknown field ${JSON.stringify(key)} (fields: ${[...FIELDS].join(", ")})`);
   }
-  const { session_id: sessionId, user_id: userId, roles, created_at: createdAt, expires_at: expiresAt = null, metadata = {} } = row;
+  const { session_id: sessionId, user_id: userId, roles, metadata = {} } = row;
+  // Times are numbers (a time written as 1.0 is read as the number it is).
+  const createdAt = plainNumber(row["created_at"]);
+  const expiresAt = plainNumber(row["expires_at"] ?? null);
   if (typeof sessionId !== "string" || sessionId.length === 0) throw new InvalidInputError("session_id must be a non-empty string");
   if (typeof userId !== "string" || userId.length === 0) throw new InvalidInputError("user_id must be a non-empty string");
   if (!Array.isArray(roles) || !roles.every((role) => typeof role === "string" && role.length > 0)) {
@@ -58,8 +69,14 @@ export function parseSessionLine(line: string): UserSession {
   if (expiresAt !== null && (typeof expiresAt !== "number" || !Number.isFinite(expiresAt))) {
     throw new InvalidInputError("expires_at must be a number (Unix seconds) or null");
   }
-  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) throw new InvalidInputError("metadata must be a JSON object");
+  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata) || metadata instanceof PythonNumber) {
+    throw new InvalidInputError("metadata must be a JSON object");
+  }
   return { sessionId, userId, roles: roles as string[], createdAt, expiresAt: expiresAt as number | null, metadata: metadata as Record<string, unknown> };
+}
+
+function plainNumber(value: unknown): unknown {
+  return value instanceof PythonNumber ? Number(value.text) : value;
 }
 
 interface ExportOptions {
@@ -79,9 +96,12 @@ export async function sessionExport(context: Context, output: Output, options: E
   if (outPath !== null && existsSync(outPath)) throw new InvalidInputError(`${outPath} already exists; choose another --out file`, "ERR_USAGE");
   let exported = 0;
   await withStore(context, "read", async (store) => {
-    // Created only once the store opened, so a bad --store leaves no empty file behind.
-    const target: NodeJS.WritableStream = outPath !== null ? await openPrivateFile(outPath) : stdoutStream();
+    // Created only once the store opened, so a bad --store leaves no empty file behind; written
+    // to a temporary file beside it that takes its name only when complete (see files.ts).
+    const file = outPath !== null ? openPrivateTemporary(outPath, (message) => new InvalidInputError(message, "ERR_USAGE"), "--out file", "choose another --out file") : null;
+    const target: NodeJS.WritableStream = file !== null ? createWriteStream("", { fd: file.fd, autoClose: false }) : stdoutStream();
     const writer = new LineWriter(target);
+    let complete = false;
     try {
       for (const batch of sessionBatches(store, options.user)) {
         const sessions = await batch;
@@ -89,10 +109,13 @@ export async function sessionExport(context: Context, output: Output, options: E
         exported += sessions.length;
         await writer.flush();
       }
+      complete = true;
     } finally {
-      if (toFile) {
+      if (file !== null) {
         (target as WriteStream).end();
-        await once(target, "close");
+        await once(target, "finish").catch(() => (complete = false));
+        if (complete) file.commit();
+        else file.abort();
       }
     }
   });
@@ -107,19 +130,6 @@ function* sessionBatches(store: AuthStore, userId: string | undefined): Generato
     return;
   }
   yield store.listSessions({ userId, includeExpired: true });
-}
-
-async function openPrivateFile(path: string): Promise<WriteStream> {
-  // 0600 and never over an existing file: the export holds live session ids.
-  const stream = createWriteStream(path, { flags: "wx", mode: 0o600 });
-  try {
-    await once(stream, "open");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new InvalidInputError(`${path} already exists; choose another --out file`, "ERR_USAGE");
-    throw new InvalidInputError(`cannot write ${path}: ${(error as Error).message}`, "ERR_USAGE");
-  }
-  return stream;
 }
 
 interface ImportOptions {
@@ -141,7 +151,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
   }
   const source = fromStdin ? "stdin" : file;
   const input = fromStdin ? process.stdin : await openInput(expandHome(file, context.env));
-  const totals = { added: 0, updated: 0, unchanged: 0 };
+  const totals = { added: 0, updated: 0, unchanged: 0, skipped: 0 };
   const errors: LineError[] = [];
   let rejected = 0;
   let lines = 0;
@@ -178,6 +188,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
           totals.added += counts.sessions.added;
           totals.updated += counts.sessions.updated;
           totals.unchanged += counts.sessions.unchanged;
+          totals.skipped += counts.sessions.skipped;
           batches += 1;
         }
         committedThrough = lines;
@@ -203,9 +214,12 @@ export async function sessionImport(context: Context, output: Output, file: stri
     [
       `${verb} ${imported} session${imported === 1 ? "" : "s"} (${totals.added} new, ${totals.updated} updated, ${totals.unchanged} already there) from ${lines} line${lines === 1 ? "" : "s"}` +
         (options.dryRun ? "; dry run: nothing was written" : ""),
+      ...(totals.skipped > 0
+        ? [`${totals.skipped} session${totals.skipped === 1 ? " was" : "s were"} skipped: revoked (the token was revoked, or its user was cut off after the session was made)`]
+        : []),
       ...(rejected > 0 ? [`${rejected} line${rejected === 1 ? " was" : "s were"} rejected (see above)`] : []),
     ],
-    { lines, batches, dry_run: Boolean(options.dryRun), added: totals.added, updated: totals.updated, unchanged: totals.unchanged, rejected, errors },
+    { lines, batches, dry_run: Boolean(options.dryRun), added: totals.added, updated: totals.updated, unchanged: totals.unchanged, skipped: totals.skipped, rejected, errors },
   );
   return rejected === 0 ? EXIT.ok : EXIT.no;
 }

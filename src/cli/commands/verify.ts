@@ -35,7 +35,7 @@ export async function verify(context: Context, output: Output, tokenArgument: st
   const secrets = await checkingSecrets(context);
   const now = options.at === undefined ? Date.now() / 1000 : await instant(options.at);
   const result = await withOptionalStore(context, !options.offline, (store) =>
-    verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user }),
+    verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
   );
   output.result(verifyText(result, now, output), {
     valid: result.valid,

@@ -84,7 +84,7 @@ describe("writes to encrypted pywry databases, checked with an independent SQLCi
       const tablesBefore = cipher4.query(db, key, "SELECT name, sql FROM sqlite_master ORDER BY name", { compat: version });
 
       const minted = await run<{ token: string; accessor: string }>(["token", "create", "--user", "dave", "--roles", "editor", "--no-expiry"]);
-      const created = await run<{ session_id: string }>(["session", "create", "--user", "erin", "--roles", "viewer", "--metadata", "team=ops"]);
+      const created = await run<{ session_id: string; created_at: number; expires_at: number }>(["session", "create", "--user", "erin", "--roles", "viewer", "--metadata", "team=ops"]);
       assert.equal((await run(["revoke", "--yes", "-"], `${ALICE.session_id}\n`))["revoked"], true);
       // verify consults the encrypted store: alice's token, valid before, is now revoked.
       const verified = await sandbox.run(["--json", ...keyArgs, "--store", db, "verify", "-"], { env, input: `${ALICE.session_id}\n` });
@@ -103,8 +103,9 @@ describe("writes to encrypted pywry databases, checked with an independent SQLCi
       assert.deepEqual(read("SELECT session_id, user_id, roles, expires_at, metadata FROM sessions ORDER BY user_id"), [
         { session_id: "local", user_id: "admin", roles: '["admin"]', expires_at: null, metadata: "{}" },
         { session_id: minted.token, user_id: "dave", roles: '["editor"]', expires_at: null, metadata: "{}" },
-        { session_id: created.session_id, user_id: "erin", roles: '["viewer"]', expires_at: read(`SELECT expires_at FROM sessions WHERE user_id = 'erin'`)[0]!["expires_at"], metadata: '{"team": "ops"}' },
+        { session_id: created.session_id, user_id: "erin", roles: '["viewer"]', expires_at: created.expires_at, metadata: '{"team": "ops"}' },
       ]);
+      assert.ok(Math.abs(created.expires_at - created.created_at - 86_400) < 0.01, "session create's default lifetime is 24h");
       assert.deepEqual(read("SELECT permissions FROM role_permissions WHERE role = 'editor'"), [{ permissions: '["read", "write"]' }]);
       assert.deepEqual(read("SELECT accessor, subject FROM pywry_auth_revocations"), [{ accessor: handleOf(ALICE.session_id), subject: "alice" }]);
       assert.deepEqual(read("SELECT accessor, subject, kind FROM pywry_auth_tokens"), [{ accessor: minted.accessor, subject: "dave", kind: "session" }]);

@@ -395,10 +395,9 @@ function warnIfShared(path: string, context: Context): void {
  * A SQLite store pre-created by another user (or a symbolic link to one planted in /tmp) would
  * hand them every session written to it: refused, as is anything but a regular file.
  */
+// A store that is not a regular file (a FIFO, a directory) is refused by the format check, which says what it is.
 function checkStoreFile(path: string): void {
-  const fail: FailWith = (message) => new StoreError(message);
-  const stats = checkFileOwner(path, fail, "session store");
-  if (stats !== null && !stats.isFile()) throw fail(`session store ${path} is not a regular file`);
+  checkFileOwner(path, (message) => new StoreError(message), "session store");
 }
 
 const warnedStores = new Set<string>();

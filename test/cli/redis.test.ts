@@ -408,8 +408,8 @@ describe("migrate", () => {
     const migrate = (from: string, to: string, ...extra: string[]) =>
       sandbox.run(["--json", "--redis-prefix", prefix, "migrate", "--yes", "--from", from, "--to", to, ...extra], { env: { PYWRY_AUTH_SECRET: SECRET } });
 
-    const dry = okJson<{ counts: Record<string, { added: number }>; dryRun: boolean }>(await migrate(desktop, url, "--dry-run"));
-    assert.equal(dry.dryRun, true);
+    const dry = okJson<{ counts: Record<string, { added: number }>; dry_run: boolean }>(await migrate(desktop, url, "--dry-run"));
+    assert.equal(dry.dry_run, true);
     assert.ok(dry.counts["sessions"]!.added >= 5);
     assert.deepEqual(await raw.keys(`${prefix}:*`), [], "a dry run writes nothing");
 

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { InvalidInputError } from "../core/errors.js";
 import { looksLikeCredential } from "../core/redact.js";
 import type { Context, GlobalOptions } from "./context.js";
+import { fieldProblem } from "./fields.js";
 import { EXIT, Output, loadColour } from "./output.js";
 
 type Action = (context: Context, output: Output) => Promise<number | void>;
@@ -384,12 +385,19 @@ function command(load: () => Promise<CommandModule>, exportName: string) {
     const output = new Output({ json: Boolean(options.json), color: options.color, field: options.field });
     const context: Context = { options, env: process.env, notice: (message) => output.notice(message) };
     try {
+      if (options.field !== undefined) refuseUnknownField(commandPath(invoked), options.field);
       const action = (await load())[exportName] as (...input: unknown[]) => ReturnType<Action>;
       process.exitCode = (await action(context, output, ...args.slice(0, -2), options)) ?? EXIT.ok;
     } catch (error) {
       process.exitCode = output.fail(error);
     }
   };
+}
+
+/** --field is checked before the command runs, so a typo changes nothing. */
+function refuseUnknownField(path: string, field: string): void {
+  const problem = fieldProblem(path, field);
+  if (problem !== null) throw new InvalidInputError(problem, "ERR_USAGE");
 }
 
 function refuseSecretOnArgv(options: Record<string, unknown>): void {

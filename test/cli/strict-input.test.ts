@@ -27,3 +27,64 @@ describe("error messages (item 14)", () => {
     assert.equal("dryRun" in dry, false);
   });
 });
+
+describe("--field is checked before the command runs (item 7)", () => {
+  test("session create --field nope creates nothing and exits 2", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.path("s.db");
+    assertExit(await sb.run(["--store", store, "session", "create", "--user", "ann"]), 0);
+    const result = await sb.run(["--store", store, "--field", "nope", "session", "create", "--user", "bob"]);
+    assertCliError(result, 2, /no field "nope".*session_id/);
+    const users = okJson<Array<{ user_id: string }>>(await sb.run(["--json", "--store", store, "session", "list"]));
+    assert.deepEqual(users.map((session) => session.user_id), ["ann"]);
+  });
+
+  test("session delete --field nope deletes nothing and exits 2", async (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.path("s.db");
+    const handle = (await sb.run(["--store", store, "--field", "handle", "session", "create", "--user", "ann"])).stdout.trim();
+    assertCliError(await sb.run(["--store", store, "--field", "nope", "session", "delete", handle]), 2, /no field "nope"/);
+    assertExit(await sb.run(["--store", store, "session", "show", handle]), 0);
+  });
+
+  test("a command whose output is one JSON object per line says --field does not apply", async (t) => {
+    const sb = sandboxFor(t);
+    assertCliError(await sb.run(["--field", "action", "audit"]), 2, /does not apply to audit/);
+  });
+
+  test("the declared fields are exactly what the commands print", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    const keysOf = async (args: string[], input?: string) => {
+      const result = await sb.run(["--json", ...store, ...args], { ...withSecret, input });
+      assert.ok(result.code === 0 || result.code === 1, `${args.join(" ")}: exit ${result.code} ${result.stdout} ${result.stderr}`);
+      const body = JSON.parse(result.stdout) as Record<string, unknown> | Array<Record<string, unknown>>;
+      return Object.keys(Array.isArray(body) ? (body[0] ?? {}) : body).sort();
+    };
+    const token = (await sb.run([...store, "token", "create", "--user", "ann"], withSecret)).stdout.trim();
+    const handle = (await sb.run([...store, "--field", "handle", "session", "create", "--user", "bob"])).stdout.trim();
+    const cases: Array<[string, string[], string?]> = [
+      ["token create", ["token", "create", "--user", "cid"]],
+      ["token list", ["token", "list"]],
+      ["widget-token", ["widget-token", "w1"]],
+      ["verify", ["verify", "-"], `${token}\n`],
+      ["inspect", ["inspect", "-"], `${token}\n`],
+      ["session create", ["session", "create", "--user", "dan"]],
+      ["session show", ["session", "show", "--reveal", handle]],
+      ["session refresh", ["session", "refresh", handle]],
+      ["session purge", ["session", "purge", "--dry-run"]],
+      ["session grant", ["session", "grant", handle, "widget:w1", "read"]],
+      ["roles show", ["roles", "show", "viewer"]],
+      ["roles seed", ["roles", "seed"]],
+      ["doctor", ["doctor"]],
+      ["session delete", ["session", "delete", handle]],
+    ];
+    const { JSON_FIELDS } = await import("../../src/cli/fields.js");
+    for (const [path, args, input] of cases) {
+      const declared = JSON_FIELDS[path];
+      assert.ok(Array.isArray(declared), path);
+      const printed = await keysOf(args, input);
+      for (const key of printed) assert.ok((declared as string[]).includes(key), `${path} prints ${key}, which is not declared`);
+    }
+  });
+});

@@ -3,12 +3,46 @@
  * anything changes, a cancelled prompt changes nothing, and a success message is always true.
  */
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { assertCliError, assertExit, assertJsonError, okJson, sandboxFor } from "../helpers/cli.js";
+import { assertCliError, assertExit, assertJsonError, okJson, sandboxFor, withDb, type Sandbox } from "../helpers/cli.js";
+import { binPath, fixturesDir } from "../helpers/paths.js";
 
 const SECRET = "strict-input-test-secret";
 const withSecret = { env: { PYWRY_AUTH_SECRET: SECRET } };
+const CTRL_C = "\u0003";
+
+interface PtyResult {
+  code: number | null;
+  output: string;
+  missed: string | null;
+}
+
+/** Runs the CLI in a real pseudo-terminal (test/fixtures/pty_drive.py), answering prompts in order. */
+function inTerminal(sandbox: Sandbox, args: string[], steps: Array<{ expect: string; send: string }>, env: Record<string, string> = {}): PtyResult {
+  const request = {
+    argv: [process.execPath, binPath, ...args],
+    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: sandbox.home, TERM: "xterm", ...env },
+    steps,
+    timeout: 20,
+  };
+  const output = execFileSync("python3", [join(fixturesDir, "pty_drive.py")], { input: JSON.stringify(request), encoding: "utf8" });
+  return JSON.parse(output) as PtyResult;
+}
+
+function sessionCount(store: string): number {
+  return withDb(store, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get() as number);
+}
+
+/** Asserts a prompt was reached, and that Ctrl-C there printed "cancelled" and exited 130. */
+function assertCancelled(result: PtyResult): void {
+  assert.equal(result.missed, null, result.output);
+  assert.equal(result.code, 130, result.output);
+  assert.match(result.output, /cancelled: nothing was changed/);
+  assert.doesNotMatch(result.output, /internal error|SIGINT|error:/);
+}
 
 describe("error messages (item 14)", () => {
   test("--secret-file naming a directory says so, without Node's raw EISDIR", async (t) => {
@@ -86,5 +120,40 @@ describe("--field is checked before the command runs (item 7)", () => {
       const printed = await keysOf(args, input);
       for (const key of printed) assert.ok((declared as string[]).includes(key), `${path} prints ${key}, which is not declared`);
     }
+  });
+});
+
+describe("Ctrl-C at any prompt changes nothing and exits 130 (item 8)", () => {
+  test("in the init wizard: no config, no secret, no store", (t) => {
+    const sb = sandboxFor(t);
+    assertCancelled(inTerminal(sb, ["init"], [{ expect: "Where are the sessions kept\\?", send: CTRL_C }]));
+    const result = inTerminal(sb, ["init"], [
+      { expect: "Where are the sessions kept\\?", send: "\r" },
+      { expect: "SQLite file", send: "\r" },
+      { expect: "Signing secret", send: CTRL_C },
+    ]);
+    assertCancelled(result);
+    assert.equal(existsSync(sb.path(".config", "pywry-auth", "config.json")), false);
+    assert.equal(existsSync(sb.secretFile), false);
+    assert.equal(existsSync(sb.defaultStore), false);
+  });
+
+  test("in the revoke picker: nothing is revoked", (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    assertCancelled(inTerminal(sb, ["--store", store, "revoke"], [{ expect: "Revoke which session\\?", send: CTRL_C }]));
+    assert.equal(sessionCount(store), 5);
+  });
+
+  test("at a confirmation: nothing is revoked", (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    assertCancelled(inTerminal(sb, ["--store", store, "revoke", "--user", "bob"], [{ expect: "Revoke every session", send: CTRL_C }], withSecret.env));
+    assert.equal(sessionCount(store), 5);
+  });
+
+  test("at the hidden secret prompt of verify", (t) => {
+    const sb = sandboxFor(t);
+    assertCancelled(inTerminal(sb, ["verify", "alice:1:0:00"], [{ expect: "No signing secret is configured", send: CTRL_C }]));
   });
 });

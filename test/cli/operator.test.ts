@@ -193,6 +193,7 @@ describe("revoke with nothing named", () => {
     const result = inTerminal(sb, ["--store", store, "revoke"], [
       { expect: "Revoke which session\\?", send: "carol" },
       { expect: "carol", send: "\r" },
+      { expect: "Revoke session [0-9a-f]{16} of user \"carol\"", send: "y\r" },
     ]);
     assert.equal(result.missed, null, result.output);
     assert.equal(result.code, 0, result.output);

@@ -157,3 +157,32 @@ describe("Ctrl-C at any prompt changes nothing and exits 130 (item 8)", () => {
     assertCancelled(inTerminal(sb, ["verify", "alice:1:0:00"], [{ expect: "No signing secret is configured", send: CTRL_C }]));
   });
 });
+
+describe("the revoke picker (item 9)", () => {
+  test("shows labelled, aligned columns and asks before revoking; answering no revokes nothing", (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const result = inTerminal(sb, ["--store", store, "revoke"], [
+      { expect: "Revoke which session\\?", send: "carol" },
+      { expect: "carol", send: "\r" },
+      { expect: "Revoke session [0-9a-f]{16} of user \"carol\" \\(roles viewer\\)\\?", send: "n\r" },
+    ]);
+    assert.equal(result.missed, null, result.output);
+    assert.equal(result.code, 2, result.output);
+    assert.equal(sessionCount(store), 5, "nothing was revoked");
+
+    // Every session on screen: the header's columns start where the rows' columns start.
+    const listed = inTerminal(sb, ["--store", store, "revoke"], [{ expect: "Revoke which session\\?", send: CTRL_C }]);
+    const lines = listed.output.split(/\r?\n/);
+    const header = lines.find((line) => /HANDLE\s+USER\s+ROLES\s+EXPIRES/.test(line)) ?? "";
+    assert.ok(header, listed.output);
+    const rows = lines.filter((line) => /[0-9a-f]{16}  /.test(line) && !line.includes("HANDLE"));
+    assert.ok(rows.length >= 2, listed.output);
+    for (const label of ["HANDLE", "USER", "ROLES", "EXPIRES"]) {
+      const column = header.indexOf(label);
+      for (const row of rows) assert.match(row.slice(column - 2, column), /^ {2}$|^.?\s$/, `${label} column misaligned:\n${header}\n${row}`);
+    }
+    const userColumn = header.indexOf("USER");
+    for (const row of rows) assert.match(row.slice(userColumn), /^\S/, `USER column misaligned:\n${header}\n${row}`);
+  });
+});

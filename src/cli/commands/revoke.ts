@@ -2,6 +2,7 @@
 import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
 import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken } from "../../core/token.js";
+import type { UserSession } from "../../core/session.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
 import { withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
@@ -22,7 +23,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
   const targets = [tokenArgument, options.accessor, options.session, options.user].filter((target) => target !== undefined);
   if (targets.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
     // At a terminal, `revoke` alone offers a searchable pick of live sessions.
-    return revokePicked(context, output, options.reason ?? null);
+    return revokePicked(context, output, options.reason ?? null, Boolean(options.yes));
   }
   if (targets.length !== 1) {
     throw new InvalidInputError(
@@ -47,26 +48,40 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
   });
 }
 
-async function revokePicked(context: Context, output: Output, reason: string | null): Promise<void> {
+async function revokePicked(context: Context, output: Output, reason: string | null, yes: boolean): Promise<void> {
   await withStore(context, "update", async (store) => {
     const sessions = await store.listSessions();
     if (sessions.length === 0) throw new NotFoundError("no live sessions to revoke");
-    const now = Date.now() / 1000;
-    const { search } = await import("@inquirer/prompts");
+    const rows = pickerRows(sessions, Date.now() / 1000);
+    const { search, Separator } = await import("@inquirer/prompts");
+    // The header is a separator, which cannot be chosen; its leading space lines it up with the
+    // choices, which follow the prompt's two-character cursor column.
+    const header = new Separator(` ${rows.header}`);
     const chosen = await search<string>({
       message: "Revoke which session? (type to filter by user, role or handle)",
       source: (term) => {
         const needle = (term ?? "").toLowerCase();
-        return sessions
-          .map((session) => ({
-            value: session.sessionId,
-            name: `${handleFor(session.sessionId)}  ${session.userId}  [${session.roles.join(",")}]  expires ${whenText(session.expiresAt, now)}`,
-          }))
-          .filter((choice) => choice.name.toLowerCase().includes(needle));
+        const matching = rows.choices.filter((choice) => choice.name.toLowerCase().includes(needle));
+        return matching.length === 0 ? [] : [header, ...matching];
       },
     });
+    const session = sessions.find((candidate) => candidate.sessionId === chosen);
+    const roles = session && session.roles.length > 0 ? `roles ${session.roles.join(", ")}` : "no roles";
+    await confirmDestructive(`revoke session ${handleFor(chosen)} of user ${JSON.stringify(session?.userId ?? "")} (${roles})`, { yes });
     report(output, await store.revokeToken(await requestForSession(store, chosen, reason)));
   });
+}
+
+/** The picker's lines: a header and one choice per session, in columns padded to the widest value. */
+function pickerRows(sessions: readonly UserSession[], now: number): { header: string; choices: Array<{ value: string; name: string }> } {
+  const cells = sessions.map((session) => [handleFor(session.sessionId), session.userId, session.roles.join(",") || "-", whenText(session.expiresAt, now)]);
+  const titles = ["HANDLE", "USER", "ROLES", "EXPIRES"];
+  const widths = titles.map((title, column) => Math.max(title.length, ...cells.map((row) => (row[column] ?? "").length)));
+  const line = (row: readonly string[]) =>
+    row
+      .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join("  ");
+  return { header: line(titles), choices: sessions.map((session, index) => ({ value: session.sessionId, name: line(cells[index] ?? []) })) };
 }
 
 /**

@@ -173,6 +173,7 @@ function declareRevoke(program: Command): void {
     .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
     .option("--reason <text>", "why, kept with the revocation")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .option("--force", "record the revocation even when the store does not know the token or user (and no configured secret signed the token)")
     .action(command(() => import("./commands/revoke.js"), "revoke"));
 }
 

@@ -403,7 +403,7 @@ describe("migrate", () => {
     const revoked = (await sqlite(["token", "create", "--user", "omar"])).stdout.trim();
     assertExit(await sqlite(["revoke", "-"], revoked), 0);
     const beforeCutoff = Math.floor(Date.now() / 1000) - 1;
-    assertExit(await sqlite(["revoke", "--user", "pia", "--yes"]), 0);
+    assertExit(await sqlite(["revoke", "--user", "pia", "--force"]), 0);
     const url = redis.url();
     const migrate = (from: string, to: string, ...extra: string[]) =>
       sandbox.run(["--json", "--redis-prefix", prefix, "migrate", "--yes", "--from", from, "--to", to, ...extra], { env: { PYWRY_AUTH_SECRET: SECRET } });

@@ -186,3 +186,60 @@ describe("the revoke picker (item 9)", () => {
     for (const row of rows) assert.match(row.slice(userColumn), /^\S/, `USER column misaligned:\n${header}\n${row}`);
   });
 });
+
+describe("revoke of what the store does not know (item 10)", () => {
+  const OTHER_SECRET = "a-secret-nobody-configured";
+
+  test("a token no configured secret signed and the store never saw: nothing revoked, exit 4; --force records its hash", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    const stranger = (await sb.run(["token", "create", "--user", "zed", "--no-session"], { env: { PYWRY_AUTH_SECRET: OTHER_SECRET } })).stdout.trim();
+
+    const refused = await sb.run([...store, "revoke", "-"], { ...withSecret, input: `${stranger}\n` });
+    assertCliError(refused, 4, /nothing was revoked: no configured secret signed this token.*--force/);
+    const revocations = () => withDb(sb.path("s.db"), (db) => db.prepare("SELECT COUNT(*) FROM pywry_auth_revocations").pluck().get());
+    assert.equal(revocations(), 0);
+
+    const forced = okJson(await sb.run(["--json", ...store, "revoke", "--force", "-"], { ...withSecret, input: `${stranger}\n` }));
+    assert.equal(forced["known"], false);
+    assert.equal(forced["revoked"], true);
+    assert.equal(revocations(), 1);
+    const human = await sb.run([...store, "revoke", "--force", "-"], { ...withSecret, input: `${stranger}\n` });
+    assertExit(human, 0);
+    assert.match(human.stdout, /already revoked/);
+  });
+
+  test("a token signed by the configured secret is revoked even when the store never saw it", async (t) => {
+    const sb = sandboxFor(t);
+    const token = (await sb.run(["token", "create", "--user", "amy", "--no-session"], withSecret)).stdout.trim();
+    const revoked = okJson(await sb.run(["--json", "--store", sb.path("s.db"), "revoke", "-"], { ...withSecret, input: `${token}\n` }));
+    assert.equal(revoked["known"], true);
+    assertExit(await sb.run(["--store", sb.path("s.db"), "verify", "-"], { ...withSecret, input: `${token}\n` }), 1);
+  });
+
+  test("revoke --user for a user the store never saw: refused without --force, even with --yes", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertCliError(await sb.run([...store, "revoke", "--user", "ghost", "--yes"]), 4, /user "ghost" is unknown to the store.*--force/);
+    const cutoffs = () => withDb(sb.path("s.db"), (db) => db.prepare("SELECT COUNT(*) FROM pywry_auth_user_cutoffs").pluck().get());
+    assert.equal(cutoffs(), 0);
+    const forced = await sb.run([...store, "revoke", "--user", "ghost", "--force"]);
+    assertExit(forced, 0);
+    assert.match(forced.stderr, /warning: user "ghost" was unknown to the store; recorded a cut-off anyway/);
+    assert.equal(cutoffs(), 1);
+    // A user the store knows still needs only --yes.
+    assertExit(await sb.run([...store, "revoke", "--user", "ann", "--yes"]), 0);
+  });
+
+  test("revoke --user ghost at a terminal asks a question that says the user is unknown", (t) => {
+    const sb = sandboxFor(t);
+    const store = sb.copyPywryFixture();
+    const result = inTerminal(sb, ["--store", store, "revoke", "--user", "ghost", "--yes"], [
+      { expect: "User \"ghost\" is unknown to the store: record a cut-off anyway\\?", send: "n\r" },
+    ]);
+    assert.equal(result.missed, null, result.output);
+    assert.equal(result.code, 2, result.output);
+  });
+});

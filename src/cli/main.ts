@@ -260,16 +260,19 @@ function declareRoles(program: Command): void {
     .action(command(() => import("./commands/roles.js"), "rolesShow"));
   roles
     .command("set")
-    .description("replace a role's permissions (creates the role)")
+    .description("replace a role's permissions")
     .argument("<role>", "role name")
-    .argument("[permissions...]", "permissions (none: the role grants nothing)")
+    .argument("[permissions...]", "permissions (none needs --empty)")
+    .option("--create", "create the role when the store does not have it")
+    .option("--empty", "leave the role with no permissions (it then grants nothing)")
     .option("--force", "allow taking admin away from the admin role")
     .action(command(() => import("./commands/roles.js"), "rolesSet"));
   roles
     .command("grant")
-    .description("add permissions to a role (creates the role)")
+    .description("add permissions to a role")
     .argument("<role>", "role name")
     .argument("<permissions...>", "permissions to add")
+    .option("--create", "create the role when the store does not have it")
     .action(command(() => import("./commands/roles.js"), "rolesGrant"));
   roles
     .command("revoke")
@@ -471,7 +474,7 @@ const EXAMPLES: Record<string, string[]> = {
   "session ungrant": ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
   "roles list": ["pywry-auth roles list"],
   "roles show": ["pywry-auth roles show editor"],
-  "roles set": ["pywry-auth roles set analyst read export"],
+  "roles set": ["pywry-auth roles set analyst read export --create", "pywry-auth roles set anonymous --empty"],
   "roles grant": ["pywry-auth roles grant editor publish"],
   "roles revoke": ["pywry-auth roles revoke editor publish"],
   "roles delete": ["pywry-auth roles delete analyst --yes"],

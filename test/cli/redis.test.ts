@@ -99,7 +99,7 @@ async function walkThrough(run: Run, storeName: string): Promise<string[]> {
   await step(["--json", "can", "--list", "--session", handleOf(erin)]);
   await step(["roles", "list"]);
   await step(["roles", "show", "editor"]);
-  await step(["roles", "set", "analyst", "read", "export"]);
+  await step(["roles", "set", "--create", "analyst", "read", "export"]);
   await step(["roles", "grant", "analyst", "publish"]);
   await step(["roles", "revoke", "analyst", "export"]);
   await step(["roles", "set", "admin", "read"]);
@@ -311,7 +311,7 @@ describe("several CLI processes against one Redis", () => {
     const run = cli(sandbox, redis.url(), prefix);
     const results = await Promise.all([
       ...Array.from({ length: 10 }, (_, i) => run(["token", "create", "--user", `user-${i}`, "--label", `n${i}`])),
-      ...Array.from({ length: 4 }, (_, i) => run(["roles", "set", `role-${i}`, "read"])),
+      ...Array.from({ length: 4 }, (_, i) => run(["roles", "set", "--create", `role-${i}`, "read"])),
     ]);
     for (const result of results) assertExit(result, 0);
     for (let i = 0; i < 10; i += 1) assert.equal((await raw.smembers(`${prefix}:user:user-${i}:sessions`)).length, 1);

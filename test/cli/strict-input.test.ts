@@ -243,3 +243,91 @@ describe("revoke of what the store does not know (item 10)", () => {
     assert.equal(result.code, 2, result.output);
   });
 });
+
+describe("typos in roles, permissions and actions (item 11)", () => {
+  test("session create --roles admn and token create --roles editr are refused with a suggestion; nothing is created", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertCliError(await sb.run([...store, "session", "create", "--user", "bob", "--roles", "admn"]), 2, /unknown role "admn" \(did you mean "admin"\?\)/);
+    assertCliError(await sb.run([...store, "token", "create", "--user", "bob", "--roles", "viewer,editr"]), 2, /did you mean "editor"/);
+    const users = okJson<Array<{ user_id: string }>>(await sb.run(["--json", ...store, "session", "list"]));
+    assert.deepEqual(users.map((session) => session.user_id), ["ann"]);
+    assert.equal(existsSync(sb.secretFile), false, "no secret was created for the refused mint");
+    // A fresh store starts with pywry's default roles, so the typo is caught before it is created.
+    assertCliError(await sb.run(["--store", sb.path("new.db"), "session", "create", "--user", "bob", "--roles", "admn"]), 2, /did you mean "admin"/);
+    assert.equal(existsSync(sb.path("new.db")), false);
+  });
+
+  test("a role far from every defined one is allowed, with a warning that it grants nothing yet", async (t) => {
+    const sb = sandboxFor(t);
+    const result = await sb.run(["--store", sb.path("s.db"), "session", "create", "--user", "bob", "--roles", "auditor"]);
+    assertExit(result, 0);
+    assert.match(result.stderr, /warning: role "auditor" is not defined in the store, so it grants nothing/);
+  });
+
+  test("roles grant editr publish does not create a role; --create does", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertCliError(await sb.run([...store, "roles", "grant", "editr", "publish"]), 4, /no role "editr" in the store \(did you mean "editor"\?\).*--create/);
+    assertExit(await sb.run([...store, "roles", "show", "editr"]), 4);
+    assertCliError(await sb.run([...store, "roles", "set", "analyst", "read"]), 4, /--create/);
+    assertExit(await sb.run([...store, "roles", "grant", "--create", "publisher", "publish"]), 0);
+    assert.deepEqual(okJson(await sb.run(["--json", ...store, "roles", "show", "publisher"])), { role: "publisher", permissions: ["publish"] });
+    assertExit(await sb.run([...store, "roles", "set", "--create", "analyst", "read"]), 0);
+  });
+
+  test("roles set viewer with no permissions is refused unless --empty", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertCliError(await sb.run([...store, "roles", "set", "viewer"]), 2, /--empty/);
+    assert.deepEqual(okJson(await sb.run(["--json", ...store, "roles", "show", "viewer"])), { role: "viewer", permissions: ["read"] });
+    assertExit(await sb.run([...store, "roles", "set", "viewer", "--empty"]), 0);
+    assert.deepEqual(okJson(await sb.run(["--json", ...store, "roles", "show", "viewer"])), { role: "viewer", permissions: [] });
+  });
+
+  test("roles grant editor wirte warns that no role grants it, suggesting write", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    const result = await sb.run([...store, "roles", "grant", "editor", "wirte"]);
+    assert.match(result.stderr, /warning: no role grants "wirte" yet \(did you mean "write"\?\)/);
+  });
+
+  test("can wirte answers no, and warns that no role or grant mentions it, suggesting write", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    const handle = (await sb.run([...store, "--field", "handle", "session", "create", "--user", "ann", "--roles", "editor"])).stdout.trim();
+    const result = await sb.run([...store, "can", "wirte", "--session", handle]);
+    assertExit(result, 1);
+    assert.match(result.stderr, /warning: no role or grant in the store mentions permission "wirte" \(did you mean "write"\?\)/);
+    const known = await sb.run([...store, "can", "write", "--session", handle]);
+    assertExit(known, 0);
+    assert.equal(known.stderr, "");
+  });
+
+  test("audit --action foo is refused, listing the actions; a near miss gets a suggestion", async (t) => {
+    const sb = sandboxFor(t);
+    const store = ["--store", sb.path("s.db")];
+    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertCliError(await sb.run([...store, "audit", "--action", "foo"]), 2, /unknown --action "foo": use a group \(session, token/);
+    assertCliError(await sb.run([...store, "audit", "--action", "sesion"]), 2, /did you mean "session"/);
+    assertExit(await sb.run([...store, "audit", "--action", "session.create"]), 0);
+  });
+
+  test("the audit actions --action accepts are every action the stores write", async () => {
+    const { readFileSync, readdirSync } = await import("node:fs");
+    const { projectRoot } = await import("../helpers/paths.js");
+    const { AUDIT_ACTIONS } = await import("../../src/cli/commands/audit.js");
+    const storeDir = join(projectRoot, "src", "store");
+    const written = new Set<string>();
+    for (const file of readdirSync(storeDir)) {
+      const source = readFileSync(join(storeDir, file), "utf8");
+      for (const match of source.matchAll(/"((?:session|token|user|role|store)\.[a-z_]+)"/g)) written.add(match[1] as string);
+    }
+    assert.ok(written.size >= 10, [...written].join(", "));
+    assert.deepEqual([...written].sort(), [...AUDIT_ACTIONS].sort());
+  });
+});

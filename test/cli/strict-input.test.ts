@@ -331,3 +331,45 @@ describe("typos in roles, permissions and actions (item 11)", () => {
     assert.deepEqual([...written].sort(), [...AUDIT_ACTIONS].sort());
   });
 });
+
+describe("pasted tokens (item 12)", () => {
+  test("whitespace, quotes or a Bearer prefix: still invalid, and the error names the likely cause", async (t) => {
+    const sb = sandboxFor(t);
+    const token = (await sb.run(["token", "create", "--user", "ann", "--no-session"], withSecret)).stdout.trim();
+    const verify = (text: string) => sb.run(["--json", "verify", "-"], { ...withSecret, input: `${text}\n` });
+    const cases: Array<[string, RegExp]> = [
+      [`Bearer ${token}`, /likely cause: it starts with "Bearer "/],
+      [`"${token}"`, /likely cause: it is wrapped in quotes/],
+      [`'${token}'`, /likely cause: it is wrapped in quotes/],
+      [` ${token}`, /likely cause: it has whitespace around it/],
+      [`${token}\t`, /likely cause: it has whitespace around it/],
+    ];
+    for (const [text, cause] of cases) {
+      const result = await verify(text);
+      assertExit(result, 1);
+      const body = JSON.parse(result.stdout) as { valid: boolean; error: { code: string; message: string } };
+      assert.equal(body.valid, false, text);
+      assert.match(body.error.message, cause, text);
+      const human = await sb.run(["verify", "-"], { ...withSecret, input: `${text}\n` });
+      assert.match(human.stdout, cause, text);
+    }
+    assertExit(await verify(token), 0);
+    assertCliError(await sb.run(["revoke", "-"], { ...withSecret, input: `Bearer ${token}\n` }), 4, /nothing was revoked.*likely cause: it starts with "Bearer "/);
+    const inspected = await sb.run(["inspect", "-"], { ...withSecret, input: `"${token}"\n` });
+    assertExit(inspected, 1);
+    assert.match(inspected.stderr, /likely cause of the invalid signature: it is wrapped in quotes/);
+  });
+
+  test("inspect exits 1 when the signature is checked and invalid, like verify; 0 when valid or unchecked", async (t) => {
+    const sb = sandboxFor(t);
+    const forged = (await sb.run(["token", "create", "--user", "ann", "--no-session"], { env: { PYWRY_AUTH_SECRET: "some-other-secret" } })).stdout.trim();
+    const invalid = await sb.run(["inspect", "-"], { ...withSecret, input: `${forged}\n` });
+    assertExit(invalid, 1);
+    assert.match(invalid.stdout, /signature\s+INVALID/);
+    const json = await sb.run(["--json", "inspect", "-"], { ...withSecret, input: `${forged}\n` });
+    assertExit(json, 1);
+    assert.equal((JSON.parse(json.stdout) as { signature: string }).signature, "invalid");
+    assertExit(await sb.run(["inspect", "-"], { env: { PYWRY_AUTH_SECRET: "some-other-secret" }, input: `${forged}\n` }), 0);
+    assertExit(await sb.run(["inspect", "-"], { input: `${forged}\n` }), 0);
+  });
+});

@@ -12,7 +12,7 @@ import { DEFAULT_ROLE_PERMISSIONS, grantSource, resourceGrantsOf } from "../../c
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { checkingSecrets, withStore, type Context } from "../context.js";
-import { parseResource, readTokenArgument, validateNames } from "../input.js";
+import { parseResource, readTokenArgument, validateNames, withPasteHint } from "../input.js";
 import { EXIT, Output, isoTime } from "../output.js";
 import { didYouMean } from "../suggest.js";
 
@@ -136,7 +136,7 @@ async function tokenSubject(store: AuthStore, token: string, secrets: readonly s
   if (!result.valid || result.userId === null) {
     const error = result.error;
     throw new InvalidInputError(
-      `cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`,
+      withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token),
       "ERR_USAGE",
     );
   }

@@ -6,7 +6,7 @@ import type { UserSession } from "../../core/session.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
 import { configuredSecrets, describeStore, storeExists, storeLocation, withStore, type Context, type Secrets } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
-import { readTokenArgument } from "../input.js";
+import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 interface RevokeOptions {
@@ -59,9 +59,12 @@ async function revokeTokenText(context: Context, output: Output, token: string, 
   const signed = secrets !== null && signingSecretIndex(token, secrets.all) !== null;
   const unknown = () =>
     new NotFoundError(
-      `nothing was revoked: ${secrets === null ? "no secret is configured to check this token" : "no configured secret signed this token"}, ` +
-        `and the store (${describeStore(storeLocation(context))}) has no session, registry entry or revocation for it; ` +
-        "check --store, the secret and the pasted text, or pass --force to record its hash as revoked anyway",
+      withPasteHint(
+        `nothing was revoked: ${secrets === null ? "no secret is configured to check this token" : "no configured secret signed this token"}, ` +
+          `and the store (${describeStore(storeLocation(context))}) has no session, registry entry or revocation for it; ` +
+          "check --store, the secret and the pasted text, or pass --force to record its hash as revoked anyway",
+        token,
+      ),
     );
   if (!signed && !force && !storeExists(context)) throw unknown();
   await withStore(context, signed || force ? "create" : "update", async (store) => {
@@ -179,10 +182,11 @@ async function storeKnowsUser(store: AuthStore, userId: string): Promise<boolean
 
 function requestForToken(token: string, reason: string | null): RevocationRequest {
   const decoded = decodeToken(token);
-  if (!decoded.ok) throw new TokenError("ERR_TOKEN_MALFORMED", `not a pywry token: ${decoded.error.message}`);
+  if (!decoded.ok) throw new TokenError("ERR_TOKEN_MALFORMED", withPasteHint(`not a pywry token: ${decoded.error.message}`, token));
   // A token cut short (a truncated paste) would be "revoked" while the real one stays valid.
   if (!/^[0-9a-fA-F]{64}$/.test(decoded.signature)) {
-    throw new TokenError("ERR_TOKEN_MALFORMED", "not a pywry token: its signature must be 64 hex characters (was it cut short?); nothing was revoked");
+    const cause = pasteProblem(token) ?? "was it cut short?";
+    throw new TokenError("ERR_TOKEN_MALFORMED", `not a pywry token: its signature must be 64 hex characters (${cause}); nothing was revoked`);
   }
   return { tokenHash: sha256Hex(token), subject: decoded.claims.subject, expiresAt: decoded.claims.expiresAt, reason };
 }

@@ -373,3 +373,51 @@ describe("pasted tokens (item 12)", () => {
     assertExit(await sb.run(["inspect", "-"], { input: `${forged}\n` }), 0);
   });
 });
+
+describe("help (item 13)", () => {
+  test("help <group> <command> shows that command's help; help nope says unknown command", async (t) => {
+    const sb = sandboxFor(t);
+    const shown = await sb.run(["help", "token", "create"]);
+    assertExit(shown, 0);
+    assert.match(shown.stdout, /^Usage: pywry-auth token create /);
+    assert.match(shown.stdout, /--no-session/);
+    assertExit(await sb.run(["help", "session"]), 0);
+    assertCliError(await sb.run(["help", "nope"]), 2, /unknown command 'nope'/);
+    assertCliError(await sb.run(["help", "tokn"]), 2, /unknown command 'tokn' \(Did you mean token\?\)/);
+    assertCliError(await sb.run(["help", "token", "nope"]), 2, /unknown command 'nope' in token/);
+  });
+
+  test("token create --usr alice suggests --user rather than saying --user is missing", async (t) => {
+    const sb = sandboxFor(t);
+    assertCliError(await sb.run(["token", "create", "--usr", "alice"]), 2, /unknown option '--usr' \(Did you mean --user\?\)/);
+    assertCliError(await sb.run(["session", "create", "--usr=alice"]), 2, /unknown option '--usr' \(Did you mean --user\?\)/);
+    assertCliError(await sb.run(["token", "create"]), 2, /required option '--user <id>' not specified/);
+  });
+
+  test("a subcommand's help lists the global options", async (t) => {
+    const sb = sandboxFor(t);
+    const help = (await sb.run(["session", "list", "--help"])).stdout;
+    assert.match(help, /Global Options:/);
+    for (const flag of ["--json", "--store", "--field", "--secret-file"]) assert.ok(help.includes(flag), flag);
+  });
+
+  test("the --ttl default shown follows the configuration", async (t) => {
+    const sb = sandboxFor(t);
+    assert.match((await sb.run(["token", "create", "--help"])).stdout, /\(default 24h\)/);
+    assertExit(await sb.run(["init", "--yes", "--store", sb.path("s.db"), "--session-ttl", "2h", "--widget-ttl", "10m"]), 0);
+    const configured = (await sb.run(["token", "create", "--help"])).stdout;
+    assert.match(configured.replace(/\s+/g, " "), /\(default 2h, from config \S+config\.json\)/);
+    assert.match((await sb.run(["help", "session", "refresh"])).stdout.replace(/\s+/g, " "), /default 2h, from config/);
+    const widget = await sb.run(["widget-token", "--help"], { env: { PYWRY_AUTH_WIDGET_TTL: "90" } });
+    assert.match(widget.stdout.replace(/\s+/g, " "), /default 90s, from env PYWRY_AUTH_WIDGET_TTL/);
+  });
+
+  test("group commands have examples, and their help is wrapped to the terminal width", async (t) => {
+    const sb = sandboxFor(t);
+    for (const group of ["token", "session", "roles", "config", "secret"]) {
+      const help = (await sb.run([group, "--help"])).stdout;
+      assert.match(help, /\nExamples:\n {2}\$ .*pywry-auth /, group);
+      for (const line of help.split("\n")) assert.ok(line.length <= 80, `${group}: ${line.length} columns: ${line}`);
+    }
+  });
+});

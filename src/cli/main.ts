@@ -5,7 +5,6 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { InvalidInputError } from "../core/errors.js";
-import { looksLikeCredential } from "../core/redact.js";
 import { closest } from "./suggest.js";
 import type { Context, GlobalOptions } from "./context.js";
 import { fieldProblem } from "./fields.js";
@@ -503,7 +502,8 @@ function reportParseError(error: unknown, argv: readonly string[]): number {
     // say "--user not specified" where the real mistake is the misspelt option.
     const misspelt = error.code === "commander.missingMandatoryOptionValue" ? unknownOptionIn(argv) : null;
     // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
-    const message = hideCredentials((misspelt ?? error.message).replace(/^error: /, "").replace(/\n/g, " "));
+    // Output redacts whatever commander quoted (a token pasted as a command, `--secrets=...`).
+    const message = (misspelt ?? error.message).replace(/^error: /, "").replace(/\n/g, " ");
     return output.fail(new InvalidInputError(`${message} (run with --help for usage)`, "ERR_USAGE"));
   }
   return output.fail(error);
@@ -535,20 +535,6 @@ function unknownOptionIn(argv: readonly string[]): string | null {
     if ((option.required || option.optional) && !arg.includes("=")) index += 1;
   }
   return null;
-}
-
-/**
- * Commander quotes what it could not parse, and a token pasted in the wrong place (as a command,
- * or as `--secrets=...`) would end up in the error, and so in terminals' scrollback and CI logs.
- * Values of unknown `--option=value` arguments and anything shaped like a token or a secret are
- * left out.
- */
-function hideCredentials(message: string): string {
-  return message
-    .replace(/'(--?[^'=\s]+)=[^']*'/g, "'$1=...'")
-    .replace(/'([^']*)'/g, (quoted, inner: string) =>
-      looksLikeCredential(inner) ? "'(not shown: it looks like a token or secret)'" : quoted,
-    );
 }
 
 /** Examples shown under each command's --help. Tokens go through stdin: argv is visible to all. */

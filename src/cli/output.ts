@@ -6,6 +6,7 @@ import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
 import type { ErrorCode } from "../core/errors.js";
 import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
+import { redactMessage } from "../core/redact.js";
 
 /**
  * Chalk, and the terminal detection it brings (node:tty), loads only when colour is possible:
@@ -173,7 +174,7 @@ export class Output {
 
   /** Operator-facing remarks: warnings, hints, progress. Always stderr, so stdout stays pipeable. */
   notice(message: string): void {
-    (this.stderr ?? process.stderr).write(`${message}\n`);
+    (this.stderr ?? process.stderr).write(`${redactMessage(message)}\n`);
   }
 
   warn(message: string): void {
@@ -210,7 +211,13 @@ export class Output {
   }
 }
 
+/** An error's code, message (redacted: see redactMessage) and exit code. */
 export function describeError(error: unknown): { code: string; message: string; exitCode: number } {
+  const described = describeUnredacted(error);
+  return { ...described, message: redactMessage(described.message) };
+}
+
+function describeUnredacted(error: unknown): { code: string; message: string; exitCode: number } {
   if (isPywryAuthError(error)) {
     return { code: error.code, message: error.message, exitCode: EXIT_BY_CODE[error.code] ?? EXIT.internal };
   }

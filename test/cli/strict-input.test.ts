@@ -421,3 +421,65 @@ describe("help (item 13)", () => {
     }
   });
 });
+
+describe("credentials pasted into the wrong option are never echoed (item 15)", () => {
+  const HEX_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const BASE64_SECRET = "M_PddF7cZ3xSYz92y5ep-rU9Fb9ZcIXyfWSYPFZk7Ik";
+
+  test("in human and --json errors, whichever option the credential was given to", async (t) => {
+    const sb = sandboxFor(t);
+    const token = (await sb.run(["token", "create", "--user", "ann", "--no-session"], withSecret)).stdout.trim();
+    const signature = token.split(":").pop() as string;
+    assertExit(await sb.run(["--store", sb.path("s.db"), "session", "create", "--user", "ann"]), 0);
+    const store = ["--store", sb.path("s.db")];
+    const misplaced = (credential: string): string[][] => [
+      ["token", "create", "--user", "ann", "--no-session", "--ttl", credential],
+      [...store, "verify", "--at", credential, "-"],
+      [...store, "audit", "--since", credential],
+      [...store, "revoke", "--user", credential, "--yes"],
+      ["--store", credential, "session", "list"],
+      ["--store", sb.path(credential, "p.db"), "roles", "list"],
+      [...store, "--field", credential, "session", "list"],
+      [...store, "roles", "show", credential],
+      ["completion", credential],
+      [...store, "session", "create", "--user", "ann", "--metadata", credential],
+      [...store, "session", "import", credential],
+      [...store, "session", "export", "--out", sb.path(credential, "out.ndjson")],
+      ["migrate", "--from", credential, "--to", sb.path("b.db")],
+    ];
+    for (const [credential, shown] of [
+      [token, signature],
+      [HEX_SECRET, HEX_SECRET],
+      [BASE64_SECRET, BASE64_SECRET],
+    ] as const) {
+      for (const args of misplaced(credential)) {
+        for (const json of [false, true]) {
+          const result = await sb.run(json ? ["--json", ...args] : args, { ...withSecret, input: `${token}\n` });
+          assert.notEqual(result.code, 0, `${args.join(" ")}: should fail`);
+          const text = `${result.stdout}${result.stderr}`;
+          assert.equal(text.includes(shown), false, `${json ? "--json " : ""}${args.join(" ")} echoed the credential:\n${text}`);
+        }
+      }
+    }
+  });
+
+  test("a Redis password in --store is never printed, by errors or by --json init", async (t) => {
+    const sb = sandboxFor(t);
+    const { startRedis } = await import("../helpers/redis.js");
+    const server = await startRedis(["--requirepass", "hunter2hunter2"]);
+    t.after(() => server.stop());
+    const url = `redis://:hunter2hunter2@127.0.0.1:${server.port}/0`;
+    const init = await sb.run(["--json", "init", "--yes", "--store", url]);
+    assertExit(init, 0);
+    assert.equal(`${init.stdout}${init.stderr}`.includes("hunter2hunter2"), false, init.stdout);
+    const human = await sb.run(["init", "--yes", "--force", "--store", url]);
+    assertExit(human, 0);
+    assert.equal(`${human.stdout}${human.stderr}`.includes("hunter2hunter2"), false, human.stdout);
+    const wrong = `redis://:wrongpassword1@127.0.0.1:${server.port}/0`;
+    for (const args of [["--store", wrong, "session", "list"], ["--json", "--store", wrong, "session", "list"], ["--store", wrong, "doctor"]]) {
+      const result = await sb.run(args);
+      assert.notEqual(result.code, 0);
+      assert.equal(`${result.stdout}${result.stderr}`.includes("wrongpassword1"), false, `${args.join(" ")}:\n${result.stdout}${result.stderr}`);
+    }
+  });
+});

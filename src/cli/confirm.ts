@@ -12,12 +12,7 @@ export async function confirmDestructive(action: string, options: { yes?: boolea
     throw new InvalidInputError(`refusing to ${action} without confirmation (no terminal to ask on): pass ${flag} to proceed`, "ERR_USAGE");
   }
   const { confirm } = await import("@inquirer/prompts");
-  let answer: boolean;
-  try {
-    answer = await confirm({ message: `${action.charAt(0).toUpperCase()}${action.slice(1)}?`, default: false });
-  } catch {
-    // Ctrl-C at the prompt: nothing was done.
-    answer = false;
-  }
+  // Ctrl-C at the prompt rejects with an ExitPromptError, which the CLI reports as cancelled (exit 130).
+  const answer = await confirm({ message: `${action.charAt(0).toUpperCase()}${action.slice(1)}?`, default: false });
   if (!answer) throw new InvalidInputError("cancelled: nothing was changed", "ERR_USAGE");
 }

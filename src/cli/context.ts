@@ -374,6 +374,9 @@ function readSecretFile(path: string, context: Context): string {
         "ERR_SECRET",
       );
     }
+    if (code === "EISDIR") {
+      throw new SecretError(`cannot read secret file ${path}: it is a directory (--secret-file takes the path of a file holding the secret)`, "ERR_SECRET");
+    }
     const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
     throw new SecretError(`cannot read secret file ${path}: ${reason}`, "ERR_SECRET");
   }

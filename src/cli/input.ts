@@ -13,6 +13,26 @@ export async function readTokenArgument(argument: string): Promise<string> {
   return token;
 }
 
+/**
+ * What is likely wrong with a token that failed, when the paste brought something along: a
+ * "Bearer " prefix, quotes, or whitespace. The verdict stays strict (such text is not the token);
+ * this only names the cause, which "invalid signature" would hide.
+ */
+export function pasteProblem(token: string): string | null {
+  if (/^bearer\s/i.test(token.trim())) return 'it starts with "Bearer ": give the token alone, without the Authorization header\'s scheme';
+  const inner = token.trim();
+  if (inner.length >= 2 && /^(["'`]).*\1$/s.test(inner)) return "it is wrapped in quotes: give the token without them";
+  if (inner !== token) return "it has whitespace around it (from the paste?): give the token alone";
+  if (/\s/.test(token)) return "it contains whitespace (was it wrapped across lines?): give the token on one line";
+  return null;
+}
+
+/** `message`, followed by the likely cause when the token looks mangled by a paste. */
+export function withPasteHint(message: string, token: string): string {
+  const problem = pasteProblem(token);
+  return problem === null ? message : `${message}; likely cause: ${problem}`;
+}
+
 /** Comma-separated role or permission names, validated and de-duplicated. */
 export function splitNames(text: string | undefined, what: string): string[] {
   const names = (text ?? "")

@@ -5,14 +5,22 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { InvalidInputError } from "../core/errors.js";
-import { looksLikeCredential } from "../core/redact.js";
+import { closest } from "./suggest.js";
 import type { Context, GlobalOptions } from "./context.js";
+import { fieldProblem } from "./fields.js";
 import { EXIT, Output, loadColour } from "./output.js";
 
 type Action = (context: Context, output: Output) => Promise<number | void>;
 
 export async function run(argv: readonly string[]): Promise<void> {
   await loadColour();
+  try {
+    argv = helpCommandAsFlag(argv);
+  } catch (error) {
+    process.exitCode = reportParseError(error, argv);
+    return;
+  }
+  if (asksForHelp(argv)) helpDefaults = await configuredTtls();
   // Declaring only the command being run saves a fifth of a token command's start-up. A parse
   // error there is parsed again with every command declared, so whatever the user sees (the
   // message, a "did you mean") is exactly what the whole program says.
@@ -22,6 +30,75 @@ export async function run(argv: readonly string[]): Promise<void> {
     error = await parseErrorOf(buildProgram(), argv);
   }
   if (error !== null) process.exitCode = reportParseError(error, argv);
+}
+
+/** Index of the first argument that is not a root option or its value: the command's name. */
+function firstCommandIndex(argv: readonly string[]): number {
+  for (let index = 2; index < argv.length; index += 1) {
+    const arg = argv[index] ?? "";
+    if (arg === "--") return -1;
+    if (!arg.startsWith("-")) return index;
+    if (ROOT_OPTIONS_WITH_VALUES.has(arg)) index += 1;
+  }
+  return -1;
+}
+
+/**
+ * `help token create` as `token create --help`: commander's own help command takes one name and
+ * shows the group's help for more. A name that is no command is a usage error, with a suggestion.
+ */
+function helpCommandAsFlag(argv: readonly string[]): readonly string[] {
+  const index = firstCommandIndex(argv);
+  if (index < 0 || argv[index] !== "help") return argv;
+  const names = argv.slice(index + 1).filter((arg) => !arg.startsWith("-"));
+  let command = buildProgram();
+  for (const name of names) {
+    const sub = command.commands.find((candidate) => candidate.name() === name || candidate.aliases().includes(name));
+    if (!sub || sub.name() === "help") {
+      const known = command.commands.map((candidate) => candidate.name()).filter((candidate) => candidate !== "help");
+      const suggestion = closest(name, known);
+      const where = command.parent ? ` in ${commandPath(command)}` : "";
+      throw new InvalidInputError(
+        `unknown command '${name}'${where}${suggestion ? ` (Did you mean ${suggestion}?)` : ""}; commands: ${known.join(", ")}`,
+        "ERR_USAGE",
+      );
+    }
+    command = sub;
+  }
+  return [...argv.slice(0, index), ...names, "--help"];
+}
+
+function asksForHelp(argv: readonly string[]): boolean {
+  return argv.slice(2).some((arg) => arg === "--help" || arg === "-h");
+}
+
+/** The lifetimes --help shows as defaults: the configured ones once help was asked for, else fixed text. */
+let helpDefaults: { session?: string; widget?: string } = {};
+
+function ttlDefault(kind: "session" | "widget"): string {
+  return helpDefaults[kind] ?? (kind === "session" ? "24h, or the configured session TTL" : "5m, or the configured widget TTL");
+}
+
+/** Read only for --help (not on any command's path): a broken setting leaves the fixed text. */
+async function configuredTtls(): Promise<{ session?: string; widget?: string }> {
+  const { sessionTtlSetting, widgetTtlSetting } = await import("./context.js");
+  const context: Context = { options: {}, env: process.env, notice: () => undefined };
+  const describe = (read: () => { value: number; origin: string }): string | undefined => {
+    try {
+      const { value, origin } = read();
+      return origin.startsWith("default") ? compactDuration(value) : `${compactDuration(value)}, from ${origin}`;
+    } catch {
+      return undefined;
+    }
+  };
+  return { session: describe(() => sessionTtlSetting(context)), widget: describe(() => widgetTtlSetting(context)) };
+}
+
+/** 86400 as "24h", 300 as "5m": the largest unit that divides the lifetime. */
+function compactDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
 }
 
 async function parseErrorOf(program: Command, argv: readonly string[]): Promise<unknown> {
@@ -67,6 +144,8 @@ export function buildProgram(only?: string): Command {
     .option("--no-color", "never colour the output")
     .addOption(new Option("--secret <value>").hideHelp())
     .addOption(new Option("--sqlite-key <value>").hideHelp())
+    // Every command's --help lists the global options too; narrow description columns still wrap.
+    .configureHelp({ showGlobalOptions: true, minWidthToWrap: 24 })
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   program.hook("preAction", (_program, command) => refuseSecretOnArgv(command.optsWithGlobals()));
@@ -110,7 +189,7 @@ function declareToken(program: Command): void {
     .description("mint a session token and create its session the way pywry's login does")
     .requiredOption("--user <id>", "user id the token is for")
     .option("--roles <roles>", "comma-separated roles for the session (default: the configured default roles, pywry's viewer)")
-    .addOption(new Option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)").conflicts(["expiresAt", "expiry"]))
+    .addOption(new Option("--ttl <duration>", `lifetime: seconds or 15m, 24h, 7d (default ${ttlDefault("session")})`).conflicts(["expiresAt", "expiry"]))
     .addOption(new Option("--expires-at <time>", "expiry as ISO 8601 or Unix seconds").conflicts(["expiry"]))
     .option("--no-expiry", "a token that never expires")
     .option("--label <text>", "a note kept in the registry")
@@ -121,7 +200,7 @@ function declareToken(program: Command): void {
     .description("mint a fresh token for the same subject and roles, move the session to it, revoke the old one")
     .argument("[token]", "the token to renew, or - to read it from stdin")
     .option("--accessor <accessor>", "renew the registry token with this accessor")
-    .option("--ttl <duration>", "lifetime of the new token: seconds or 15m, 24h, 7d (default 24h)")
+    .option("--ttl <duration>", `lifetime of the new token: seconds or 15m, 24h, 7d (default ${ttlDefault("session")})`)
     .action(command(() => import("./commands/renew.js"), "tokenRenew"));
   token
     .command("list")
@@ -137,7 +216,7 @@ function declareWidgetToken(program: Command): void {
     .command("widget-token")
     .description("mint a short-lived widget token")
     .argument("<widget-id>", "the widget the token is for")
-    .option("--ttl <duration>", "lifetime: seconds or 5m, 1h (default 300, or the configured widgetTtl)")
+    .option("--ttl <duration>", `lifetime: seconds or 5m, 1h (default ${ttlDefault("widget")})`)
     .option("--label <text>", "a note kept in the registry")
     .option("--no-record", "do not record the token in the store's registry")
     .action(command(() => import("./commands/tokens.js"), "widgetToken"));
@@ -174,6 +253,7 @@ function declareRevoke(program: Command): void {
     .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
     .option("--reason <text>", "why, kept with the revocation")
     .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+    .option("--force", "record the revocation even when the store does not know the token or user (and no configured secret signed the token)")
     .action(command(() => import("./commands/revoke.js"), "revoke"));
 }
 
@@ -184,7 +264,7 @@ function declareSession(program: Command): void {
     .description("create a session with a random id (printed on stdout)")
     .requiredOption("--user <id>", "user id")
     .option("--roles <roles>", "comma-separated roles (default: the configured default roles, pywry's viewer)")
-    .addOption(new Option("--ttl <duration>", "lifetime: seconds or 15m, 24h, 7d (default 24h)").conflicts(["expiry"]))
+    .addOption(new Option("--ttl <duration>", `lifetime: seconds or 15m, 24h, 7d (default ${ttlDefault("session")})`).conflicts(["expiry"]))
     .option("--no-expiry", "a session that never expires")
     .option("--metadata <key=value...>", "metadata entries (repeatable)")
     .action(command(() => import("./commands/sessions.js"), "sessionCreate"));
@@ -202,7 +282,7 @@ function declareSession(program: Command): void {
     .command("refresh")
     .description("extend a live session (pywry's refresh_session)")
     .argument("<id>", "session id or handle")
-    .option("--ttl <duration>", "new lifetime from now (default 24h)")
+    .option("--ttl <duration>", `new lifetime from now (default ${ttlDefault("session")})`)
     .action(command(() => import("./commands/sessions.js"), "sessionRefresh"));
   session
     .command("purge")
@@ -260,16 +340,19 @@ function declareRoles(program: Command): void {
     .action(command(() => import("./commands/roles.js"), "rolesShow"));
   roles
     .command("set")
-    .description("replace a role's permissions (creates the role)")
+    .description("replace a role's permissions")
     .argument("<role>", "role name")
-    .argument("[permissions...]", "permissions (none: the role grants nothing)")
+    .argument("[permissions...]", "permissions (none needs --empty)")
+    .option("--create", "create the role when the store does not have it")
+    .option("--empty", "leave the role with no permissions (it then grants nothing)")
     .option("--force", "allow taking admin away from the admin role")
     .action(command(() => import("./commands/roles.js"), "rolesSet"));
   roles
     .command("grant")
-    .description("add permissions to a role (creates the role)")
+    .description("add permissions to a role")
     .argument("<role>", "role name")
     .argument("<permissions...>", "permissions to add")
+    .option("--create", "create the role when the store does not have it")
     .action(command(() => import("./commands/roles.js"), "rolesGrant"));
   roles
     .command("revoke")
@@ -389,12 +472,19 @@ function command(load: () => Promise<CommandModule>, exportName: string) {
     const output = new Output({ json: Boolean(options.json), color: options.color, field: options.field });
     const context: Context = { options, env: process.env, notice: (message) => output.notice(message) };
     try {
+      if (options.field !== undefined) refuseUnknownField(commandPath(invoked), options.field);
       const action = (await load())[exportName] as (...input: unknown[]) => ReturnType<Action>;
       process.exitCode = (await action(context, output, ...args.slice(0, -2), options)) ?? EXIT.ok;
     } catch (error) {
       process.exitCode = output.fail(error);
     }
   };
+}
+
+/** --field is checked before the command runs, so a typo changes nothing. */
+function refuseUnknownField(path: string, field: string): void {
+  const problem = fieldProblem(path, field);
+  if (problem !== null) throw new InvalidInputError(problem, "ERR_USAGE");
 }
 
 function refuseSecretOnArgv(options: Record<string, unknown>): void {
@@ -420,30 +510,53 @@ function reportParseError(error: unknown, argv: readonly string[]): number {
   if (error instanceof CommanderError && error.code === "commander.help") return EXIT.usage;
   const output = new Output({ json: argv.includes("--json"), color: argv.includes("--no-color") ? false : undefined });
   if (error instanceof CommanderError) {
+    // Commander checks required options before unknown ones: `token create --usr alice` would
+    // say "--user not specified" where the real mistake is the misspelt option.
+    const misspelt = error.code === "commander.missingMandatoryOptionValue" ? unknownOptionIn(argv) : null;
     // One line: commander puts its "(Did you mean ...?)" suggestion on a line of its own.
-    const message = hideCredentials(error.message.replace(/^error: /, "").replace(/\n/g, " "));
+    // Output redacts whatever commander quoted (a token pasted as a command, `--secrets=...`).
+    const message = (misspelt ?? error.message).replace(/^error: /, "").replace(/\n/g, " ");
     return output.fail(new InvalidInputError(`${message} (run with --help for usage)`, "ERR_USAGE"));
   }
   return output.fail(error);
 }
 
-/**
- * Commander quotes what it could not parse, and a token pasted in the wrong place (as a command,
- * or as `--secrets=...`) would end up in the error, and so in terminals' scrollback and CI logs.
- * Values of unknown `--option=value` arguments and anything shaped like a token or a secret are
- * left out.
- */
-function hideCredentials(message: string): string {
-  return message
-    .replace(/'(--?[^'=\s]+)=[^']*'/g, "'$1=...'")
-    .replace(/'([^']*)'/g, (quoted, inner: string) =>
-      looksLikeCredential(inner) ? "'(not shown: it looks like a token or secret)'" : quoted,
-    );
+/** The first option in argv that the command it is given to (or its parents) does not know, as commander words it. */
+function unknownOptionIn(argv: readonly string[]): string | null {
+  let command = buildProgram();
+  const known = (): Option[] => {
+    const options: Option[] = [];
+    for (let current: Command | null = command; current; current = current.parent) options.push(...current.options);
+    return options;
+  };
+  for (let index = 2; index < argv.length; index += 1) {
+    const arg = argv[index] ?? "";
+    if (arg === "--") return null;
+    if (!arg.startsWith("-") || arg === "-") {
+      const sub = command.commands.find((candidate) => candidate.name() === arg);
+      if (sub) command = sub;
+      continue;
+    }
+    const flag = arg.split("=")[0] ?? arg;
+    const option = known().find((candidate) => candidate.long === flag || candidate.short === flag);
+    if (!option) {
+      const longs = known().flatMap((candidate) => (candidate.long && !candidate.hidden ? [candidate.long] : []));
+      const suggestion = flag.startsWith("--") ? closest(flag, longs) : undefined;
+      return `unknown option '${flag}'${suggestion ? ` (Did you mean ${suggestion}?)` : ""}`;
+    }
+    if ((option.required || option.optional) && !arg.includes("=")) index += 1;
+  }
+  return null;
 }
 
 /** Examples shown under each command's --help. Tokens go through stdin: argv is visible to all. */
 const EXAMPLES: Record<string, string[]> = {
   "": ["pywry-auth init", "T=$(pywry-auth token create --user alice)", "printf '%s\\n' \"$T\" | pywry-auth verify -"],
+  token: ["T=$(pywry-auth token create --user alice)", "pywry-auth token list --user alice", "pywry-auth help token create"],
+  session: ["pywry-auth session list", "S=$(pywry-auth session create --user bob --roles editor)", "pywry-auth help session purge"],
+  roles: ["pywry-auth roles list", "pywry-auth roles grant editor publish", "pywry-auth help roles set"],
+  config: ["pywry-auth config show"],
+  secret: ["pywry-auth secret generate --out ~/.config/pywry-auth/secret.next"],
   "token create": [
     "T=$(pywry-auth token create --user alice --roles editor --ttl 8h)",
     "pywry-auth --json token create --user ci-bot --no-session --ttl 15m",
@@ -474,7 +587,7 @@ const EXAMPLES: Record<string, string[]> = {
   "session ungrant": ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
   "roles list": ["pywry-auth roles list"],
   "roles show": ["pywry-auth roles show editor"],
-  "roles set": ["pywry-auth roles set analyst read export"],
+  "roles set": ["pywry-auth roles set analyst read export --create", "pywry-auth roles set anonymous --empty"],
   "roles grant": ["pywry-auth roles grant editor publish"],
   "roles revoke": ["pywry-auth roles revoke editor publish"],
   "roles delete": ["pywry-auth roles delete analyst --yes"],

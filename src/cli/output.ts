@@ -6,6 +6,7 @@ import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
 import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
+import { redactMessage } from "../core/redact.js";
 
 /**
  * --json output: JSON.stringify(data, null, 2)'s layout, numbers in metadata exactly as pywry
@@ -98,7 +99,7 @@ const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join
   get: (_target, property) => (property === "level" ? 0 : PLAIN_STYLE),
 }) as unknown as ChalkInstance;
 
-export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70 } as const;
+export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70, cancelled: 130 } as const;
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ERR_TOKEN_MALFORMED: EXIT.usage,
@@ -117,6 +118,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ERR_STORE_KEY: EXIT.environment,
   ERR_CONFIG: EXIT.environment,
   ERR_NOT_FOUND: EXIT.notFound,
+  ERR_CANCELLED: EXIT.cancelled,
 };
 
 export interface OutputOptions {
@@ -183,7 +185,7 @@ export class Output {
 
   /** Operator-facing remarks: warnings, hints, progress. Always stderr, so stdout stays pipeable. */
   notice(message: string): void {
-    (this.stderr ?? process.stderr).write(`${message}\n`);
+    (this.stderr ?? process.stderr).write(`${redactMessage(message)}\n`);
   }
 
   warn(message: string): void {
@@ -213,14 +215,26 @@ export class Output {
   fail(error: unknown): number {
     const { code, message, exitCode } = describeError(error);
     if (this.jsonErrors) this.stdout.write(`${JSON.stringify({ error: { code, message } }, null, 2)}\n`);
+    // Stopping at a prompt is the operator's choice, not an error.
+    else if (code === "ERR_CANCELLED") this.notice(message);
     else this.notice(`${this.style.red("error:")} ${message}`);
     return exitCode;
   }
 }
 
+/** An error's code, message (redacted: see redactMessage) and exit code. */
 export function describeError(error: unknown): { code: string; message: string; exitCode: number } {
+  const described = describeUnredacted(error);
+  return { ...described, message: redactMessage(described.message) };
+}
+
+function describeUnredacted(error: unknown): { code: string; message: string; exitCode: number } {
   if (isPywryAuthError(error)) {
     return { code: error.code, message: error.message, exitCode: EXIT_BY_CODE[error.code] ?? EXIT.internal };
+  }
+  // Ctrl-C at any prompt: @inquirer/prompts rejects with an ExitPromptError.
+  if (error instanceof Error && error.name === "ExitPromptError") {
+    return { code: "ERR_CANCELLED", message: "cancelled: nothing was changed", exitCode: EXIT.cancelled };
   }
   // Anything else is a bug in pywry-auth; say so in one line rather than dumping a stack.
   const message = error instanceof Error ? error.message : String(error);

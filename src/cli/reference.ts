@@ -25,6 +25,7 @@ const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
     "environment error: no secret configured, the store is missing, unreadable, not a database, or from a newer pywry-auth",
   notFound: "not found: no such session, accessor or role",
   internal: "internal error (a bug in pywry-auth)",
+  cancelled: "cancelled: Ctrl-C at a prompt; nothing was changed",
 };
 
 /** Renders the whole reference as Markdown. `program` defaults to the real CLI. */

@@ -24,7 +24,8 @@ export type ErrorCode =
   | "ERR_STORE_VERSION"
   | "ERR_STORE_KEY"
   | "ERR_CONFIG"
-  | "ERR_NOT_FOUND";
+  | "ERR_NOT_FOUND"
+  | "ERR_CANCELLED";
 
 export class PywryAuthError extends Error {
   readonly code: ErrorCode;
@@ -76,6 +77,13 @@ export class ConfigError extends PywryAuthError {
 export class NotFoundError extends PywryAuthError {
   constructor(message: string) {
     super("ERR_NOT_FOUND", message);
+  }
+}
+
+/** The operator stopped a prompt (Ctrl-C) or declined to go on; nothing was changed. */
+export class CancelledError extends PywryAuthError {
+  constructor(message = "cancelled: nothing was changed") {
+    super("ERR_CANCELLED", message);
   }
 }
 

@@ -121,10 +121,10 @@ describe("roles set / grant / revoke", () => {
     assert.deepEqual(json, { role: "editor", permissions: ["read", "write", "publish"] });
     assert.equal(sb.roleRow("editor"), '["read", "write", "publish"]', "Python json.dumps spacing, order kept");
 
-    const human = await sb.run(["roles", "set", "auditor"]);
+    const human = await sb.run(["roles", "set", "auditor", "--create", "--empty"]);
     assertExit(human, 0);
     assert.match(human.stdout, /^auditor: \(no permissions\)\n$/, "one line saying what changed");
-    assert.equal(sb.roleRow("auditor"), "[]", "set with no permissions creates a role that grants nothing");
+    assert.equal(sb.roleRow("auditor"), "[]", "set --create --empty creates a role that grants nothing");
 
     const audit = sb.audit().filter((row) => row.action === "role.set");
     assert.deepEqual(
@@ -136,14 +136,14 @@ describe("roles set / grant / revoke", () => {
     );
   });
 
-  test("grant adds to what the role has (creating it when needed); a grant that changes nothing writes nothing", async (t) => {
+  test("grant adds to what the role has (creating it with --create); a grant that changes nothing writes nothing", async (t) => {
     const sb = sandbox(t);
     const human = await sb.run(["roles", "grant", "analyst", "publish", "read"]);
     assertExit(human, 0);
     assert.equal(human.stdout, "analyst: read, export, publish\n");
     assert.equal(sb.roleRow("analyst"), '["read", "export", "publish"]');
 
-    assert.deepEqual(okJson(await sb.run(["roles", "grant", "reviewer", "read", "comment", "--json"])), {
+    assert.deepEqual(okJson(await sb.run(["roles", "grant", "--create", "reviewer", "read", "comment", "--json"])), {
       role: "reviewer",
       permissions: ["read", "comment"],
     });

@@ -99,7 +99,7 @@ async function walkThrough(run: Run, storeName: string): Promise<string[]> {
   await step(["--json", "can", "--list", "--session", handleOf(erin)]);
   await step(["roles", "list"]);
   await step(["roles", "show", "editor"]);
-  await step(["roles", "set", "analyst", "read", "export"]);
+  await step(["roles", "set", "--create", "analyst", "read", "export"]);
   await step(["roles", "grant", "analyst", "publish"]);
   await step(["roles", "revoke", "analyst", "export"]);
   await step(["roles", "set", "admin", "read"]);
@@ -311,7 +311,7 @@ describe("several CLI processes against one Redis", () => {
     const run = cli(sandbox, redis.url(), prefix);
     const results = await Promise.all([
       ...Array.from({ length: 10 }, (_, i) => run(["token", "create", "--user", `user-${i}`, "--label", `n${i}`])),
-      ...Array.from({ length: 4 }, (_, i) => run(["roles", "set", `role-${i}`, "read"])),
+      ...Array.from({ length: 4 }, (_, i) => run(["roles", "set", "--create", `role-${i}`, "read"])),
     ]);
     for (const result of results) assertExit(result, 0);
     for (let i = 0; i < 10; i += 1) assert.equal((await raw.smembers(`${prefix}:user:user-${i}:sessions`)).length, 1);
@@ -403,13 +403,13 @@ describe("migrate", () => {
     const revoked = (await sqlite(["token", "create", "--user", "omar"])).stdout.trim();
     assertExit(await sqlite(["revoke", "-"], revoked), 0);
     const beforeCutoff = Math.floor(Date.now() / 1000) - 1;
-    assertExit(await sqlite(["revoke", "--user", "pia", "--yes"]), 0);
+    assertExit(await sqlite(["revoke", "--user", "pia", "--force"]), 0);
     const url = redis.url();
     const migrate = (from: string, to: string, ...extra: string[]) =>
       sandbox.run(["--json", "--redis-prefix", prefix, "migrate", "--yes", "--from", from, "--to", to, ...extra], { env: { PYWRY_AUTH_SECRET: SECRET } });
 
-    const dry = okJson<{ counts: Record<string, { added: number }>; dryRun: boolean }>(await migrate(desktop, url, "--dry-run"));
-    assert.equal(dry.dryRun, true);
+    const dry = okJson<{ counts: Record<string, { added: number }>; dry_run: boolean }>(await migrate(desktop, url, "--dry-run"));
+    assert.equal(dry.dry_run, true);
     assert.ok(dry.counts["sessions"]!.added >= 5);
     assert.deepEqual(await raw.keys(`${prefix}:*`), [], "a dry run writes nothing");
 

@@ -41,7 +41,7 @@ describe("revoke", () => {
     const first = okJson<Revoked>(await sb.run(["revoke", "-", "--reason", "laptop stolen", "--json"], { input: `${created.token}\n` }));
     assert.deepEqual(
       { ...first, revoked_at: typeof first.revoked_at },
-      { revoked: true, already_revoked: false, accessor: created.accessor, subject: "bob", revoked_at: "number", sessions_deleted: 1 },
+      { revoked: true, already_revoked: false, known: true, accessor: created.accessor, subject: "bob", revoked_at: "number", sessions_deleted: 1 },
     );
     assert.equal(sessionRows(sb.defaultStore).has(created.token), false, "the session row is gone");
 
@@ -153,7 +153,7 @@ describe("revoke", () => {
   test("the revocation is recorded with its reason and without the token", async (t) => {
     const sb = sandboxFor(t);
     const token = pywryToken("hank", nowSeconds(), null, SECRET);
-    okJson<Revoked>(await sb.run(["revoke", token, "--reason", "left the company", "--json"]));
+    okJson<Revoked>(await sb.run(["revoke", token, "--reason", "left the company", "--json"], withSecret));
     const rows = withDb(sb.defaultStore, (db) => db.prepare("SELECT * FROM pywry_auth_revocations").all()) as Array<Record<string, unknown>>;
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.["reason"], "left the company");

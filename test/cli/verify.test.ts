@@ -338,7 +338,8 @@ describe("inspect", () => {
     assert.equal(good.signed_with_previous_secret, false);
 
     const bad = await sb.run(["inspect", pywryToken("bob", now, null, "wrong"), "--json"], withSecret);
-    assert.equal(okJson<Inspection>(bad).signature, "invalid");
+    assert.equal(bad.code, 1, "an invalid signature exits 1, as verify does");
+    assert.equal(parseStdout<Inspection>(bad).signature, "invalid");
     const badHuman = await sb.run(["inspect", pywryToken("bob", now, null, "wrong")], withSecret);
     assert.match(badHuman.stdout, /^signature\s+INVALID/m);
   });

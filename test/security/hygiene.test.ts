@@ -124,7 +124,7 @@ describe("no secret, token or session id where it does not belong", () => {
     await s.ok(["session", "refresh", s1, "--ttl", "2h"]);
     await s.ok(["roles", "grant", "editor", "publish"]);
     await s.ok(["roles", "revoke", "editor", "publish"]);
-    await s.ok(["roles", "set", "analyst", "read"]);
+    await s.ok(["roles", "set", "--create", "analyst", "read"]);
     await s.ok(["roles", "delete", "analyst", "--yes"]);
     const t3 = await s.ok(["token", "renew", "-"], `${t2}\n`);
     await s.ok(["--json", "token", "renew", "--accessor", handleFor(t3)]);

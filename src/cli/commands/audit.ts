@@ -8,6 +8,7 @@ import { InvalidInputError } from "../../core/errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
 import { withStore, type Context } from "../context.js";
 import { isoTime, stdoutStream, type Output } from "../output.js";
+import { didYouMean } from "../suggest.js";
 
 interface AuditOptions {
   since?: string;
@@ -15,6 +16,24 @@ interface AuditOptions {
   user?: string;
   limit?: string;
 }
+
+/** Every action the stores write to the audit log, and the groups they fall in (the part before the dot). */
+export const AUDIT_ACTIONS: readonly string[] = [
+  "session.create",
+  "session.refresh",
+  "session.delete",
+  "session.purge",
+  "session.grant",
+  "session.ungrant",
+  "token.mint",
+  "token.renew",
+  "token.revoke",
+  "user.revoke",
+  "role.set",
+  "role.delete",
+  "store.import",
+];
+const AUDIT_GROUPS: readonly string[] = [...new Set(AUDIT_ACTIONS.map((action) => action.split(".")[0] ?? action))];
 
 /** Bare numbers at least this big are Unix times (2001-09-09 onwards), smaller ones durations in seconds. */
 const EPOCH_THRESHOLD = 1_000_000_000;
@@ -47,6 +66,13 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
   if (options.action !== undefined) {
     const action = options.action.trim();
     if (action.length === 0) throw new InvalidInputError("--action needs an action, e.g. session or token.mint", "ERR_USAGE");
+    if (!AUDIT_ACTIONS.includes(action) && !AUDIT_GROUPS.includes(action)) {
+      throw new InvalidInputError(
+        `unknown --action ${JSON.stringify(action)}${didYouMean(action, [...AUDIT_GROUPS, ...AUDIT_ACTIONS])}: ` +
+          `use a group (${AUDIT_GROUPS.join(", ")}) or an action (${AUDIT_ACTIONS.join(", ")})`,
+        "ERR_USAGE",
+      );
+    }
     filter.action = action;
   }
   if (options.user !== undefined) filter.subject = options.user;

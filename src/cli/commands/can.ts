@@ -8,12 +8,13 @@
 import { verifyToken } from "../../auth.js";
 import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
-import { grantSource, resourceGrantsOf } from "../../core/rbac.js";
+import { DEFAULT_ROLE_PERMISSIONS, grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { checkingSecrets, withStore, type Context } from "../context.js";
-import { parseResource, readTokenArgument, validateNames } from "../input.js";
+import { parseResource, readTokenArgument, validateNames, withPasteHint } from "../input.js";
 import { EXIT, Output, isoTime } from "../output.js";
+import { didYouMean } from "../suggest.js";
 
 export interface CanOptions {
   session?: string;
@@ -95,9 +96,24 @@ async function answer(context: Context, output: Output | null, permission: strin
     return EXIT.ok;
   }
 
+  if (output) warnUnknownPermission(output, wanted, subject, roles);
   const verdict = decide(subject, roles, wanted, resource);
   output?.result(output.verdict(verdict.allowed, verdict.allowed ? "yes" : "no"), verdict);
   return verdict.allowed ? EXIT.ok : EXIT.no;
+}
+
+/**
+ * A permission no role and no grant mentions gets a plain "no", which a typo (`can wirte`) would
+ * get too: say so, with a suggestion, as kubectl auth can-i warns about unknown verbs.
+ */
+function warnUnknownPermission(output: Output, permission: string, subject: Subject, roles: Map<string, string[]>): void {
+  const known = new Set([
+    ...[...roles.values()].flat(),
+    ...Object.values(DEFAULT_ROLE_PERMISSIONS).flat(),
+    ...subject.sessions.flatMap((session) => Object.values(resourceGrantsOf(session.metadata)).flat()),
+  ]);
+  if (known.has(permission)) return;
+  output.warn(`no role or grant in the store mentions permission ${JSON.stringify(permission)}${didYouMean(permission, known)}`);
 }
 
 async function sessionSubject(store: AuthStore, idOrHandle: string): Promise<Subject> {
@@ -121,7 +137,7 @@ async function tokenSubject(store: AuthStore, token: string, secrets: readonly s
   if (!result.valid || result.userId === null) {
     const error = result.error;
     throw new InvalidInputError(
-      `cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`,
+      withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token),
       "ERR_USAGE",
     );
   }

@@ -94,7 +94,8 @@ export async function init(context: Context, output: Output, options: InitOption
     ],
     {
       config_file: configPath,
-      config,
+      // The file keeps the store URL whole (it is the operator's, mode 0600); output never shows its password.
+      config: { ...config, store: describeStore(location) },
       secret_created: secretCreated,
       pywry_env: pywryEnv,
       sqlite_key: key === null ? null : { encrypted, source: encrypted ? key.source : null },

@@ -132,7 +132,7 @@ function report(output: Output, from: StoreLocation, to: StoreLocation, dryRun: 
     const skippedText = (extra > 0 ? `, ${extra} skipped (expired)` : "") + (revoked > 0 ? `, ${revoked} skipped (revoked)` : "");
     lines.push(`  ${names[kind]}: ${verb} ${added} new, ${updated} changed, ${unchanged} already there${skippedText}`);
   }
-  output.result(lines, { from: describe(from), to: describe(to), dryRun, counts, skipped });
+  output.result(lines, { from: describe(from), to: describe(to), dry_run: dryRun, counts, skipped });
 }
 
 function sameStore(a: StoreLocation, b: StoreLocation): boolean {

@@ -9,6 +9,7 @@ import { confirmDestructive } from "../confirm.js";
 import { storeLocation, withStore, type Context } from "../context.js";
 import { validateNames } from "../input.js";
 import type { Output } from "../output.js";
+import { closest, didYouMean } from "../suggest.js";
 
 /** The role whose `admin` permission guards pywry's admin pages; taking it away needs --force. */
 const ADMIN_ROLE = "admin";
@@ -33,37 +34,76 @@ export async function rolesList(context: Context, output: Output): Promise<void>
 }
 
 export async function rolesShow(context: Context, output: Output, role: string): Promise<void> {
-  const permissions = (await readRoles(context)).get(role);
-  if (!permissions) throw new NotFoundError(`no role ${JSON.stringify(role)} in the store`);
+  const roles = await readRoles(context);
+  const permissions = roles.get(role);
+  if (!permissions) throw new NotFoundError(`no role ${JSON.stringify(role)} in the store${didYouMean(role, roles.keys())}`);
   output.result(permissions.length > 0 ? permissions : [output.style.dim("(no permissions)")], { role, permissions });
 }
 
-/** `roles set <role> [permissions...]`: replaces the role's permissions, creating the role. */
+/** `roles set <role> [permissions...]`: replaces the role's permissions; --create for a new role, --empty for none. */
 export async function rolesSet(
   context: Context,
   output: Output,
   role: string,
   permissions: string[] | undefined,
-  options: { force?: boolean },
+  options: { force?: boolean; create?: boolean; empty?: boolean },
 ): Promise<void> {
   const name = validateRole(role);
   const after = validateNames(permissions ?? [], "permission");
+  if (after.length === 0 && !options.empty) {
+    throw new InvalidInputError(
+      `roles set ${name} with no permissions would leave the role granting nothing: name its permissions, or pass --empty if you mean that`,
+      "ERR_USAGE",
+    );
+  }
+  if (after.length > 0 && options.empty) throw new InvalidInputError("--empty leaves the role with no permissions: name none with it", "ERR_USAGE");
   guardAdmin(name, after, Boolean(options.force), `roles set ${name} ${[...after, ADMIN_PERMISSION].join(" ")}`);
   await withWritableStore(context, async (store) => {
-    const before = await store.getRolePermissions(name);
+    const roles = await store.listRoles();
+    const before = roles.get(name) ?? null;
+    if (before === null && !options.create) throw missingRole(name, roles);
+    warnUnknownPermissions(output, after, roles);
     await applyRole(store, output, name, before, after, Boolean(options.force));
   });
 }
 
-/** `roles grant <role> <permissions...>`: adds permissions, creating the role when needed. */
-export async function rolesGrant(context: Context, output: Output, role: string, permissions: string[] | undefined): Promise<void> {
+/** `roles grant <role> <permissions...>`: adds permissions; a new role needs --create. */
+export async function rolesGrant(
+  context: Context,
+  output: Output,
+  role: string,
+  permissions: string[] | undefined,
+  options: { create?: boolean } = {},
+): Promise<void> {
   const name = validateRole(role);
   const added = requirePermissions(permissions);
   await withWritableStore(context, async (store) => {
+    const roles = await store.listRoles();
+    warnUnknownPermissions(output, added, roles);
     // Read and write in one step: two grants at once must not lose one another's permissions.
-    const update = await store.updateRolePermissions(name, (before) => [...(before ?? []), ...added]);
+    const update = await store.updateRolePermissions(name, (before) => {
+      if (before === null && !options.create) throw missingRole(name, roles);
+      return [...(before ?? []), ...added];
+    });
     reportRole(output, name, update.before, update.after ?? [], !update.changed, false);
   });
+}
+
+/** A role that is not there: most likely a typo, and a new role is created only when asked. */
+function missingRole(name: string, roles: Map<string, string[]>): NotFoundError {
+  return new NotFoundError(
+    `no role ${JSON.stringify(name)} in the store${didYouMean(name, roles.keys())}; to create it, pass --create`,
+  );
+}
+
+/** Permissions no role grants yet are legitimate (new ones), but one close to a known name is likely a typo. */
+function warnUnknownPermissions(output: Output, permissions: readonly string[], roles: Map<string, string[]>): void {
+  const known = new Set([...roles.values(), ...Object.values(DEFAULT_ROLE_PERMISSIONS)].flat());
+  for (const permission of permissions) {
+    if (known.has(permission)) continue;
+    const suggestion = closest(permission, known);
+    if (suggestion !== undefined) output.warn(`no role grants ${JSON.stringify(permission)} yet (did you mean ${JSON.stringify(suggestion)}?)`);
+  }
 }
 
 /** `roles revoke <role> <permissions...>`: removes permissions from an existing role. */

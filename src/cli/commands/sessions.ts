@@ -13,6 +13,7 @@ import { assertMintableSubject } from "../../core/token.js";
 import { defaultRolesSetting, sessionTtlSetting, withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { splitNames } from "../input.js";
+import { checkRolesDefined } from "../known-names.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
@@ -48,6 +49,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
   const ttl = chooseTtl(options.ttl, options.expiry !== false, sessionTtlSetting(context).value);
   const metadata = parseMetadata(options.metadata ?? []);
+  if (options.roles !== undefined) await checkRolesDefined(context, output, roles);
   const sessionId = newSessionId();
 
   const session = await withStore(context, "create", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));

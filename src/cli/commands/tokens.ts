@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
 import { defaultRolesSetting, secretsForMinting, sessionTtlSetting, widgetTtlSetting, withStore, type Context } from "../context.js";
 import { splitNames } from "../input.js";
+import { checkRolesDefined } from "../known-names.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 interface TokenCreateOptions {
@@ -26,6 +27,7 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
   // Check every input before anything is created: bad input must leave no secret and no store behind.
   chooseExpiry(options, Date.now() / 1000, defaultTtl);
   assertMintableSubject(options.user, "user id");
+  if (options.session && roles.length > 0) await checkRolesDefined(context, output, roles);
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) =>
     mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now, defaultTtl), subjectLabel: "user id" });

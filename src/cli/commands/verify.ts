@@ -5,7 +5,7 @@ import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
 import { checkingSecrets, configuredSecrets, withStore, storeExists, type Context, type Secrets } from "../context.js";
-import { readTokenArgument } from "../input.js";
+import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
 
 interface VerifyOptions {
@@ -37,21 +37,23 @@ export async function verify(context: Context, output: Output, tokenArgument: st
   const result = await withOptionalStore(context, !options.offline, (store) =>
     verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
   );
-  output.result(verifyText(result, now, output), {
+  const error = result.error === null ? null : { ...result.error, message: withPasteHint(result.error.message, token) };
+  output.result(verifyText({ ...result, error }, now, output), {
     valid: result.valid,
     user_id: result.userId,
     issued_at: result.issuedAt,
     expires_at: result.expiresAt,
     signed_with_previous_secret: result.valid ? result.secretIndex !== 0 : null,
-    error: result.error,
+    error,
   });
   return result.valid ? EXIT.ok : EXIT.no;
 }
 
-export async function inspect(context: Context, output: Output, tokenArgument: string): Promise<void> {
+/** Exit 1 when the signature was checked and is invalid, as `verify` would answer. */
+export async function inspect(context: Context, output: Output, tokenArgument: string): Promise<number> {
   const token = await readTokenArgument(tokenArgument);
   const decoded = decodeToken(token);
-  if (!decoded.ok) throw new TokenError(decoded.error.code, `cannot decode: ${decoded.error.message}`);
+  if (!decoded.ok) throw new TokenError(decoded.error.code, withPasteHint(`cannot decode: ${decoded.error.message}`, token));
   const { claims } = decoded;
   const now = Date.now() / 1000;
   const secrets = secretsIfConfigured(context);
@@ -86,6 +88,10 @@ export async function inspect(context: Context, output: Output, tokenArgument: s
       },
     },
   );
+  if (signature !== "invalid") return EXIT.ok;
+  const hint = pasteProblem(token);
+  if (hint !== null) output.notice(`likely cause of the invalid signature: ${hint}`);
+  return EXIT.no;
 }
 
 /** --at as Unix seconds; the duration parser (and its `ms` dependency) loads only for --at. */

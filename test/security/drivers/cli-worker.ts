@@ -116,7 +116,7 @@ async function main(): Promise<void> {
       onSuccess = () => report.revoked.push(accessor);
     } else {
       const permission = `p-${w}-${op}`;
-      args = ["roles", "grant", "shared-role", permission];
+      args = ["roles", "grant", "--create", "shared-role", permission];
       onSuccess = () => report.granted.push(permission);
     }
     const fullArgs = [...config.globals, ...args];

@@ -155,7 +155,7 @@ describe("session create", () => {
       [["--user", "grid:main"], /':'/],
       [["--user", ""], /user id/],
       [["--user", "bob", "--ttl", "1h", "--no-expiry"], /--no-expiry/],
-      [["--user", "bob", "--ttl", "soon"], /TTL/],
+      [["--user", "bob", "--ttl", "soon"], /--ttl: invalid duration/],
       [["--user", "bob", "--roles", "a b"], /role/],
       [["--user", "bob", "--metadata", "novalue"], /key=value/],
       [["--user", "bob", "--metadata", "=x"], /key=value/],
@@ -227,7 +227,7 @@ describe("session refresh", () => {
     assertCliError(await sb.run(["--store", store, "session", "refresh", handleOf("sess-old")]), 4, /expired/);
     assert.equal(sessionRows(store).get("sess-old")?.expires_at, ERIN_EXPIRY, "erin's session is unchanged");
     assertJsonError(await sb.run(["--store", store, "session", "refresh", "nobody", "--json"]), 4, "ERR_NOT_FOUND");
-    assertCliError(await sb.run(["--store", store, "session", "refresh", "sess-editor", "--ttl", "0"]), 2, /TTL/);
+    assertCliError(await sb.run(["--store", store, "session", "refresh", "sess-editor", "--ttl", "0"]), 2, /--ttl: .*longer than zero/);
 
     const missing = sb.path("nowhere.db");
     assertCliError(await sb.run(["--store", missing, "session", "refresh", "sess-editor"]), 3, /no session store/);

@@ -94,8 +94,8 @@ function planFromFlags(context: Context, options: InitOptions): Plan {
   return {
     store: options.store ? storeSpec(context, options.store) : describeSpec(storeSetting(context).value),
     secretFile: expandHome(options.secretFile ?? defaultSecretPath(context.env), context.env),
-    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl),
-    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl),
+    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl, "--session-ttl"),
+    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl, "--widget-ttl"),
     defaultRoles: options.defaultRoles === undefined ? undefined : nonEmptyRoles(options.defaultRoles),
   };
 }

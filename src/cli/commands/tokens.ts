@@ -118,7 +118,7 @@ interface WidgetTokenOptions {
 }
 
 export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
-  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
   assertMintableSubject(widgetId, "widget id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
@@ -185,7 +185,7 @@ function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: numb
     if (at <= now) throw new InvalidInputError(`--expires-at ${options.expiresAt} is in the past`, "ERR_USAGE");
     return at;
   }
-  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl, "--ttl");
   return now + ttl;
 }
 

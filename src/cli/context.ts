@@ -6,21 +6,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { InvalidInputError, SecretError } from "../core/errors.js";
+import { ConfigError, InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
-import {
-  configDir,
-  configOrigin,
-  envList,
-  envNumber,
-  pick,
-  readConfigFile,
-  type ConfigFile,
-  type Setting,
-} from "./settings.js";
+import { configDir, configOrigin, pick, type Setting } from "./settings.js";
+import { firstProblem, loadSettings, problemError, type LoadedSettings, type SettingName } from "./settings-schema.js";
 
 export interface GlobalOptions {
   secretFile?: string;
@@ -42,16 +34,39 @@ export interface Context {
   env: NodeJS.ProcessEnv;
   /** Messages for the operator (stderr). */
   notice: (message: string) => void;
-  /** The config file, read on first use. */
-  config?: ConfigFile;
+  /** Every setting from every source, read and checked on first use (settings-schema.ts). */
+  settings?: LoadedSettings;
+  /**
+   * Whether a command runs despite invalid settings (`config show`, `doctor`, which list them):
+   * then only a setting that is itself invalid fails, where it is used.
+   */
+  tolerateInvalidSettings?: boolean;
 }
 
 /** Where the signing secret comes from; "none" when nothing is configured yet. */
 export type SecretSource = { kind: "file"; path: string } | { kind: "env"; name: string } | { kind: "none"; path: string };
 
-function configOf(context: Context): ConfigFile {
-  context.config ??= readConfigFile(context.env);
-  return context.config;
+/**
+ * The settings, checked: any invalid one (any, not only `setting`: a mistake anywhere is reported
+ * before anything is done) is an error naming its source and key.
+ */
+export function settingsFor(context: Context, setting: SettingName): LoadedSettings {
+  const settings = loadedSettings(context);
+  const { problems } = settings;
+  const relevant = context.tolerateInvalidSettings ? problems.filter((problem) => problem.setting === setting) : problems;
+  const first = firstProblem(relevant);
+  if (first) throw problemError(first, relevant.length - 1);
+  return settings;
+}
+
+/** Every setting as read, with the invalid ones listed rather than thrown (for `config show` and `doctor`). */
+export function loadedSettings(context: Context): LoadedSettings {
+  context.settings ??= loadSettings(context.env, {
+    store: context.options.store,
+    secretFile: context.options.secretFile,
+    redisPrefix: context.options.redisPrefix,
+  });
+  return context.settings;
 }
 
 export const SECRET_BYTES = 32;
@@ -69,24 +84,30 @@ const PYWRY_REDIS_DEFAULT = "redis://localhost:6379/0";
 /** The store setting with its origin (see settings.ts for the order). */
 export function storeSetting(context: Context): Setting<StoreLocation> {
   const { env } = context;
-  if (context.options.store === "") throw new InvalidInputError("--store needs a path or a redis:// URL", "ERR_USAGE");
+  const settings = settingsFor(context, "store");
   const chosen = pick<string>(
     [
       [context.options.store, "--store"],
-      [env["PYWRY_AUTH_STORE"], "env PYWRY_AUTH_STORE"],
-      [configOf(context).store, configOrigin(env)],
+      [settings.env.PYWRY_AUTH_STORE, "env PYWRY_AUTH_STORE"],
+      [settings.config.store, configOrigin(env)],
     ],
     { value: "", origin: "" },
   );
   if (chosen.value) return { value: locationOf(context, chosen.value), origin: chosen.origin };
-  if (env["PYWRY_DEPLOY__STATE_BACKEND"]?.trim().toLowerCase() === "redis") {
-    const url = env["PYWRY_DEPLOY__REDIS_URL"];
+  const backend = settings.env.PYWRY_DEPLOY__STATE_BACKEND;
+  if (backend === "memory") {
+    throw new ConfigError(
+      "env PYWRY_DEPLOY__STATE_BACKEND=memory: pywry keeps those sessions inside its own process, where pywry-auth cannot reach them; pass --store or set PYWRY_AUTH_STORE",
+    );
+  }
+  if (backend === "redis") {
+    const url = settings.env.PYWRY_DEPLOY__REDIS_URL;
     return {
       value: redisLocation(context, url || PYWRY_REDIS_DEFAULT),
       origin: url ? "env PYWRY_DEPLOY__REDIS_URL" : "env PYWRY_DEPLOY__STATE_BACKEND (pywry's default URL)",
     };
   }
-  const path = env["PYWRY_DEPLOY__SQLITE_PATH"];
+  const path = settings.env.PYWRY_DEPLOY__SQLITE_PATH;
   if (path) return { value: { kind: "sqlite", path: expandHome(path, env) }, origin: "env PYWRY_DEPLOY__SQLITE_PATH" };
   return { value: { kind: "sqlite", path: join(env["HOME"] || homedir(), ".config", "pywry", "pywry.db") }, origin: "default (pywry's)" };
 }
@@ -110,12 +131,13 @@ function redisLocation(context: Context, url: string): StoreLocation {
 
 export function redisPrefixSetting(context: Context): Setting<string> {
   const { env } = context;
+  const settings = settingsFor(context, "redis_prefix");
   return pick(
     [
       [context.options.redisPrefix, "--redis-prefix"],
-      [env["PYWRY_AUTH_REDIS_PREFIX"], "env PYWRY_AUTH_REDIS_PREFIX"],
-      [configOf(context).redisPrefix, configOrigin(env)],
-      [env["PYWRY_DEPLOY__REDIS_PREFIX"], "env PYWRY_DEPLOY__REDIS_PREFIX"],
+      [settings.env.PYWRY_AUTH_REDIS_PREFIX, "env PYWRY_AUTH_REDIS_PREFIX"],
+      [settings.config.redisPrefix, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__REDIS_PREFIX, "env PYWRY_DEPLOY__REDIS_PREFIX"],
     ],
     { value: "pywry", origin: "default (pywry's)" },
   );
@@ -124,11 +146,12 @@ export function redisPrefixSetting(context: Context): Setting<string> {
 /** How long `token create` and `session create` make things live when no --ttl is given. */
 export function sessionTtlSetting(context: Context): Setting<number> {
   const { env } = context;
+  const settings = settingsFor(context, "session_ttl");
   return pick(
     [
-      [envNumber(env, "PYWRY_AUTH_SESSION_TTL"), "env PYWRY_AUTH_SESSION_TTL"],
-      [configOf(context).sessionTtl, configOrigin(env)],
-      [envNumber(env, "PYWRY_DEPLOY__SESSION_TTL"), "env PYWRY_DEPLOY__SESSION_TTL"],
+      [settings.env.PYWRY_AUTH_SESSION_TTL, "env PYWRY_AUTH_SESSION_TTL"],
+      [settings.config.sessionTtl, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__SESSION_TTL, "env PYWRY_DEPLOY__SESSION_TTL"],
     ],
     { value: AUTH_CONFIG_DEFAULTS.sessionTtl, origin: "default (pywry's session_ttl)" },
   );
@@ -136,10 +159,11 @@ export function sessionTtlSetting(context: Context): Setting<number> {
 
 export function widgetTtlSetting(context: Context): Setting<number> {
   const { env } = context;
+  const settings = settingsFor(context, "widget_ttl");
   return pick(
     [
-      [envNumber(env, "PYWRY_AUTH_WIDGET_TTL"), "env PYWRY_AUTH_WIDGET_TTL"],
-      [configOf(context).widgetTtl, configOrigin(env)],
+      [settings.env.PYWRY_AUTH_WIDGET_TTL, "env PYWRY_AUTH_WIDGET_TTL"],
+      [settings.config.widgetTtl, configOrigin(env)],
     ],
     { value: DEFAULT_WIDGET_TTL, origin: "default (pywry's generate_widget_token)" },
   );
@@ -148,11 +172,12 @@ export function widgetTtlSetting(context: Context): Setting<number> {
 /** Roles for new sessions when --roles is not given (pywry's DEFAULT_ROLES). */
 export function defaultRolesSetting(context: Context): Setting<string[]> {
   const { env } = context;
+  const settings = settingsFor(context, "default_roles");
   return pick(
     [
-      [envList(env, "PYWRY_AUTH_DEFAULT_ROLES"), "env PYWRY_AUTH_DEFAULT_ROLES"],
-      [configOf(context).defaultRoles, configOrigin(env)],
-      [envList(env, "PYWRY_DEPLOY__DEFAULT_ROLES"), "env PYWRY_DEPLOY__DEFAULT_ROLES"],
+      [settings.env.PYWRY_AUTH_DEFAULT_ROLES, "env PYWRY_AUTH_DEFAULT_ROLES"],
+      [settings.config.defaultRoles, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__DEFAULT_ROLES, "env PYWRY_DEPLOY__DEFAULT_ROLES"],
     ],
     { value: [...DEFAULT_ROLES], origin: "default (pywry's)" },
   );
@@ -161,14 +186,13 @@ export function defaultRolesSetting(context: Context): Setting<string[]> {
 /** Where the secret comes from, without reading it. */
 export function secretSetting(context: Context): Setting<SecretSource> {
   const { env } = context;
+  const settings = settingsFor(context, "secret");
   const flagFile = context.options.secretFile;
-  if (flagFile === "") throw new InvalidInputError("--secret-file needs a path", "ERR_USAGE");
   if (flagFile) return { value: { kind: "file", path: expandHome(flagFile, env) }, origin: "--secret-file" };
   if (env["PYWRY_AUTH_SECRET"] !== undefined) return { value: { kind: "env", name: "PYWRY_AUTH_SECRET" }, origin: "env PYWRY_AUTH_SECRET" };
-  if (env["PYWRY_AUTH_SECRET_FILE"]) {
-    return { value: { kind: "file", path: expandHome(env["PYWRY_AUTH_SECRET_FILE"], env) }, origin: "env PYWRY_AUTH_SECRET_FILE" };
-  }
-  const fromConfig = configOf(context).secretFile;
+  const fileFromEnv = settings.env.PYWRY_AUTH_SECRET_FILE;
+  if (fileFromEnv) return { value: { kind: "file", path: expandHome(fileFromEnv, env) }, origin: "env PYWRY_AUTH_SECRET_FILE" };
+  const fromConfig = settings.config.secretFile;
   if (fromConfig) return { value: { kind: "file", path: expandHome(fromConfig, env) }, origin: configOrigin(env) };
   const path = defaultSecretPath(env);
   return existsSync(path)

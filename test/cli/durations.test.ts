@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, okJson, sandboxFor, type Sandbox } from "../helpers/cli.js";
@@ -58,6 +58,25 @@ describe("durations on the command line", () => {
     const config = JSON.parse(readFileSync(sb.path(".config", "pywry-auth", "config.json"), "utf8")) as Record<string, unknown>;
     assert.equal(config["sessionTtl"], 5400);
     assert.equal(config["widgetTtl"], 90);
+  });
+});
+
+describe("durations in the environment and the config file", () => {
+  test("PYWRY_AUTH_SESSION_TTL and PYWRY_AUTH_WIDGET_TTL take the same grammar", async (t) => {
+    const sb = sandboxFor(t);
+    assert.equal(await lifetime(sb, [], { PYWRY_AUTH_SESSION_TTL: "1h30m" }), 5400);
+    const widget = okJson<Minted>(await sb.run(["--json", "widget-token", "w1", "--no-record"], { env: { ...env, PYWRY_AUTH_WIDGET_TTL: "2m" } }));
+    assert.equal(widget.expires_at - widget.issued_at, 120);
+  });
+
+  test("a config file's sessionTtl may be a duration string or whole seconds", async (t) => {
+    const sb = sandboxFor(t);
+    const configDir = sb.path(".config", "pywry-auth");
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(join(configDir, "config.json"), JSON.stringify({ sessionTtl: "36h" }));
+    assert.equal(await lifetime(sb, []), 36 * 3600);
+    writeFileSync(join(configDir, "config.json"), JSON.stringify({ sessionTtl: 600 }));
+    assert.equal(await lifetime(sb, []), 600);
   });
 });
 

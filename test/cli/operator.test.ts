@@ -89,7 +89,10 @@ describe("config show", () => {
     const dir = sb.path(".config", "pywry-auth");
     execFileSync("mkdir", ["-p", dir]);
     writeFileSync(join(dir, "config.json"), "{ not json");
-    assertCliError(await sb.run(["config", "show"]), 3, /config file/);
+    assertCliError(await sb.run(["token", "create", "--user", "alice", "--no-session"]), 3, /config .*config\.json: cannot be read/);
+    const shown = await sb.run(["config", "show"]);
+    assertExit(shown, 3);
+    assert.match(shown.stdout, /config_file +invalid: cannot be read/, "config show lists it rather than hiding it");
   });
 });
 

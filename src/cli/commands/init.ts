@@ -20,7 +20,8 @@ import {
 } from "../context.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
-import { configFilePath, type ConfigFile } from "../settings.js";
+import { configFilePath } from "../settings.js";
+import type { ConfigFile } from "../settings-schema.js";
 
 interface InitOptions {
   yes?: boolean;
@@ -44,6 +45,8 @@ interface Plan {
 
 export async function init(context: Context, output: Output, options: InitOptions): Promise<void> {
   const configPath = configFilePath(context.env);
+  // init is how a broken config file gets replaced: only the settings it reads must be valid.
+  context.tolerateInvalidSettings = true;
   const interactive = !options.yes;
   if (interactive && (!process.stdin.isTTY || !process.stdout.isTTY)) {
     throw new InvalidInputError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)", "ERR_USAGE");

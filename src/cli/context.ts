@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { ConfigError, InvalidInputError, SecretError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
+import { pythonStrip } from "../core/pystr.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { configDir, configOrigin, pick, type Setting } from "./settings.js";
@@ -269,8 +270,8 @@ export async function checkingSecrets(context: Context): Promise<Secrets> {
   if (found || !process.stdin.isTTY || !process.stdout.isTTY) return found ?? configuredSecrets(context);
   const { password } = await import("@inquirer/prompts");
   const typed = await password({ message: "No signing secret is configured. Type it (hidden):" });
-  if (typed.trim() === "") return configuredSecrets(context);
-  return { all: [typed, ...splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"])], source: "the prompt" };
+  if (pythonStrip(typed) === "") return configuredSecrets(context);
+  return { all: [secretText(typed, "the secret typed"), ...splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"])], source: "the prompt" };
 }
 
 /** Like configuredSecrets, but on first use creates a new secret in the default location. */
@@ -310,9 +311,7 @@ function findSecret(context: Context): Secrets | null {
   const source = secretSetting(context).value;
   if (source.kind === "none") return null;
   if (source.kind === "env") {
-    const value = context.env[source.name] ?? "";
-    if (value.trim() === "") throw new SecretError(`${source.name} is set but empty`, "ERR_SECRET");
-    return { all: [value, ...previous], source: source.name };
+    return { all: [secretText(context.env[source.name] ?? "", source.name), ...previous], source: source.name };
   }
   return { all: [readSecretFile(source.path, context), ...previous], source: source.path };
 }
@@ -337,9 +336,19 @@ function readSecretFile(path: string, context: Context): string {
     throw new SecretError(`cannot read secret file ${path}: ${reason}`, "ERR_SECRET");
   }
   warnIfShared(path, context);
-  // Files written by editors and `echo` end in a newline that is not part of the secret.
-  const secret = text.replace(/[\r\n]+$/, "");
-  if (secret.trim() === "") throw new SecretError(`secret file ${path} is empty`, "ERR_SECRET");
+  return secretText(text, `secret file ${path}`);
+}
+
+/**
+ * The secret in `text`, read exactly as the pywry side reads it (`.strip()`: every surrounding
+ * whitespace character Python knows, so "  S  \n", "S\r" and "S" sign alike). A line break
+ * inside is refused: Python's text files turn "\r\n" and "\r" into "\n", so the two sides would
+ * sign with different secrets.
+ */
+function secretText(text: string, where: string): string {
+  const secret = pythonStrip(text);
+  if (secret === "") throw new SecretError(`${where} is empty`, "ERR_SECRET");
+  if (/[\r\n]/.test(secret)) throw new SecretError(`${where} holds more than one line: a secret is one line`, "ERR_SECRET");
   return secret;
 }
 

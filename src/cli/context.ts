@@ -6,7 +6,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { ConfigError, InvalidInputError, SecretError } from "../core/errors.js";
+import { ConfigError, InvalidInputError, SecretError, StoreError } from "../core/errors.js";
 import type { AuthStore } from "../store/types.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { pythonStrip } from "../core/pystr.js";
@@ -18,6 +18,8 @@ import { firstProblem, loadSettings, problemError, type LoadedSettings, type Set
 export interface GlobalOptions {
   secretFile?: string;
   store?: string;
+  /** Create the session store when it is missing. */
+  create?: boolean;
   redisPrefix?: string;
   json?: boolean;
   field?: string;
@@ -206,29 +208,60 @@ export function describeStore(location: StoreLocation): string {
   return location.kind === "sqlite" ? location.path : redactUrl(location.url);
 }
 
-/** Whether there is a store to consult. A Redis server is asked; only a missing file is "none". */
+/**
+ * Whether there is a store to consult (a Redis server is asked). Only pywry's default location may
+ * be missing (tokens are then checked without one); a store that was named and is missing is an
+ * error, or a mistyped --store would silently skip the revocation check.
+ */
 export function storeExists(context: Context): boolean {
-  const location = storeLocation(context);
-  return location.kind === "redis" || existsSync(location.path);
+  const { value: location, origin } = storeSetting(context);
+  if (location.kind === "redis" || existsSync(location.path)) return true;
+  if (origin.startsWith("default")) return false;
+  throw missingStore(location.path, origin, "read");
 }
 
 /**
  * How a command uses the store. "read" needs an existing store and changes nothing (not even the
- * schema); "update" needs an existing store and may write; "create" may also create it (mode 0600).
+ * schema); "update" needs an existing store and may write; "mint" may also create a missing
+ * SQLite store at the configured location, but not at one named by --store (a typo there must
+ * not make a new database); "create" may create it anywhere (init, migrate into a new target).
+ * --create lets any command that writes create the store. Creating one is said on stderr.
  */
-export type StoreAccess = "read" | "update" | "create";
+export type StoreAccess = "read" | "update" | "mint" | "create";
 
 /** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
-  const location = storeLocation(context);
-  const store = await openStore(location, access);
+  const { value: location, origin } = storeSetting(context);
+  const missing = location.kind === "sqlite" && !existsSync(location.path);
+  const create = mayCreateStore(context, access, origin);
+  if (missing && !create) throw missingStore(location.path, origin, access);
+  const store = await openStore(location, create ? "create" : access === "mint" ? "update" : access);
+  if (missing) context.notice(`created a new session store at ${location.path} (mode 0600)`);
   // Commands that add to the store (mint, create, revoke, import) say when others can read it.
-  if (location.kind === "sqlite" && access === "create") warnIfStoreShared(location.path, context);
+  if (location.kind === "sqlite" && (access === "create" || access === "mint")) warnIfStoreShared(location.path, context);
   try {
     return await work(store);
   } finally {
     await store.close();
   }
+}
+
+/** Fails as withStore would when the store is missing and may not be created (to check before asking anything). */
+export function assertStoreAvailable(context: Context, access: StoreAccess): void {
+  const { value: location, origin } = storeSetting(context);
+  if (location.kind === "sqlite" && !existsSync(location.path) && !mayCreateStore(context, access, origin)) throw missingStore(location.path, origin, access);
+}
+
+function mayCreateStore(context: Context, access: StoreAccess, origin: string): boolean {
+  if (access === "read") return false;
+  if (access === "create" || context.options.create === true) return true;
+  return access === "mint" && origin !== "--store";
+}
+
+/** A missing store: exit 3, naming the path, where it was configured, and how to create one. */
+function missingStore(path: string, origin: string, access: StoreAccess): StoreError {
+  const how = access === "read" ? "run `pywry-auth init` to set one up" : "run `pywry-auth init` to set one up, or repeat with --create to create it";
+  return new StoreError(`no session store at ${path} (from ${origin}): ${how}`);
 }
 
 async function openStore(location: StoreLocation, access: StoreAccess): Promise<AuthStore> {

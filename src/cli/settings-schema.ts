@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { readDuration, readDurationSeconds } from "../core/duration.js";
 import { ConfigError, InvalidInputError, type PywryAuthError } from "../core/errors.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
+import { parseRedisUrl } from "../store/redis-url.js";
 import { configFilePath } from "./settings.js";
 
 /** The settings `config show` lists, by the name it shows them under. */
@@ -109,6 +110,41 @@ function splitCommas(text: string): string[] {
     .filter((item) => item.length > 0);
 }
 
+/**
+ * A store: a SQLite file's path or a redis:// / rediss:// URL. Any other scheme (mysql://x would
+ * be the file ./mysql:/x) and a path ending in "/" (a directory, not a file) are refused.
+ */
+export function storeSpecProblem(text: string): string | null {
+  const trimmed = text.trim();
+  if (trimmed === "") return "needs a SQLite path or a redis:// URL";
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(trimmed);
+  if (scheme && !/^rediss?$/i.test(scheme[1] ?? "")) {
+    return `${shownValue(redactUrl(trimmed))}: unknown scheme ${scheme[1]}://; a store is a SQLite file's path or a redis:// or rediss:// URL`;
+  }
+  if (scheme) {
+    try {
+      parseRedisUrl(trimmed);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return null;
+  }
+  if (/[/\\]$/.test(trimmed)) return `${shownValue(trimmed)} ends in "/": a store is a SQLite file, not a directory (e.g. ${trimmed.replace(/[/\\]+$/, "")}/pywry.db)`;
+  return null;
+}
+
+function sqlitePath(text: string): string {
+  nonEmpty("a path")(text);
+  if (/[/\\]$/.test(text.trim())) throw new Unusable(`${shownValue(text)} ends in "/": the SQLite store is a file, not a directory`);
+  return text;
+}
+
+function storeSpec(text: string): string {
+  const problem = storeSpecProblem(text);
+  if (problem) throw new Unusable(problem === "needs a SQLite path or a redis:// URL" ? "is set but empty: give a SQLite path or a redis:// URL, or unset it" : problem);
+  return text;
+}
+
 const STATE_BACKENDS = ["memory", "sqlite", "redis"] as const;
 export type StateBackend = (typeof STATE_BACKENDS)[number];
 
@@ -160,7 +196,7 @@ const pathSetting = textSetting(nonEmpty("a path"));
 
 /** The config file: every key pywry-auth knows, with how its value is read. */
 const CONFIG_SCHEMA = v.object({
-  store: v.optional(textSetting(nonEmpty("a SQLite path or a redis:// URL"))),
+  store: v.optional(textSetting(storeSpec)),
   secretFile: v.optional(pathSetting),
   redisPrefix: v.optional(textSetting(nonEmpty("a key prefix"))),
   sessionTtl: v.optional(durationSetting),
@@ -195,14 +231,14 @@ const CONFIG_SETTING: Record<keyof ConfigFile, SettingName> = {
 
 /** The environment variables read as settings, with how each is read. */
 const ENV_SCHEMA = {
-  PYWRY_AUTH_STORE: { setting: "store", read: nonEmpty("a SQLite path or a redis:// URL") },
+  PYWRY_AUTH_STORE: { setting: "store", read: storeSpec },
   PYWRY_AUTH_REDIS_PREFIX: { setting: "redis_prefix", read: nonEmpty("a key prefix") },
   PYWRY_AUTH_SECRET_FILE: { setting: "secret", read: nonEmpty("the path of a file holding the secret") },
   PYWRY_AUTH_SESSION_TTL: { setting: "session_ttl", read: duration },
   PYWRY_AUTH_WIDGET_TTL: { setting: "widget_ttl", read: duration },
   PYWRY_AUTH_DEFAULT_ROLES: { setting: "default_roles", read: rolesText },
   PYWRY_DEPLOY__STATE_BACKEND: { setting: "store", read: stateBackend },
-  PYWRY_DEPLOY__SQLITE_PATH: { setting: "store", read: nonEmpty("a path") },
+  PYWRY_DEPLOY__SQLITE_PATH: { setting: "store", read: sqlitePath },
   PYWRY_DEPLOY__REDIS_URL: { setting: "store", read: redisUrl },
   PYWRY_DEPLOY__REDIS_PREFIX: { setting: "redis_prefix", read: nonEmpty("a key prefix") },
   PYWRY_DEPLOY__SESSION_TTL: { setting: "session_ttl", read: pywrySeconds },
@@ -215,7 +251,7 @@ export type EnvSettings = { -readonly [Name in keyof EnvSchema]?: ReturnType<Env
 
 /** Flags that name a setting for every command; the per-command ones (--ttl, --roles) are read by their commands. */
 const FLAG_SCHEMA = {
-  store: { flag: "--store", setting: "store", read: nonEmpty("a SQLite path or a redis:// URL") },
+  store: { flag: "--store", setting: "store", read: storeSpec },
   secretFile: { flag: "--secret-file", setting: "secret", read: nonEmpty("a path") },
   redisPrefix: { flag: "--redis-prefix", setting: "redis_prefix", read: nonEmpty("a key prefix") },
 } as const satisfies Record<string, { flag: string; setting: SettingName; read: (text: string) => unknown }>;
@@ -238,7 +274,7 @@ export function loadSettings(env: NodeJS.ProcessEnv, flags: SettingFlags): Loade
     const value = flags[key];
     if (value === undefined) continue;
     const problem = whyUnusable(spec.read, value);
-    if (problem) problems.push({ setting: spec.setting, kind: "flag", source: spec.flag, message: problem.replace(/^is set but empty: give/, "needs") });
+    if (problem) problems.push({ setting: spec.setting, kind: "flag", source: spec.flag, message: problem.replace(/^is set but empty: give (.*), or unset it$/, "needs $1") });
   }
   const envValues: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(ENV_SCHEMA)) {

@@ -317,7 +317,7 @@ describe("migrate into an existing store", () => {
     const sb = sandboxFor(t);
     const source = sb.copyPywryFixture("source.db");
     const existing = sb.path("existing.db");
-    assertExit(await sb.run(["--store", existing, "session", "create", "--user", "zed"]), 0);
+    assertExit(await sb.run(["--store", existing, "--create", "session", "create", "--user", "zed"]), 0);
     const refused = await sb.run(["migrate", "--from", source, "--to", existing], { timeoutMs: 10_000 });
     assertCliError(refused, 2, /--yes/);
     assert.equal(withDb(existing, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()), 1);

@@ -20,6 +20,7 @@ import {
   type Sandbox,
 } from "../helpers/cli.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
+import { SqliteSessionStore } from "../../src/store/sqlite.js";
 
 const SECRET = "redis-cli-test-secret-0123456789abcdef";
 const server: Promise<RedisServer> = startRedis();
@@ -172,6 +173,8 @@ describe("the CLI on Redis behaves as on SQLite", () => {
       viewer: '["read"]',
       anonymous: "[]",
     });
+    // The SQLite store exists beforehand, as the Redis server does (a mint with --store does not create one).
+    await SqliteSessionStore.open(sqlite).close();
     const onSqlite = await walkThrough(cli(sandbox, sqlite), sqlite);
     const onRedis = await walkThrough(cli(sandbox, url, prefix), `${url} (prefix ${prefix})`);
     assert.equal(onRedis.length, onSqlite.length);

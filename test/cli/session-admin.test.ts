@@ -104,12 +104,13 @@ describe("session create", () => {
     }
   });
 
-  test("creates a missing store and prints only the new random session id, stored in pywry's format", async (t) => {
+  test("creates a missing store (asked with --create, and says so) and prints only the new random session id, stored in pywry's format", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("data", "pywry.db");
 
-    const first = await sb.run(["--store", store, "session", "create", "--user", "bob", "--roles", "editor"]);
+    const first = await sb.run(["--store", store, "--create", "session", "create", "--user", "bob", "--roles", "editor"]);
     assertExit(first, 0);
+    assert.match(first.stderr, /created a new session store at .*data\/pywry\.db/);
     const id = first.stdout.replace(/\n$/, "");
     assert.match(id, SESSION_ID, `stdout is the session id and nothing else\n${show(first)}`);
     assert.equal(first.stdout, `${id}\n`);

@@ -21,7 +21,7 @@ import {
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
 import { configFilePath } from "../settings.js";
-import type { ConfigFile } from "../settings-schema.js";
+import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
 
 interface InitOptions {
   yes?: boolean;
@@ -116,7 +116,11 @@ async function askPlan(context: Context): Promise<Plan> {
   });
   const store =
     kind === "sqlite"
-      ? await input({ message: "SQLite file", default: current.kind === "sqlite" ? current.path : describeSpec(storeSetting(context).value) })
+      ? await input({
+          message: "SQLite file",
+          default: current.kind === "sqlite" ? current.path : describeSpec(storeSetting(context).value),
+          validate: (value) => storeSpecProblem(value) ?? true,
+        })
       : await input({
           message: "Redis URL",
           default: current.kind === "redis" ? current.url : "redis://localhost:6379/0",

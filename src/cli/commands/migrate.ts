@@ -14,6 +14,7 @@ import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types
 import { confirmDestructive } from "../confirm.js";
 import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
 import type { Output } from "../output.js";
+import { storeSpecProblem } from "../settings-schema.js";
 
 export interface MigrateOptions {
   from: string;
@@ -51,7 +52,8 @@ interface Located {
 }
 
 function locate(context: Context, spec: string, flag: string): Located {
-  if (spec.trim() === "") throw new InvalidInputError(`${flag} needs a SQLite path or a redis:// URL`, "ERR_USAGE");
+  const problem = storeSpecProblem(spec);
+  if (problem) throw new InvalidInputError(`${flag}: ${problem}`, "ERR_USAGE");
   const scoped: Context = { ...context, options: { ...context.options, store: spec } };
   return { location: storeLocation(scoped), context: scoped };
 }

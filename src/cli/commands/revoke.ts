@@ -3,7 +3,7 @@ import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.
 import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken } from "../../core/token.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
-import { withStore, type Context } from "../context.js";
+import { assertStoreAvailable, withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { readTokenArgument } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -35,7 +35,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   // A malformed token is refused before the store is opened (or created).
   const tokenRequest = token === undefined ? undefined : requestForToken(token, reason);
-  await withStore(context, token !== undefined ? "create" : "update", async (store) => {
+  await withStore(context, "update", async (store) => {
     const request =
       tokenRequest !== undefined
         ? tokenRequest
@@ -75,8 +75,9 @@ async function revokePicked(context: Context, output: Output, reason: string | n
  */
 async function revokeUser(context: Context, output: Output, userId: string, reason: string | null, yes: boolean): Promise<void> {
   if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  assertStoreAvailable(context, "update");
   await confirmDestructive(`revoke every session and token of user ${JSON.stringify(userId)}`, { yes });
-  await withStore(context, "create", async (store) => {
+  await withStore(context, "update", async (store) => {
     const result = await store.revokeUser(userId, reason);
     const sessions = `${result.sessionsDeleted} session${result.sessionsDeleted === 1 ? "" : "s"} deleted`;
     output.result(

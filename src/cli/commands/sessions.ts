@@ -49,7 +49,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   const metadata = parseMetadata(options.metadata ?? []);
   const sessionId = newSessionId();
 
-  const session = await withStore(context, "create", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
+  const session = await withStore(context, "mint", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
   output.result(session.sessionId, {
     session_id: session.sessionId,
     handle: handleFor(session.sessionId),

@@ -8,7 +8,11 @@ import { parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import {
+  defaultRolesSetting,
   defaultSecretPath,
+  loadedSettings,
+  sessionTtlSetting,
+  widgetTtlSetting,
   expandHome,
   generateSecret,
   storeSetting,
@@ -56,11 +60,6 @@ export async function init(context: Context, output: Output, options: InitOption
   }
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
-  const secretCreated = ensureSecretFile(plan);
-  // Tested live: a store that cannot be opened (or created) stops init before anything is written.
-  await withStore({ ...context, options: { ...context.options, store: plan.store } }, "create", async (store) => {
-    await store.listRoles();
-  });
   const config: ConfigFile = {
     store: plan.store,
     secretFile: plan.secretFile,
@@ -68,29 +67,73 @@ export async function init(context: Context, output: Output, options: InitOption
     ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
   };
+  const effective = settingsAfter(context, config);
+  const secretCreated = ensureSecretFile(plan);
+  // Tested live: a store that cannot be opened (or created) stops init before anything is written.
+  await withStore({ ...context, options: { ...context.options, store: plan.store } }, "create", async (store) => {
+    await store.listRoles();
+  });
   writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true);
-  const pywryEnv = pywryEnvironment(location);
+  const pywryEnv = { ...pywryEnvironment(location), ...pywrySettingsEnvironment(effective) };
   output.result(
     [
       `wrote ${configPath}`,
       `store   ${describeStore(location)} (reachable)`,
       `secret  ${plan.secretFile}${secretCreated ? " (created now, mode 0600)" : ""}`,
       "",
-      "Give your pywry app the same secret and store:",
+      "Give your pywry app the same settings:",
       "",
       "  from pathlib import Path",
       "  from pywry.state.auth import AuthConfig",
-      `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip())`,
+      `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip(), session_ttl=${effective.sessionTtl})`,
+      `  # widget tokens: generate_widget_token(widget_id, config.token_secret, ttl=${effective.widgetTtl})`,
       "",
       ...Object.entries(pywryEnv).map(([name, value]) => `  ${name}=${value}`),
+      ...(effective.sessionTtl < PYWRY_MIN_SESSION_TTL
+        ? [`  # PYWRY_DEPLOY__SESSION_TTL is left out: pywry requires at least ${PYWRY_MIN_SESSION_TTL} seconds there`]
+        : []),
     ],
     {
       config_file: configPath,
       config,
       secret_created: secretCreated,
+      pywry_auth_config: { enabled: true, session_ttl: effective.sessionTtl },
+      pywry_widget_token_ttl: effective.widgetTtl,
       pywry_env: pywryEnv,
     },
   );
+}
+
+/** pywry's DeploySettings.session_ttl has ge=60. */
+const PYWRY_MIN_SESSION_TTL = 60;
+
+interface Effective {
+  sessionTtl: number;
+  widgetTtl: number;
+  defaultRoles: string[];
+}
+
+/**
+ * The settings pywry-auth will use once the new config file is written (the environment still
+ * wins over it): what the pywry side must be given to agree. The old file is left out.
+ */
+function settingsAfter(context: Context, config: ConfigFile): Effective {
+  const loaded = loadedSettings(context);
+  const after: Context = { ...context, settings: { ...loaded, config, problems: loaded.problems.filter((problem) => problem.kind !== "config") } };
+  return {
+    sessionTtl: sessionTtlSetting(after).value,
+    widgetTtl: widgetTtlSetting(after).value,
+    defaultRoles: defaultRolesSetting(after).value,
+  };
+}
+
+/** The pywry variables for pywry-auth's other settings: session lifetime and default roles. */
+function pywrySettingsEnvironment(effective: Effective): Record<string, string> {
+  return {
+    ...(effective.sessionTtl >= PYWRY_MIN_SESSION_TTL ? { PYWRY_DEPLOY__SESSION_TTL: String(effective.sessionTtl) } : {}),
+    // pywry splits this variable on commas (it reads no JSON there).
+    PYWRY_DEPLOY__DEFAULT_ROLES: effective.defaultRoles.join(","),
+  };
 }
 
 function planFromFlags(context: Context, options: InitOptions): Plan {

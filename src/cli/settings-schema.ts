@@ -340,7 +340,7 @@ function readConfig(env: NodeJS.ProcessEnv, problems: SettingProblem[]): { confi
     problems.push({
       setting: "config_file",
       kind: "config",
-      source: `${source} key ${key}`,
+      source: `${source} key ${looksLikeCredential(key) ? "(not shown: it looks like a token or secret)" : key}`,
       message: `unknown key: ${hint ? `did you mean ${hint}?` : `the keys are ${CONFIG_KEYS.join(", ")}`}`,
     });
   }

@@ -14,6 +14,7 @@
  * parser (@arcjet/duration) needs Node 22. The grammar is small and the tests pin it down.
  */
 import { InvalidInputError } from "./errors.js";
+import { looksLikeCredential } from "./redact.js";
 
 const EPOCH_SECONDS = /^-?\d+(\.\d+)?$/;
 
@@ -47,6 +48,8 @@ export function parseDuration(text: string, name?: string): number {
 /** The same as parseDuration, for callers that report problems themselves: seconds, or why not. */
 export function readDuration(text: string): number | string {
   const trimmed = text.trim();
+  // A token or secret pasted here by mistake must not be echoed (nor any part of it).
+  if (looksLikeCredential(trimmed)) return `invalid duration (not shown: it looks like a token or secret): ${DURATION_HELP}`;
   const shown = JSON.stringify(text);
   if (trimmed === "") return `empty duration: ${DURATION_HELP}`;
   if (trimmed.startsWith("-")) return `invalid duration ${shown}: a duration cannot be negative`;

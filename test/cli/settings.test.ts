@@ -129,6 +129,25 @@ describe("settings from the environment", () => {
   });
 });
 
+describe("a credential pasted into a setting is never echoed", () => {
+  test("in a duration from a flag, the environment or the config file, or as a config key", async (t) => {
+    const sb = sandboxFor(t);
+    const pasted = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978";
+    const runs = [
+      await sb.run(["token", "create", "--user", "a", "--no-session", "--ttl", pasted], { env: { PYWRY_AUTH_SECRET: SECRET } }),
+      await sb.run(["token", "create", "--user", "a", "--no-session"], { env: { PYWRY_AUTH_SECRET: SECRET, PYWRY_AUTH_SESSION_TTL: pasted } }),
+      await sb.run(["config", "show"], { env: { PYWRY_AUTH_WIDGET_TTL: pasted } }),
+    ];
+    writeConfig(sb, { widgetTtl: pasted, [pasted]: 1 });
+    runs.push(await sb.run(["--json", "config", "show"]));
+    for (const result of runs) {
+      assert.notEqual(result.code, 0);
+      assert.equal(`${result.stdout}${result.stderr}`.includes(pasted.slice(8, 24)), false, `${result.stdout}${result.stderr}`);
+      assert.match(`${result.stdout}${result.stderr}`, /not shown: it looks like a token or secret/);
+    }
+  });
+});
+
 describe("settings from flags", () => {
   test("an empty --redis-prefix, --store or --secret-file is exit 2 naming the flag", async (t) => {
     const sb = sandboxFor(t);

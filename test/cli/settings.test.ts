@@ -5,9 +5,12 @@
  * and `doctor` list invalid settings instead of hiding them.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, assertExit, assertJsonError, okJson, parseStdout, sandboxFor, sessionRows, type Sandbox } from "../helpers/cli.js";
+import { binPath, fixturesDir } from "../helpers/paths.js";
 
 const SECRET = "settings-secret-0123456789abcdef0123";
 
@@ -210,5 +213,33 @@ describe("init replaces a broken config file", () => {
     writeConfig(sb, { stor: "x", sessionTtl: 0 });
     assertExit(await sb.run(["init", "--yes", "--force", "--store", sb.path("pywry.db")]), 0);
     assertExit(await sb.run(["config", "show"]), 0);
+  });
+
+  test("the wizard works over a config file whose store is invalid, suggesting pywry's default", (t) => {
+    const sb = sandboxFor(t);
+    writeConfig(sb, { store: "mysql://x" });
+    const request = {
+      argv: [process.execPath, binPath, "init"],
+      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: sb.home, TERM: "xterm" },
+      steps: [
+        { expect: "Replace it\\?", send: "y\r" },
+        { expect: "Where are the sessions kept\\?", send: "\r" },
+        { expect: "SQLite file", send: "\r" },
+        { expect: "Signing secret", send: "\r" },
+        { expect: "Default session lifetime", send: "\r" },
+        { expect: "Default widget-token lifetime", send: "\r" },
+        { expect: "Default roles for new sessions", send: "\r" },
+      ],
+      timeout: 20,
+    };
+    const result = JSON.parse(execFileSync("python3", [join(fixturesDir, "pty_drive.py")], { input: JSON.stringify(request), encoding: "utf8" })) as {
+      code: number;
+      output: string;
+      missed: string | null;
+    };
+    assert.equal(result.missed, null, result.output);
+    assert.equal(result.code, 0, result.output);
+    const config = JSON.parse(readFileSync(sb.path(".config", "pywry-auth", "config.json"), "utf8")) as Record<string, unknown>;
+    assert.equal(config["store"], sb.defaultStore);
   });
 });

@@ -4,6 +4,8 @@
  * flags for CI.
  */
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
@@ -58,6 +60,9 @@ export async function init(context: Context, output: Output, options: InitOption
   if (existsSync(configPath) && !options.force && !(interactive && (await confirmOverwrite(configPath)))) {
     throw new InvalidInputError(`${configPath} already exists; pass --force to replace it`, "ERR_USAGE");
   }
+  // The file is being replaced: what is wrong in it no longer matters (its valid values still do).
+  const loaded = loadedSettings(context);
+  context.settings = { ...loaded, problems: loaded.problems.filter((problem) => problem.kind !== "config") };
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
   const config: ConfigFile = {
@@ -118,8 +123,7 @@ interface Effective {
  * wins over it): what the pywry side must be given to agree. The old file is left out.
  */
 function settingsAfter(context: Context, config: ConfigFile): Effective {
-  const loaded = loadedSettings(context);
-  const after: Context = { ...context, settings: { ...loaded, config, problems: loaded.problems.filter((problem) => problem.kind !== "config") } };
+  const after: Context = { ...context, settings: { ...loadedSettings(context), config } };
   return {
     sessionTtl: sessionTtlSetting(after).value,
     widgetTtl: widgetTtlSetting(after).value,
@@ -148,7 +152,7 @@ function planFromFlags(context: Context, options: InitOptions): Plan {
 
 async function askPlan(context: Context): Promise<Plan> {
   const { input, password, select } = await import("@inquirer/prompts");
-  const current = storeSetting(context).value;
+  const current = currentStore(context);
   const kind = await select({
     message: "Where are the sessions kept?",
     choices: [
@@ -161,7 +165,7 @@ async function askPlan(context: Context): Promise<Plan> {
     kind === "sqlite"
       ? await input({
           message: "SQLite file",
-          default: current.kind === "sqlite" ? current.path : describeSpec(storeSetting(context).value),
+          default: current.kind === "sqlite" ? current.path : pywryDefaultStore(context),
           validate: (value) => storeSpecProblem(value) ?? true,
         })
       : await input({
@@ -196,6 +200,22 @@ async function askPlan(context: Context): Promise<Plan> {
     widgetTtl,
     defaultRoles,
   };
+}
+
+/**
+ * The store configured now, as the wizard's suggestion; pywry's default when the setting is
+ * invalid (the wizard is how it gets replaced).
+ */
+function currentStore(context: Context): StoreLocation {
+  try {
+    return storeSetting(context).value;
+  } catch {
+    return { kind: "sqlite", path: pywryDefaultStore(context) };
+  }
+}
+
+function pywryDefaultStore(context: Context): string {
+  return join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db");
 }
 
 async function confirmOverwrite(path: string): Promise<boolean> {

@@ -188,11 +188,12 @@ describe("config show and doctor list invalid settings", () => {
 
   test("doctor reports each invalid setting as a failure and still checks the rest", async (t) => {
     const sb = sandboxFor(t);
-    const path = writeConfig(sb, { sessionTtl: "1h", widgetTtl: -5 });
+    const path = writeConfig(sb, { sessionTtl: 0, widgetTtl: -5 });
     const result = await sb.run(["--json", "doctor"], { env: { PYWRY_AUTH_SECRET: SECRET, PYWRY_DEPLOY__STATE_BACKEND: "mongo" } });
     assertExit(result, 1);
     const { findings } = parseStdout<{ findings: Array<{ check: string; status: string; message: string }> }>(result);
     const failed = findings.filter((finding) => finding.status === "fail").map((finding) => `${finding.check}: ${finding.message}`);
+    assert.ok(failed.some((line) => line.startsWith(`setting: config ${path} key sessionTtl: invalid duration 0`)), failed.join("\n"));
     assert.ok(failed.some((line) => line.startsWith(`setting: config ${path} key widgetTtl: invalid duration -5`)), failed.join("\n"));
     assert.ok(failed.some((line) => line.startsWith("setting: env PYWRY_DEPLOY__STATE_BACKEND")), failed.join("\n"));
     assert.ok(failed.some((line) => line.startsWith("store: not checked")), failed.join("\n"));

@@ -7,6 +7,9 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 
+// The config file's shape lives with its schema; this name stays for the code that imports it from here.
+export type { ConfigFile } from "./settings-schema.js";
+
 export interface Setting<T> {
   value: T;
   /** e.g. "--store", "env PYWRY_AUTH_STORE", "config ~/.config/pywry-auth/config.json", "default". */

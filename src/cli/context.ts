@@ -4,24 +4,17 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, relative, resolve } from "node:path";
-import { InvalidInputError, SecretError, StoreError, isPywryAuthError } from "../core/errors.js";
+import { dirname, join, relative, resolve } from "node:path";
+import { ConfigError, InvalidInputError, SecretError, StoreError, isPywryAuthError } from "../core/errors.js";
 import { checkFileOwner, modeNote, readSmallPrivateFile, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "../files.js";
 import type { AuthStore } from "../store/types.js";
 import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
+import { pythonStrip } from "../core/pystr.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
-import {
-  configDir,
-  configOrigin,
-  envList,
-  envNumber,
-  pick,
-  readConfigFile,
-  type ConfigFile,
-  type Setting,
-} from "./settings.js";
+import { configDir, configOrigin, pick, type Setting } from "./settings.js";
+import { firstProblem, loadSettings, problemError, type LoadedSettings, type SettingName } from "./settings-schema.js";
 
 export interface GlobalOptions {
   secretFile?: string;
@@ -29,6 +22,8 @@ export interface GlobalOptions {
   /** Create a missing SQLite store unencrypted even when a key is configured (migrate --to-plain). */
   createPlain?: boolean;
   store?: string;
+  /** Create the session store when it is missing. */
+  create?: boolean;
   redisPrefix?: string;
   json?: boolean;
   field?: string;
@@ -46,16 +41,39 @@ export interface Context {
   env: NodeJS.ProcessEnv;
   /** Messages for the operator (stderr). */
   notice: (message: string) => void;
-  /** The config file, read on first use. */
-  config?: ConfigFile;
+  /** Every setting from every source, read and checked on first use (settings-schema.ts). */
+  settings?: LoadedSettings;
+  /**
+   * Whether a command runs despite invalid settings (`config show`, `doctor`, which list them):
+   * then only a setting that is itself invalid fails, where it is used.
+   */
+  tolerateInvalidSettings?: boolean;
 }
 
 /** Where the signing secret comes from; "none" when nothing is configured yet. */
 export type SecretSource = { kind: "file"; path: string } | { kind: "env"; name: string } | { kind: "none"; path: string };
 
-function configOf(context: Context): ConfigFile {
-  context.config ??= readConfigFile(context.env);
-  return context.config;
+/**
+ * The settings, checked: any invalid one (any, not only `setting`: a mistake anywhere is reported
+ * before anything is done) is an error naming its source and key.
+ */
+export function settingsFor(context: Context, setting: SettingName): LoadedSettings {
+  const settings = loadedSettings(context);
+  const { problems } = settings;
+  const relevant = context.tolerateInvalidSettings ? problems.filter((problem) => problem.setting === setting) : problems;
+  const first = firstProblem(relevant);
+  if (first) throw problemError(first, relevant.length - 1);
+  return settings;
+}
+
+/** Every setting as read, with the invalid ones listed rather than thrown (for `config show` and `doctor`). */
+export function loadedSettings(context: Context): LoadedSettings {
+  context.settings ??= loadSettings(context.env, {
+    store: context.options.store,
+    secretFile: context.options.secretFile,
+    redisPrefix: context.options.redisPrefix,
+  });
+  return context.settings;
 }
 
 export const SECRET_BYTES = 32;
@@ -73,24 +91,30 @@ const PYWRY_REDIS_DEFAULT = "redis://localhost:6379/0";
 /** The store setting with its origin (see settings.ts for the order). */
 export function storeSetting(context: Context): Setting<StoreLocation> {
   const { env } = context;
-  if (context.options.store === "") throw new InvalidInputError("--store needs a path or a redis:// URL", "ERR_USAGE");
+  const settings = settingsFor(context, "store");
   const chosen = pick<string>(
     [
       [context.options.store, "--store"],
-      [env["PYWRY_AUTH_STORE"], "env PYWRY_AUTH_STORE"],
-      [configOf(context).store, configOrigin(env)],
+      [settings.env.PYWRY_AUTH_STORE, "env PYWRY_AUTH_STORE"],
+      [settings.config.store, configOrigin(env)],
     ],
     { value: "", origin: "" },
   );
   if (chosen.value) return { value: locationOf(context, chosen.value), origin: chosen.origin };
-  if (env["PYWRY_DEPLOY__STATE_BACKEND"]?.trim().toLowerCase() === "redis") {
-    const url = env["PYWRY_DEPLOY__REDIS_URL"];
+  const backend = settings.env.PYWRY_DEPLOY__STATE_BACKEND;
+  if (backend === "memory") {
+    throw new ConfigError(
+      "env PYWRY_DEPLOY__STATE_BACKEND=memory: pywry keeps those sessions inside its own process, where pywry-auth cannot reach them; pass --store or set PYWRY_AUTH_STORE",
+    );
+  }
+  if (backend === "redis") {
+    const url = settings.env.PYWRY_DEPLOY__REDIS_URL;
     return {
       value: redisLocation(context, url || PYWRY_REDIS_DEFAULT),
       origin: url ? "env PYWRY_DEPLOY__REDIS_URL" : "env PYWRY_DEPLOY__STATE_BACKEND (pywry's default URL)",
     };
   }
-  const path = env["PYWRY_DEPLOY__SQLITE_PATH"];
+  const path = settings.env.PYWRY_DEPLOY__SQLITE_PATH;
   if (path) return { value: { kind: "sqlite", path: expandHome(path, env) }, origin: "env PYWRY_DEPLOY__SQLITE_PATH" };
   return { value: { kind: "sqlite", path: join(env["HOME"] || homedir(), ".config", "pywry", "pywry.db") }, origin: "default (pywry's)" };
 }
@@ -114,12 +138,13 @@ function redisLocation(context: Context, url: string): StoreLocation {
 
 export function redisPrefixSetting(context: Context): Setting<string> {
   const { env } = context;
+  const settings = settingsFor(context, "redis_prefix");
   return pick(
     [
       [context.options.redisPrefix, "--redis-prefix"],
-      [env["PYWRY_AUTH_REDIS_PREFIX"], "env PYWRY_AUTH_REDIS_PREFIX"],
-      [configOf(context).redisPrefix, configOrigin(env)],
-      [env["PYWRY_DEPLOY__REDIS_PREFIX"], "env PYWRY_DEPLOY__REDIS_PREFIX"],
+      [settings.env.PYWRY_AUTH_REDIS_PREFIX, "env PYWRY_AUTH_REDIS_PREFIX"],
+      [settings.config.redisPrefix, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__REDIS_PREFIX, "env PYWRY_DEPLOY__REDIS_PREFIX"],
     ],
     { value: "pywry", origin: "default (pywry's)" },
   );
@@ -128,11 +153,12 @@ export function redisPrefixSetting(context: Context): Setting<string> {
 /** How long `token create` and `session create` make things live when no --ttl is given. */
 export function sessionTtlSetting(context: Context): Setting<number> {
   const { env } = context;
+  const settings = settingsFor(context, "session_ttl");
   return pick(
     [
-      [envNumber(env, "PYWRY_AUTH_SESSION_TTL"), "env PYWRY_AUTH_SESSION_TTL"],
-      [configOf(context).sessionTtl, configOrigin(env)],
-      [envNumber(env, "PYWRY_DEPLOY__SESSION_TTL"), "env PYWRY_DEPLOY__SESSION_TTL"],
+      [settings.env.PYWRY_AUTH_SESSION_TTL, "env PYWRY_AUTH_SESSION_TTL"],
+      [settings.config.sessionTtl, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__SESSION_TTL, "env PYWRY_DEPLOY__SESSION_TTL"],
     ],
     { value: AUTH_CONFIG_DEFAULTS.sessionTtl, origin: "default (pywry's session_ttl)" },
   );
@@ -140,10 +166,11 @@ export function sessionTtlSetting(context: Context): Setting<number> {
 
 export function widgetTtlSetting(context: Context): Setting<number> {
   const { env } = context;
+  const settings = settingsFor(context, "widget_ttl");
   return pick(
     [
-      [envNumber(env, "PYWRY_AUTH_WIDGET_TTL"), "env PYWRY_AUTH_WIDGET_TTL"],
-      [configOf(context).widgetTtl, configOrigin(env)],
+      [settings.env.PYWRY_AUTH_WIDGET_TTL, "env PYWRY_AUTH_WIDGET_TTL"],
+      [settings.config.widgetTtl, configOrigin(env)],
     ],
     { value: DEFAULT_WIDGET_TTL, origin: "default (pywry's generate_widget_token)" },
   );
@@ -152,11 +179,12 @@ export function widgetTtlSetting(context: Context): Setting<number> {
 /** Roles for new sessions when --roles is not given (pywry's DEFAULT_ROLES). */
 export function defaultRolesSetting(context: Context): Setting<string[]> {
   const { env } = context;
+  const settings = settingsFor(context, "default_roles");
   return pick(
     [
-      [envList(env, "PYWRY_AUTH_DEFAULT_ROLES"), "env PYWRY_AUTH_DEFAULT_ROLES"],
-      [configOf(context).defaultRoles, configOrigin(env)],
-      [envList(env, "PYWRY_DEPLOY__DEFAULT_ROLES"), "env PYWRY_DEPLOY__DEFAULT_ROLES"],
+      [settings.env.PYWRY_AUTH_DEFAULT_ROLES, "env PYWRY_AUTH_DEFAULT_ROLES"],
+      [settings.config.defaultRoles, configOrigin(env)],
+      [settings.env.PYWRY_DEPLOY__DEFAULT_ROLES, "env PYWRY_DEPLOY__DEFAULT_ROLES"],
     ],
     { value: [...DEFAULT_ROLES], origin: "default (pywry's)" },
   );
@@ -165,14 +193,13 @@ export function defaultRolesSetting(context: Context): Setting<string[]> {
 /** Where the secret comes from, without reading it. */
 export function secretSetting(context: Context): Setting<SecretSource> {
   const { env } = context;
+  const settings = settingsFor(context, "secret");
   const flagFile = context.options.secretFile;
-  if (flagFile === "") throw new InvalidInputError("--secret-file needs a path", "ERR_USAGE");
   if (flagFile) return { value: { kind: "file", path: expandHome(flagFile, env) }, origin: "--secret-file" };
   if (env["PYWRY_AUTH_SECRET"] !== undefined) return { value: { kind: "env", name: "PYWRY_AUTH_SECRET" }, origin: "env PYWRY_AUTH_SECRET" };
-  if (env["PYWRY_AUTH_SECRET_FILE"]) {
-    return { value: { kind: "file", path: expandHome(env["PYWRY_AUTH_SECRET_FILE"], env) }, origin: "env PYWRY_AUTH_SECRET_FILE" };
-  }
-  const fromConfig = configOf(context).secretFile;
+  const fileFromEnv = settings.env.PYWRY_AUTH_SECRET_FILE;
+  if (fileFromEnv) return { value: { kind: "file", path: expandHome(fileFromEnv, env) }, origin: "env PYWRY_AUTH_SECRET_FILE" };
+  const fromConfig = settings.config.secretFile;
   if (fromConfig) return { value: { kind: "file", path: expandHome(fromConfig, env) }, origin: configOrigin(env) };
   const path = defaultSecretPath(env);
   return existsSync(path)
@@ -185,30 +212,61 @@ export function describeStore(location: StoreLocation): string {
   return location.kind === "sqlite" ? location.path : redactUrl(location.url);
 }
 
-/** Whether there is a store to consult. A Redis server is asked; only a missing file is "none". */
+/**
+ * Whether there is a store to consult (a Redis server is asked). Only pywry's default location may
+ * be missing (tokens are then checked without one); a store that was named and is missing is an
+ * error, or a mistyped --store would silently skip the revocation check.
+ */
 export function storeExists(context: Context): boolean {
-  const location = storeLocation(context);
-  return location.kind === "redis" || existsSync(location.path);
+  const { value: location, origin } = storeSetting(context);
+  if (location.kind === "redis" || existsSync(location.path)) return true;
+  if (origin.startsWith("default")) return false;
+  throw missingStore(location.path, origin, "read");
 }
 
 /**
  * How a command uses the store. "read" needs an existing store and changes nothing (not even the
- * schema); "update" needs an existing store and may write; "create" may also create it (mode 0600).
+ * schema); "update" needs an existing store and may write; "mint" may also create a missing
+ * SQLite store at the configured location, but not at one named by --store (a typo there must
+ * not make a new database); "create" may create it anywhere (init, migrate into a new target).
+ * --create lets any command that writes create the store. Creating one is said on stderr.
  */
-export type StoreAccess = "read" | "update" | "create";
+export type StoreAccess = "read" | "update" | "mint" | "create";
 
 /** Opens the store (loading its driver only now), runs `work`, and always closes it. */
 export async function withStore<T>(context: Context, access: StoreAccess, work: (store: AuthStore) => Promise<T>): Promise<T> {
-  const location = storeLocation(context);
+  const { value: location, origin } = storeSetting(context);
+  const missing = location.kind === "sqlite" && !existsSync(location.path);
+  const create = mayCreateStore(context, access, origin);
+  if (missing && !create) throw missingStore(location.path, origin, access);
   if (location.kind === "sqlite") checkStoreFile(location.path);
-  const store = await openStore(context, location, access);
+  const store = await openStore(context, location, create ? "create" : access === "mint" ? "update" : access);
+  if (missing) context.notice(`created a new session store at ${location.path} (mode 0600)`);
   // Commands that add to the store (mint, create, revoke, import) say when others can read it.
-  if (location.kind === "sqlite" && access === "create") warnIfStoreShared(location.path, context);
+  if (location.kind === "sqlite" && (access === "create" || access === "mint")) warnIfStoreShared(location.path, context);
   try {
     return await work(store);
   } finally {
     await store.close();
   }
+}
+
+/** Fails as withStore would when the store is missing and may not be created (to check before asking anything). */
+export function assertStoreAvailable(context: Context, access: StoreAccess): void {
+  const { value: location, origin } = storeSetting(context);
+  if (location.kind === "sqlite" && !existsSync(location.path) && !mayCreateStore(context, access, origin)) throw missingStore(location.path, origin, access);
+}
+
+function mayCreateStore(context: Context, access: StoreAccess, origin: string): boolean {
+  if (access === "read") return false;
+  if (access === "create" || context.options.create === true) return true;
+  return access === "mint" && origin !== "--store";
+}
+
+/** A missing store: exit 3, naming the path, where it was configured, and how to create one. */
+function missingStore(path: string, origin: string, access: StoreAccess): StoreError {
+  const how = access === "read" ? "run `pywry-auth init` to set one up" : "run `pywry-auth init` to set one up, or repeat with --create to create it";
+  return new StoreError(`no session store at ${path} (from ${origin}): ${how}`);
 }
 
 async function openStore(context: Context, location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
@@ -271,7 +329,7 @@ export async function sqliteKeyStatus(context: Context, path: string): Promise<S
 export function sqliteKeySources(context: Context): KeySourceOptions {
   const flag = context.options.sqliteKeyFile;
   if (flag === "") throw new InvalidInputError("--sqlite-key-file needs a path", "ERR_USAGE");
-  const fromConfig = configOf(context).sqliteKeyFile;
+  const fromConfig = loadedSettings(context).config.sqliteKeyFile;
   return {
     env: context.env,
     keyFile: flag ? { path: expandHome(flag, context.env), origin: "--sqlite-key-file" } : undefined,
@@ -308,8 +366,8 @@ export async function checkingSecrets(context: Context): Promise<Secrets> {
   if (found || !process.stdin.isTTY || !process.stdout.isTTY) return found ?? configuredSecrets(context);
   const { password } = await import("@inquirer/prompts");
   const typed = await password({ message: "No signing secret is configured. Type it (hidden):" });
-  if (typed.trim() === "") return configuredSecrets(context);
-  return { all: [typed, ...splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"])], source: "the prompt" };
+  if (pythonStrip(typed) === "") return configuredSecrets(context);
+  return { all: [secretText(typed, "the secret typed"), ...splitList(context.env["PYWRY_AUTH_PREVIOUS_SECRETS"])], source: "the prompt" };
 }
 
 /** Like configuredSecrets, but on first use creates a new secret in the default location. */
@@ -343,9 +401,7 @@ function findSecret(context: Context): Secrets | null {
   const source = secretSetting(context).value;
   if (source.kind === "none") return null;
   if (source.kind === "env") {
-    const value = context.env[source.name] ?? "";
-    if (value.trim() === "") throw new SecretError(`${source.name} is set but empty`, "ERR_SECRET");
-    return { all: [value, ...previous], source: source.name };
+    return { all: [secretText(context.env[source.name] ?? "", source.name), ...previous], source: source.name };
   }
   return { all: [readSecretFile(source.path, context), ...previous], source: source.path };
 }
@@ -381,9 +437,19 @@ function readSecretFile(path: string, context: Context): string {
     throw new SecretError(`cannot read secret file ${path}: ${reason}`, "ERR_SECRET");
   }
   warnIfShared(path, context);
-  // Files written by editors and `echo` end in a newline that is not part of the secret.
-  const secret = text.replace(/[\r\n]+$/, "");
-  if (secret.trim() === "") throw new SecretError(`secret file ${path} is empty`, "ERR_SECRET");
+  return secretText(text, `secret file ${path}`);
+}
+
+/**
+ * The secret in `text`, read exactly as the pywry side reads it (`.strip()`: every surrounding
+ * whitespace character Python knows, so "  S  \n", "S\r" and "S" sign alike). A line break
+ * inside is refused: Python's text files turn "\r\n" and "\r" into "\n", so the two sides would
+ * sign with different secrets.
+ */
+function secretText(text: string, where: string): string {
+  const secret = pythonStrip(text);
+  if (secret === "") throw new SecretError(`${where} is empty`, "ERR_SECRET");
+  if (/[\r\n]/.test(secret)) throw new SecretError(`${where} holds more than one line: a secret is one line`, "ERR_SECRET");
   return secret;
 }
 

@@ -139,6 +139,7 @@ export function buildProgram(only?: string): Command {
     .option("--store <path|url>", "session store: a SQLite file or redis://host:port/db (default: pywry's PYWRY_DEPLOY__* settings, then ~/.config/pywry/pywry.db)")
     .option("--sqlite-key-file <path>", "file holding the SQLCipher key of an encrypted pywry database (default: $PYWRY_SQLITE_KEY, then the config file, pywry's keyring entry, pywry's salt file)")
     .option("--redis-prefix <prefix>", "key prefix in Redis (default: $PYWRY_DEPLOY__REDIS_PREFIX, then pywry)")
+    .option("--create", "create the session store if it is missing (only init, migrate and the first mint at the configured location do without it)")
     .option("--json", "machine-readable JSON output")
     .option("--field <name>", "print only this field of the JSON output, raw (e.g. --field accessor)")
     .option("--no-color", "never colour the output")
@@ -581,7 +582,7 @@ const EXAMPLES: Record<string, string[]> = {
   "session delete": ["pywry-auth session delete 8da57535580c77fe"],
   "session refresh": ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],
   "session purge": ["pywry-auth session purge --dry-run", "pywry-auth session purge --yes"],
-  "session export": ["pywry-auth session export --out sessions.ndjson", "pywry-auth --store old.db session export | pywry-auth --store new.db session import"],
+  "session export": ["pywry-auth session export --out sessions.ndjson", "pywry-auth --store old.db session export | pywry-auth --store new.db --create session import"],
   "session import": ["pywry-auth session import sessions.ndjson", "pywry-auth session import --dry-run < sessions.ndjson"],
   "session grant": ["pywry-auth session grant 8da57535580c77fe widget:w1 read,write"],
   "session ungrant": ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],

@@ -36,7 +36,7 @@ import { pythonJson, readMetadata } from "../core/pyjson.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
-import { parseRedisUrl } from "./redis-url.js";
+import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
   AuditEntry,
@@ -205,6 +205,7 @@ export class RedisSessionStore extends AuthStoreBase {
       const reason = describeRedisError(seen.error ?? (error as Error));
       throw new StoreError(`cannot connect to Redis at ${target.shown}: ${reason}`, { cause: sanitise(error) });
     }
+    await selectDatabase(client, target, connectTimeout + 1000);
     const store = new RedisSessionStore(client, target.shown, options);
     store.failFast = !options.reconnect;
     await store.checkSchema();
@@ -1146,6 +1147,40 @@ function globEscape(text: string): string {
 }
 
 /** The driver's message, made readable; it never includes the password (the URL is not in it). */
+/**
+ * Selects the URL's database, failing when the server has no such database: the driver's own
+ * SELECT on connect only reports an error event and leaves the connection on database 0, where a
+ * store would silently read and write another application's keys.
+ */
+async function selectDatabase(client: Redis, target: RedisTarget, deadlineMs: number): Promise<void> {
+  try {
+    await withDeadline(client.select(target.db), deadlineMs, "timed out");
+  } catch (error) {
+    const reason = describeRedisError(error as Error);
+    if (!/DB index is out of range|invalid DB index/i.test(reason)) {
+      hardDisconnect(client);
+      throw new StoreError(`cannot select database ${target.db} on Redis at ${target.shown}: ${reason}`, { cause: sanitise(error) });
+    }
+    const count = await databaseCount(client);
+    hardDisconnect(client);
+    const has = count === null ? "" : ` (it has ${count}: 0 to ${count - 1})`;
+    throw new StoreError(`Redis at ${target.shown} has no database ${target.db}${has}: check the number after the port in the URL`, {
+      cause: sanitise(error),
+    });
+  }
+}
+
+/** The server's `databases` setting, or null when CONFIG is not allowed (managed services). */
+async function databaseCount(client: Redis): Promise<number | null> {
+  try {
+    const reply = (await withDeadline(client.config("GET", "databases"), 1000, "timed out")) as unknown;
+    const value = Array.isArray(reply) ? Number(reply[1]) : Number.NaN;
+    return Number.isInteger(value) && value > 0 ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 function describeRedisError(error: Error | null | undefined): string {
   const message = error?.message ?? String(error);
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

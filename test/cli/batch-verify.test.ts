@@ -111,7 +111,7 @@ describe("verify --stdin", () => {
     const sb = sandboxFor(t);
     const store = sb.path("pywry.db");
     const mint = async (user: string): Promise<string> => {
-      const created = await sb.run(["--store", store, "token", "create", "--user", user], { env });
+      const created = await sb.run(["--store", store, "--create", "token", "create", "--user", user], { env });
       assertExit(created, 0);
       return created.stdout.trim();
     };

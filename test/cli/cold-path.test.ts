@@ -44,7 +44,7 @@ describe("cold paths", () => {
   test("the load log does see a store driver when a command needs one (the check above can fail)", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("pywry.db");
-    const created = await sb.run(["--store", store, "session", "create", "--user", "alice", "--json"], { env: { PYWRY_AUTH_SECRET: SECRET } });
+    const created = await sb.run(["--store", store, "--create", "session", "create", "--user", "alice", "--json"], { env: { PYWRY_AUTH_SECRET: SECRET } });
     assertExit(created, 0);
     const loaded = await modulesLoadedBy(sb, ["--store", store, "session", "list"]);
     assert.deepEqual(heavyIn(loaded), ["better-sqlite3-multiple-ciphers", "cli-table3"], show({ code: 0, signal: null, stdout: loaded.join("\n"), stderr: "" }));

@@ -89,7 +89,10 @@ describe("config show", () => {
     const dir = sb.path(".config", "pywry-auth");
     execFileSync("mkdir", ["-p", dir]);
     writeFileSync(join(dir, "config.json"), "{ not json");
-    assertCliError(await sb.run(["config", "show"]), 3, /config file/);
+    assertCliError(await sb.run(["token", "create", "--user", "alice", "--no-session"]), 3, /config .*config\.json: cannot be read/);
+    const shown = await sb.run(["config", "show"]);
+    assertExit(shown, 3);
+    assert.match(shown.stdout, /config_file +invalid: cannot be read/, "config show lists it rather than hiding it");
   });
 });
 
@@ -313,7 +316,7 @@ describe("migrate into an existing store", () => {
     const sb = sandboxFor(t);
     const source = sb.copyPywryFixture("source.db");
     const existing = sb.path("existing.db");
-    assertExit(await sb.run(["--store", existing, "session", "create", "--user", "zed"]), 0);
+    assertExit(await sb.run(["--store", existing, "--create", "session", "create", "--user", "zed"]), 0);
     const refused = await sb.run(["migrate", "--from", source, "--to", existing], { timeoutMs: 10_000 });
     assertCliError(refused, 2, /--yes/);
     assert.equal(withDb(existing, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get()), 1);

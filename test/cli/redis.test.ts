@@ -20,6 +20,7 @@ import {
   type Sandbox,
 } from "../helpers/cli.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
+import { SqliteSessionStore } from "../../src/store/sqlite.js";
 
 const SECRET = "redis-cli-test-secret-0123456789abcdef";
 const server: Promise<RedisServer> = startRedis();
@@ -172,6 +173,8 @@ describe("the CLI on Redis behaves as on SQLite", () => {
       viewer: '["read"]',
       anonymous: "[]",
     });
+    // The SQLite store exists beforehand, as the Redis server does (a mint with --store does not create one).
+    await SqliteSessionStore.open(sqlite).close();
     const onSqlite = await walkThrough(cli(sandbox, sqlite), sqlite);
     const onRedis = await walkThrough(cli(sandbox, url, prefix), `${url} (prefix ${prefix})`);
     assert.equal(onRedis.length, onSqlite.length);
@@ -355,6 +358,26 @@ describe("choosing the Redis store", () => {
       const result = await right(args);
       assert.equal(`${result.stdout}${result.stderr}`.includes("s3cret-pass"), false, `${args.join(" ")} shows the password\n${show(result)}`);
     }
+  });
+
+  test("a database the server does not have (/99 of 16) is exit 3, and doctor reports it: never a silent db 0", async (t) => {
+    const sandbox = sandboxFor(t);
+    const url = `redis://127.0.0.1:${redis.port}/99`;
+    const before = await raw.dbsize();
+    for (const args of [["session", "list"], ["session", "create", "--user", "mo"], ["token", "create", "--user", "mo"]]) {
+      assertCliError(
+        await sandbox.run(["--store", url, ...args], { env: { PYWRY_AUTH_SECRET: SECRET } }),
+        3,
+        /Redis at redis:\/\/127\.0\.0\.1:\d+\/99 has no database 99 \(it has 16: 0 to 15\)/,
+      );
+    }
+    assert.equal(await raw.dbsize(), before, "nothing was written to database 0");
+    const doctor = await sandbox.run(["--json", "--store", url, "doctor"], { env: { PYWRY_AUTH_SECRET: SECRET } });
+    assertExit(doctor, 1);
+    const { findings } = JSON.parse(doctor.stdout) as { findings: Array<{ check: string; status: string; message: string }> };
+    assert.ok(findings.some((finding) => finding.check === "store" && finding.status === "fail" && /no database 99/.test(finding.message)), doctor.stdout);
+    // The last database there is, is used.
+    assertExit(await sandbox.run(["--store", `redis://127.0.0.1:${redis.port}/15`, "session", "create", "--user", "mo"], { env: { PYWRY_AUTH_SECRET: SECRET } }), 0);
   });
 
   test("nothing listening: exit 3 at once with a clear message", async (t) => {

@@ -4,9 +4,10 @@ import { assertCliError, assertExit, handleOf, okJson, sandboxFor, withDb, type 
 
 const SECRET = "revocation-test-secret-0123456789abcdef";
 
+/** Runs against `store`, which each test starts without (--create lets its first command make it). */
 function cli(sandbox: Sandbox, store: string) {
   return (args: string[], input?: string) =>
-    sandbox.run(["--store", store, ...args], { env: { PYWRY_AUTH_SECRET: SECRET }, ...(input === undefined ? {} : { input }) });
+    sandbox.run(["--store", store, "--create", ...args], { env: { PYWRY_AUTH_SECRET: SECRET }, ...(input === undefined ? {} : { input }) });
 }
 
 async function mint(run: ReturnType<typeof cli>, user: string, ...extra: string[]): Promise<string> {

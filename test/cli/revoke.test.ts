@@ -153,7 +153,7 @@ describe("revoke", () => {
   test("the revocation is recorded with its reason and without the token", async (t) => {
     const sb = sandboxFor(t);
     const token = pywryToken("hank", nowSeconds(), null, SECRET);
-    okJson<Revoked>(await sb.run(["revoke", token, "--reason", "left the company", "--json"], withSecret));
+    okJson<Revoked>(await sb.run(["--create", "revoke", token, "--reason", "left the company", "--json"], withSecret));
     const rows = withDb(sb.defaultStore, (db) => db.prepare("SELECT * FROM pywry_auth_revocations").all()) as Array<Record<string, unknown>>;
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.["reason"], "left the company");

@@ -104,12 +104,13 @@ describe("session create", () => {
     }
   });
 
-  test("creates a missing store and prints only the new random session id, stored in pywry's format", async (t) => {
+  test("creates a missing store (asked with --create, and says so) and prints only the new random session id, stored in pywry's format", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("data", "pywry.db");
 
-    const first = await sb.run(["--store", store, "session", "create", "--user", "bob", "--roles", "editor"]);
+    const first = await sb.run(["--store", store, "--create", "session", "create", "--user", "bob", "--roles", "editor"]);
     assertExit(first, 0);
+    assert.match(first.stderr, /created a new session store at .*data\/pywry\.db/);
     const id = first.stdout.replace(/\n$/, "");
     assert.match(id, SESSION_ID, `stdout is the session id and nothing else\n${show(first)}`);
     assert.equal(first.stdout, `${id}\n`);
@@ -155,7 +156,7 @@ describe("session create", () => {
       [["--user", "grid:main"], /':'/],
       [["--user", ""], /user id/],
       [["--user", "bob", "--ttl", "1h", "--no-expiry"], /--no-expiry/],
-      [["--user", "bob", "--ttl", "soon"], /TTL/],
+      [["--user", "bob", "--ttl", "soon"], /--ttl: invalid duration/],
       [["--user", "bob", "--roles", "a b"], /role/],
       [["--user", "bob", "--metadata", "novalue"], /key=value/],
       [["--user", "bob", "--metadata", "=x"], /key=value/],
@@ -227,7 +228,7 @@ describe("session refresh", () => {
     assertCliError(await sb.run(["--store", store, "session", "refresh", handleOf("sess-old")]), 4, /expired/);
     assert.equal(sessionRows(store).get("sess-old")?.expires_at, ERIN_EXPIRY, "erin's session is unchanged");
     assertJsonError(await sb.run(["--store", store, "session", "refresh", "nobody", "--json"]), 4, "ERR_NOT_FOUND");
-    assertCliError(await sb.run(["--store", store, "session", "refresh", "sess-editor", "--ttl", "0"]), 2, /TTL/);
+    assertCliError(await sb.run(["--store", store, "session", "refresh", "sess-editor", "--ttl", "0"]), 2, /--ttl: .*longer than zero/);
 
     const missing = sb.path("nowhere.db");
     assertCliError(await sb.run(["--store", missing, "session", "refresh", "sess-editor"]), 3, /no session store/);

@@ -63,7 +63,7 @@ describe("session import and export", () => {
     assert.equal(rows.length, sessionRows(source).size, "every session, expired ones included");
     assert.match(exported.stderr, new RegExp(`exported ${rows.length} sessions`));
 
-    const imported = okJson<ImportSummary>(await sb.run(["--json", "--store", target, "session", "import", "-"], { input: exported.stdout }));
+    const imported = okJson<ImportSummary>(await sb.run(["--json", "--store", target, "--create", "session", "import", "-"], { input: exported.stdout }));
     assert.deepEqual({ ...imported, errors: imported.errors.length }, {
       lines: rows.length,
       batches: 1,
@@ -133,7 +133,7 @@ describe("session import and export", () => {
       row(6, { user_id: "" }),
       row(7),
     ]);
-    const result = await sb.run(["--json", "--store", store, "session", "import"], { input });
+    const result = await sb.run(["--json", "--store", store, "--create", "session", "import"], { input });
     assertExit(result, 1);
     const summary = JSON.parse(result.stdout) as ImportSummary;
     assert.equal(summary.added, 3);
@@ -147,7 +147,7 @@ describe("session import and export", () => {
     assert.match(result.stderr, /^line 2: not JSON/m);
     assert.deepEqual([...sessionRows(store).keys()].sort(), ["sess-1", "sess-3", "sess-7"]);
 
-    const human = await sb.run(["--store", sb.path("other.db"), "session", "import"], { input });
+    const human = await sb.run(["--store", sb.path("other.db"), "--create", "session", "import"], { input });
     assertExit(human, 1);
     assert.match(human.stdout, /imported 3 sessions \(3 new, 0 updated, 0 already there\) from 10 lines/);
     assert.match(human.stdout, /6 lines were rejected/);
@@ -159,7 +159,7 @@ describe("session import and export", () => {
     const file = sb.path("sessions.ndjson");
     writeFileSync(file, ndjson(Array.from({ length: 25 }, (_, index) => row(index))));
     // Create the store, then make the store itself fail on one row of the third batch.
-    assertExit(await sb.run(["--store", store, "session", "import", "--batch-size", "10"], { input: ndjson([row(100)]) }), 0);
+    assertExit(await sb.run(["--store", store, "--create", "session", "import", "--batch-size", "10"], { input: ndjson([row(100)]) }), 0);
     const db = new Database(store);
     db.exec("CREATE TRIGGER fail_on_23 BEFORE INSERT ON sessions WHEN NEW.session_id = 'sess-23' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;");
     db.close();
@@ -210,7 +210,7 @@ describe("session purge in batches", () => {
     const rows = Array.from({ length: 60 }, (_, index) =>
       row(index, { expires_at: index % 4 === 0 ? now - 100 - index : index % 4 === 1 ? null : now + 3600 }),
     );
-    assertExit(await sb.run(["--store", store, "session", "import"], { input: ndjson(rows) }), 0);
+    assertExit(await sb.run(["--store", store, "--create", "session", "import"], { input: ndjson(rows) }), 0);
     const purged = await sb.run(["--json", "--store", store, "session", "purge", "--yes"]);
     const body = okJson<{ purged: number; sessions: Array<{ handle: string; user_id: string }> }>(purged);
     assert.equal(body.purged, 15);

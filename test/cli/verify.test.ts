@@ -218,12 +218,11 @@ describe("verify", () => {
     assert.equal(offline.valid, true);
   });
 
-  test("stays cold: with --store pointing at a missing file it verifies and creates nothing", async (t) => {
+  test("with --store pointing at a missing file it is exit 3 (a typo must not skip the revocation check) and creates nothing", async (t) => {
     const sb = sandboxFor(t);
     const missing = sb.path("no-such-dir", "pywry.db");
     const token = pywryToken("alice", nowSeconds(), null, SECRET);
-    const verdict = okJson<Verdict>(await sb.run(["--store", missing, "verify", token, "--json"], withSecret));
-    assert.equal(verdict.valid, true);
+    assertJsonError(await sb.run(["--store", missing, "verify", token, "--json"], withSecret), 3, "ERR_STORE");
     assert.equal(existsSync(missing), false);
     assert.equal(existsSync(sb.path("no-such-dir")), false);
     assert.equal(existsSync(sb.defaultStore), false);

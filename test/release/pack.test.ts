@@ -485,7 +485,7 @@ export { userId, code };
     copyFileSync(join(source, addon), join(target, addon));
 
     const store = join(home, "pywry.db");
-    const created = await cli(["--json", "--store", store, "token", "create", "--user", "carol", "--roles", "editor", "--label", "ci"]);
+    const created = await cli(["--json", "--store", store, "--create", "token", "create", "--user", "carol", "--roles", "editor", "--label", "ci"]);
     assertOk("token create (with a session)", created);
     const { token, accessor } = JSON.parse(created.stdout) as { token: string; accessor: string };
     assertOk("verify (consulting the store)", await cli(["--store", store, "verify", "-"], token));

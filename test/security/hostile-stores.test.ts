@@ -103,7 +103,7 @@ describe("hostile stores and environments", { concurrency: true }, () => {
     test("a schema from a newer pywry-auth: refused by reading and writing commands alike, file untouched", async (t) => {
       const sb = sandboxFor(t);
       const path = sb.path("future.db");
-      assertExit(await sb.run(["--store", path, "session", "create", "--user", "bob"], { env: ENV }), 0);
+      assertExit(await sb.run(["--store", path, "--create", "session", "create", "--user", "bob"], { env: ENV }), 0);
       const db = new Database(path);
       db.prepare("UPDATE pywry_auth_meta SET value = '7' WHERE key = 'schema_version'").run();
       db.pragma("wal_checkpoint(TRUNCATE)");
@@ -123,7 +123,7 @@ describe("hostile stores and environments", { concurrency: true }, () => {
   });
 
   describe("missing and uncreatable locations", () => {
-    test("a missing directory: reading exits 3 and creates nothing; writing creates it owner-only", async (t) => {
+    test("a missing directory: reading and writing exit 3 and create nothing; --create creates it owner-only", async (t) => {
       const sb = sandboxFor(t);
       const path = sb.path("not", "there", "pywry.db");
       const results = await Promise.all(
@@ -131,7 +131,9 @@ describe("hostile stores and environments", { concurrency: true }, () => {
       );
       for (const result of results) assertOneLineError(result, /no session store at/);
       assert.equal(existsSync(sb.path("not")), false, "a reading or updating command created the directory");
-      assertExit(await sb.run(["--store", path, "token", "create", "--user", "alice"], { env: ENV }), 0);
+      assertOneLineError(await sb.run(["--store", path, "token", "create", "--user", "alice"], { env: ENV }), /no session store at .*--create/);
+      assert.equal(existsSync(sb.path("not")), false, "a mint into a --store that does not exist created the directory");
+      assertExit(await sb.run(["--store", path, "--create", "token", "create", "--user", "alice"], { env: ENV }), 0);
       assert.equal(statSync(path).mode & 0o777, 0o600);
       assert.equal(statSync(sb.path("not", "there")).mode & 0o777, 0o700);
     });
@@ -139,7 +141,7 @@ describe("hostile stores and environments", { concurrency: true }, () => {
     test("a directory that cannot be created (a file is in the way): exit 3, one line", async (t) => {
       const sb = sandboxFor(t);
       writeFileSync(sb.path("plain-file"), "x");
-      const result = await sb.run(["--store", sb.path("plain-file", "sub", "pywry.db"), "token", "create", "--user", "alice"], { env: ENV });
+      const result = await sb.run(["--store", sb.path("plain-file", "sub", "pywry.db"), "--create", "token", "create", "--user", "alice"], { env: ENV });
       assertOneLineError(result, /cannot create session store at .*not a directory/);
     });
 
@@ -250,7 +252,7 @@ describe("hostile stores and environments", { concurrency: true }, () => {
     test("writers wait out the busy timeout, then exit 3 saying it is locked; WAL readers are not blocked", async (t) => {
       const sb = sandboxFor(t);
       const wal = sb.path("wal.db");
-      assertExit(await sb.run(["--store", wal, "session", "create", "--user", "bob"], { env: ENV }), 0);
+      assertExit(await sb.run(["--store", wal, "--create", "session", "create", "--user", "bob"], { env: ENV }), 0);
       // pywry's database before pywry-auth ever opened it: rollback journal, so a lock blocks readers too.
       const rollback = sb.path("rollback.db");
       copyFileSync(join(fixturesDir, "pywry-sessions.db"), rollback);

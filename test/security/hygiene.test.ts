@@ -160,7 +160,7 @@ describe("no secret, token or session id where it does not belong", () => {
     const exportFile = sb.path("sessions.ndjson");
     await s.ok(["session", "export", "--out", exportFile]);
     assert.equal(statSync(exportFile).mode & 0o777, 0o600, "the export holds session ids: owner-only");
-    await s.ok(["--store", sb.path("imported.db"), "session", "import", exportFile]);
+    await s.ok(["--store", sb.path("imported.db"), "--create", "session", "import", exportFile]);
     await s.ok(["migrate", "--from", db, "--to", sb.path("migrated.db")]);
     await s.all([[["--json", "audit"]], [["doctor"]], [["--json", "config", "show"]]]);
 
@@ -322,7 +322,7 @@ describe("files holding credentials", () => {
     const sb = sandboxFor(t);
     const db = sb.path("pywry.db");
     const s = new Session(sb);
-    await s.ok(["--store", db, "token", "create", "--user", "alice"]);
+    await s.ok(["--store", db, "--create", "token", "create", "--user", "alice"]);
     const quiet = await s.run(["--store", db, "token", "create", "--user", "bob"]);
     assert.equal(quiet.stderr, "", "no warning while both are private");
 

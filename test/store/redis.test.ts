@@ -260,6 +260,13 @@ describe("RedisSessionStore opening rules", () => {
     }
   });
 
+  test("a database the server does not have is ERR_STORE, not a connection to database 0", async () => {
+    const { port } = await server;
+    await assert.rejects(RedisSessionStore.connect(`redis://127.0.0.1:${port}/99`), { code: "ERR_STORE", message: /has no database 99 \(it has 16: 0 to 15\)/ });
+    const store = await RedisSessionStore.connect(`redis://127.0.0.1:${port}/15`, { prefix: freshPrefix() });
+    await store.close();
+  });
+
   test("a refused connection is ERR_STORE within the connect timeout, with the password redacted", async () => {
     const started = Date.now();
     await assert.rejects(RedisSessionStore.connect("redis://user:hunter2@127.0.0.1:1/0"), (error: Error & { code?: string }) => {

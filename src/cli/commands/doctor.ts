@@ -8,6 +8,7 @@ import type { HealthFinding } from "../../store/types.js";
 import {
   configuredSecrets,
   describeStore,
+  loadedSettings,
   secretSetting,
   sqliteKeyStatus,
   storeSetting,
@@ -23,7 +24,9 @@ const SANE_CLOCK = { from: Date.UTC(2025, 0, 1) / 1000, to: Date.UTC(2100, 0, 1)
 const PYWRY_LOCAL_SESSION = "local";
 
 export async function doctor(context: Context, output: Output): Promise<number> {
-  const findings = [...checkSecret(context), checkClock(), ...(await checkStore(context))];
+  // Invalid settings are findings; each check below reports a setting it needs that is invalid.
+  context.tolerateInvalidSettings = true;
+  const findings = [...checkSettings(context), ...checkSecret(context), checkClock(), ...(await checkStore(context))];
   const healthy = findings.every((finding) => finding.status === "ok");
   const marks = { ok: output.verdict(true, "ok  "), warn: output.style.yellow.bold("warn"), fail: output.verdict(false, "FAIL") };
   const lines = findings.flatMap((finding) => [
@@ -36,8 +39,24 @@ export async function doctor(context: Context, output: Output): Promise<number> 
   return healthy ? EXIT.ok : EXIT.no;
 }
 
+function checkSettings(context: Context): HealthFinding[] {
+  const { problems } = loadedSettings(context);
+  if (problems.length === 0) return [{ check: "settings", status: "ok", message: "every setting is valid (flags, environment, config file)" }];
+  return problems.map((problem) => ({
+    check: "setting",
+    status: "fail",
+    message: `${problem.source}: ${problem.message}`,
+    fix: problem.kind === "config" ? "correct or remove it in the config file (README: Configuration)" : `correct or unset ${problem.kind === "flag" ? "the flag" : "the variable"} (README: Configuration)`,
+  }));
+}
+
 function checkSecret(context: Context): HealthFinding[] {
-  const source = secretSetting(context).value;
+  let source: ReturnType<typeof secretSetting>["value"];
+  try {
+    source = secretSetting(context).value;
+  } catch (error) {
+    return [{ check: "secret", status: "fail", message: `not checked: ${isPywryAuthError(error) ? error.message : String(error)}`, fix: "see the settings finding above" }];
+  }
   if (source.kind === "none") {
     return [
       {
@@ -84,7 +103,12 @@ function checkClock(): HealthFinding {
 }
 
 async function checkStore(context: Context): Promise<HealthFinding[]> {
-  const location = storeSetting(context).value;
+  let location: ReturnType<typeof storeSetting>["value"];
+  try {
+    location = storeSetting(context).value;
+  } catch (error) {
+    return [{ check: "store", status: "fail", message: `not checked: ${isPywryAuthError(error) ? error.message : String(error)}`, fix: "correct the store setting (--store, PYWRY_AUTH_STORE, the config file's store, PYWRY_DEPLOY__*)" }];
+  }
   const name = describeStore(location);
   if (location.kind === "sqlite" && !existsSync(location.path)) {
     return [{ check: "store", status: "fail", message: `no session store at ${name}`, fix: "run `pywry-auth init` or point --store at pywry's database" }];

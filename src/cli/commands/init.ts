@@ -4,11 +4,17 @@
  * flags for CI.
  */
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { parseTtl } from "../../core/duration.js";
 import { ConfigError, InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import {
+  defaultRolesSetting,
   defaultSecretPath,
+  loadedSettings,
+  sessionTtlSetting,
+  widgetTtlSetting,
   expandHome,
   generateSecret,
   storeSetting,
@@ -23,7 +29,8 @@ import {
 import { modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
-import { configFilePath, type ConfigFile } from "../settings.js";
+import { configFilePath } from "../settings.js";
+import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
 
 interface InitOptions {
   yes?: boolean;
@@ -47,6 +54,8 @@ interface Plan {
 
 export async function init(context: Context, output: Output, options: InitOptions): Promise<void> {
   const configPath = configFilePath(context.env);
+  // init is how a broken config file gets replaced: only the settings it reads must be valid.
+  context.tolerateInvalidSettings = true;
   const interactive = !options.yes;
   if (interactive && (!process.stdin.isTTY || !process.stdout.isTTY)) {
     throw new InvalidInputError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)", "ERR_USAGE");
@@ -54,6 +63,9 @@ export async function init(context: Context, output: Output, options: InitOption
   if (existsSync(configPath) && !options.force && !(interactive && (await confirmOverwrite(configPath)))) {
     throw new InvalidInputError(`${configPath} already exists; pass --force to replace it`, "ERR_USAGE");
   }
+  // The file is being replaced: what is wrong in it no longer matters (its valid values still do).
+  const loaded = loadedSettings(context);
+  context.settings = { ...loaded, problems: loaded.problems.filter((problem) => problem.kind !== "config") };
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
   const secretWritten = ensureSecretFile(plan);
@@ -74,22 +86,27 @@ export async function init(context: Context, output: Output, options: InitOption
     ...(plan.widgetTtl === undefined ? {} : { widgetTtl: plan.widgetTtl }),
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
   };
+  const effective = settingsAfter(context, config);
   writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true, (message) => new ConfigError(message));
-  const pywryEnv = pywryEnvironment(location);
+  const pywryEnv = { ...pywryEnvironment(location), ...pywrySettingsEnvironment(effective) };
   output.result(
     [
       `wrote ${configPath}`,
       `store   ${describeStore(location)} (reachable)`,
       `secret  ${plan.secretFile}${secretWritten !== null ? ` (created now, ${modeNote(secretWritten)})` : ""}`,
-      ...(key === null ? [] : [`key     ${encrypted ? `encrypted (SQLCipher), key from ${key.source}` : "not encrypted (plain SQLite)"}`]),
+      ...(encrypted ? [`key     encrypted (SQLCipher), key from ${key?.source}`] : []),
       "",
-      "Give your pywry app the same secret and store:",
+      "Give your pywry app the same settings:",
       "",
       "  from pathlib import Path",
       "  from pywry.state.auth import AuthConfig",
-      `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip())`,
+      `  config = AuthConfig(enabled=True, token_secret=Path(${JSON.stringify(plan.secretFile)}).read_text().strip(), session_ttl=${effective.sessionTtl})`,
+      `  # widget tokens: generate_widget_token(widget_id, config.token_secret, ttl=${effective.widgetTtl})`,
       "",
       ...Object.entries(pywryEnv).map(([name, value]) => `  ${name}=${value}`),
+      ...(effective.sessionTtl < PYWRY_MIN_SESSION_TTL
+        ? [`  # PYWRY_DEPLOY__SESSION_TTL is left out: pywry requires at least ${PYWRY_MIN_SESSION_TTL} seconds there`]
+        : []),
       ...(encrypted ? ["", pywryKeyAdvice(key?.source ?? "", keyFile)] : []),
     ],
     {
@@ -97,6 +114,8 @@ export async function init(context: Context, output: Output, options: InitOption
       // The file keeps the store URL whole (it is the operator's, mode 0600); output never shows its password.
       config: { ...config, store: describeStore(location) },
       secret_created: secretCreated,
+      pywry_auth_config: { enabled: true, session_ttl: effective.sessionTtl },
+      pywry_widget_token_ttl: effective.widgetTtl,
       pywry_env: pywryEnv,
       sqlite_key: key === null ? null : { encrypted, source: encrypted ? key.source : null },
     },
@@ -118,19 +137,50 @@ function pywryKeyAdvice(source: string, keyFile: string | undefined): string {
   return `  pywry finds the SQLCipher key itself (${source}) when sqlcipher3 is installed (pip install "pywry[sqlite]")`;
 }
 
+/** pywry's DeploySettings.session_ttl has ge=60. */
+const PYWRY_MIN_SESSION_TTL = 60;
+
+interface Effective {
+  sessionTtl: number;
+  widgetTtl: number;
+  defaultRoles: string[];
+}
+
+/**
+ * The settings pywry-auth will use once the new config file is written (the environment still
+ * wins over it): what the pywry side must be given to agree. The old file is left out.
+ */
+function settingsAfter(context: Context, config: ConfigFile): Effective {
+  const after: Context = { ...context, settings: { ...loadedSettings(context), config } };
+  return {
+    sessionTtl: sessionTtlSetting(after).value,
+    widgetTtl: widgetTtlSetting(after).value,
+    defaultRoles: defaultRolesSetting(after).value,
+  };
+}
+
+/** The pywry variables for pywry-auth's other settings: session lifetime and default roles. */
+function pywrySettingsEnvironment(effective: Effective): Record<string, string> {
+  return {
+    ...(effective.sessionTtl >= PYWRY_MIN_SESSION_TTL ? { PYWRY_DEPLOY__SESSION_TTL: String(effective.sessionTtl) } : {}),
+    // pywry splits this variable on commas (it reads no JSON there).
+    PYWRY_DEPLOY__DEFAULT_ROLES: effective.defaultRoles.join(","),
+  };
+}
+
 function planFromFlags(context: Context, options: InitOptions): Plan {
   return {
     store: options.store ? storeSpec(context, options.store) : describeSpec(storeSetting(context).value),
     secretFile: expandHome(options.secretFile ?? defaultSecretPath(context.env), context.env),
-    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl),
-    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl),
+    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl, "--session-ttl"),
+    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl, "--widget-ttl"),
     defaultRoles: options.defaultRoles === undefined ? undefined : nonEmptyRoles(options.defaultRoles),
   };
 }
 
 async function askPlan(context: Context): Promise<Plan> {
   const { input, password, select } = await import("@inquirer/prompts");
-  const current = storeSetting(context).value;
+  const current = currentStore(context);
   const kind = await select({
     message: "Where are the sessions kept?",
     choices: [
@@ -141,7 +191,11 @@ async function askPlan(context: Context): Promise<Plan> {
   });
   const store =
     kind === "sqlite"
-      ? await input({ message: "SQLite file", default: current.kind === "sqlite" ? current.path : describeSpec(storeSetting(context).value) })
+      ? await input({
+          message: "SQLite file",
+          default: current.kind === "sqlite" ? current.path : pywryDefaultStore(context),
+          validate: (value) => storeSpecProblem(value) ?? true,
+        })
       : await input({
           message: "Redis URL",
           default: current.kind === "redis" ? current.url : "redis://localhost:6379/0",
@@ -176,12 +230,27 @@ async function askPlan(context: Context): Promise<Plan> {
   };
 }
 
+/**
+ * The store configured now, as the wizard's suggestion; pywry's default when the setting is
+ * invalid (the wizard is how it gets replaced).
+ */
+function currentStore(context: Context): StoreLocation {
+  try {
+    return storeSetting(context).value;
+  } catch {
+    return { kind: "sqlite", path: pywryDefaultStore(context) };
+  }
+}
+
+function pywryDefaultStore(context: Context): string {
+  return join(context.env["HOME"] || homedir(), ".config", "pywry", "pywry.db");
+}
+
 async function confirmOverwrite(path: string): Promise<boolean> {
   const { confirm } = await import("@inquirer/prompts");
   return confirm({ message: `${path} exists. Replace it?`, default: false });
 }
 
-/** Creates the secret file when it does not exist yet; says whether it did. */
 /** The secret file written now (null: an existing one is kept). */
 function ensureSecretFile(plan: Plan): WrittenFile | null {
   if (plan.typedSecret === undefined && existsSync(plan.secretFile)) return null;

@@ -15,6 +15,7 @@ import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types
 import { confirmDestructive } from "../confirm.js";
 import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
 import type { Output } from "../output.js";
+import { storeSpecProblem } from "../settings-schema.js";
 
 export interface MigrateOptions {
   from: string;
@@ -59,7 +60,8 @@ interface Located {
 }
 
 function locate(context: Context, spec: string, flag: string, key: { keyFile?: string; plain?: boolean }): Located {
-  if (spec.trim() === "") throw new InvalidInputError(`${flag} needs a SQLite path or a redis:// URL`, "ERR_USAGE");
+  const problem = storeSpecProblem(spec);
+  if (problem) throw new InvalidInputError(`${flag}: ${problem}`, "ERR_USAGE");
   const options = { ...context.options, store: spec, createPlain: key.plain };
   if (key.keyFile !== undefined) options.sqliteKeyFile = key.keyFile;
   const scoped: Context = { ...context, options };

@@ -42,7 +42,7 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
   await withStore(context, "update", async (store) => {
     const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
     const ttl =
-      ttlText !== undefined ? parseTtl(ttlText) : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
+      ttlText !== undefined ? parseTtl(ttlText, "--ttl") : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
     const session = await store.findSession(handleForHash(old.tokenHash));
     const roles = session?.roles ?? old.roles ?? defaultRolesSetting(context).value;
     const secret = secretsForMinting(context).all[0] ?? "";

@@ -4,7 +4,7 @@ import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex } from "../../core/token.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
-import { configuredSecrets, describeStore, storeExists, storeLocation, withStore, type Context, type Secrets } from "../context.js";
+import { assertStoreAvailable, configuredSecrets, describeStore, storeExists, storeLocation, withStore, type Context, type Secrets } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -66,8 +66,10 @@ async function revokeTokenText(context: Context, output: Output, token: string, 
         token,
       ),
     );
+  // revoke never creates a store: one that is missing is a typo or the wrong machine (exit 3).
+  assertStoreAvailable(context, "update");
   if (!signed && !force && !storeExists(context)) throw unknown();
-  await withStore(context, signed || force ? "create" : "update", async (store) => {
+  await withStore(context, "update", async (store) => {
     const known = signed || (await storeKnowsToken(store, token, request.tokenHash));
     if (!known && !force) throw unknown();
     report(output, await store.revokeToken(request), known);
@@ -140,6 +142,7 @@ async function revokeUser(
 ): Promise<void> {
   if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
   const who = `user ${JSON.stringify(userId)}`;
+  assertStoreAvailable(context, "update");
   const exists = storeExists(context);
   const unknown = (prompted: boolean) =>
     new NotFoundError(
@@ -157,7 +160,7 @@ async function revokeUser(
     if (!interactive()) throw unknown(false);
     await confirmDestructive(`${who} is unknown to the store: record a cut-off anyway`, {});
   }
-  await withStore(context, "create", async (store) => {
+  await withStore(context, "update", async (store) => {
     const result = await store.revokeUser(userId, reason);
     const sessions = `${result.sessionsDeleted} session${result.sessionsDeleted === 1 ? "" : "s"} deleted`;
     if (!known) output.warn(`${who} was unknown to the store; recorded a cut-off anyway`);

@@ -52,7 +52,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   if (options.roles !== undefined) await checkRolesDefined(context, output, roles);
   const sessionId = newSessionId();
 
-  const session = await withStore(context, "create", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
+  const session = await withStore(context, "mint", (store) => store.createSession(sessionId, options.user, roles, ttl, metadata));
   output.result(session.sessionId, {
     session_id: session.sessionId,
     handle: handleFor(session.sessionId),
@@ -77,7 +77,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
   if (options.expired && options.expiringWithin !== undefined) {
     throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
   }
-  const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin);
+  const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin, "--expiring-within");
   const listed = await withStore(context, "read", (store) =>
     store.listSessions({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }),
   );
@@ -125,7 +125,7 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
 }
 
 export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
-  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
   await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
@@ -234,7 +234,7 @@ function chooseTtl(ttl: string | undefined, expires: boolean, defaultTtl: number
     if (ttl !== undefined) throw new InvalidInputError("--ttl and --no-expiry cannot be combined", "ERR_USAGE");
     return null;
   }
-  return ttl === undefined ? defaultTtl : parseTtl(ttl);
+  return ttl === undefined ? defaultTtl : parseTtl(ttl, "--ttl");
 }
 
 /**

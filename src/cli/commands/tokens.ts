@@ -2,7 +2,7 @@
 import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
-import { assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
+import { MAX_EXPIRY, assertMintableSubject, mintToken, mintWidgetToken, type MintedToken } from "../../core/token.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
 import { defaultRolesSetting, secretsForMinting, sessionTtlSetting, widgetTtlSetting, withStore, type Context } from "../context.js";
@@ -33,7 +33,7 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
     mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now, defaultTtl), subjectLabel: "user id" });
   const minted = !options.session
     ? mint(Date.now() / 1000)
-    : await withStore(context, "create", async (store) => {
+    : await withStore(context, "mint", async (store) => {
         await waitPastUserCutoff(store, options.user);
         const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
           store.recordIssuedToken(registryRecord(token, "session", now, options.label, sessionRoles), {
@@ -127,13 +127,13 @@ interface WidgetTokenOptions {
 }
 
 export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
-  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
   assertMintableSubject(widgetId, "widget id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
   const minted = !options.record
     ? mint(Date.now() / 1000)
-    : await withStore(context, "create", async (store) => {
+    : await withStore(context, "mint", async (store) => {
         const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
           store.recordIssuedToken(registryRecord(token, "widget", now, options.label, null)),
         );
@@ -192,9 +192,11 @@ function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: numb
   if (options.expiresAt !== undefined) {
     const at = parseInstant(options.expiresAt);
     if (at <= now) throw new InvalidInputError(`--expires-at ${options.expiresAt} is in the past`, "ERR_USAGE");
+    // Checked here too, before the store is opened (or created), not only when minting.
+    if (Math.trunc(at) > MAX_EXPIRY) throw new InvalidInputError("expiry is after the year 9999: use no expiry instead");
     return at;
   }
-  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl);
+  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl, "--ttl");
   return now + ttl;
 }
 

@@ -11,7 +11,7 @@ import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors
 import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { expandHome, withStore, type Context } from "../context.js";
+import { assertStoreAvailable, expandHome, withStore, type Context } from "../context.js";
 import { openPrivateTemporary } from "../../files.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
@@ -149,6 +149,8 @@ export async function sessionImport(context: Context, output: Output, file: stri
   if (fromStdin && process.stdin.isTTY) {
     throw new InvalidInputError("session import reads NDJSON from stdin, but stdin is a terminal: give a file or pipe it in", "ERR_USAGE");
   }
+  // A store that is missing (and may not be created) is said before any line is read.
+  assertStoreAvailable(context, options.dryRun ? "read" : "mint");
   const source = fromStdin ? "stdin" : file;
   const input = fromStdin ? process.stdin : await openInput(expandHome(file, context.env));
   const totals = { added: 0, updated: 0, unchanged: 0, skipped: 0 };
@@ -168,7 +170,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
   };
 
   try {
-    await withStore(context, options.dryRun ? "read" : "create", async (store) => {
+    await withStore(context, options.dryRun ? "read" : "mint", async (store) => {
       for await (const batch of lineBatches(input, { batchSize, maxLineLength: MAX_LINE })) {
         const sessions: UserSession[] = [];
         batch.lines.forEach((text, index) => {

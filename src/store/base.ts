@@ -3,7 +3,9 @@
  * list a user's sessions, check a permission) and the per-resource grant edits. A backend
  * supplies the primitives.
  */
+import { handleFor } from "../core/handles.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
+import { byText, newestThenHandle, pageSizeOf, pagesOf, parseIdCursor, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
 import type { UserSession } from "../core/session.js";
 import type {
   AuditEntry,
@@ -11,6 +13,9 @@ import type {
   AuthStore,
   HealthFinding,
   ImportOptions,
+  ListPage,
+  PageOptions,
+  RoleEntry,
   StoreTransfer,
   TransferCounts,
   UserCutoff,
@@ -84,6 +89,51 @@ export abstract class AuthStoreBase implements AuthStore {
 
   async listUserSessions(userId: string): Promise<UserSession[]> {
     return this.listSessions({ userId });
+  }
+
+  /**
+   * The simple, correct default: the whole list read once, then paged in memory (newest first,
+   * then by handle; cursors "<created_at>_<handle>"). Backends that can read a page at a time
+   * override it.
+   */
+  async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
+    const after = page.after === undefined ? null : parseTimeHandleCursor(page.after);
+    const sessions = await this.listSessions(filter);
+    yield* pagesOf(sessions, {
+      key: (session) => ({ at: session.createdAt, handle: handleFor(session.sessionId) }),
+      cursor: (key) => timeHandleCursor(key.at, key.handle),
+      compare: newestThenHandle,
+      after,
+      size: pageSizeOf(page),
+    });
+  }
+
+  /** Default: newest first, then by accessor (cursors "<created_at>_<accessor>"). */
+  async *tokenPages(filter: TokenFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<TokenRecord>> {
+    const after = page.after === undefined ? null : parseTimeHandleCursor(page.after);
+    const records = await this.listTokens(filter);
+    yield* pagesOf(records, {
+      key: (record) => ({ at: record.createdAt, handle: record.accessor }),
+      cursor: (key) => timeHandleCursor(key.at, key.handle),
+      compare: newestThenHandle,
+      after,
+      size: pageSizeOf(page),
+    });
+  }
+
+  /** Default: oldest first by entry number (cursors: the number). */
+  async *auditPages(filter: AuditFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<AuditEntry>> {
+    const after = page.after === undefined ? null : parseIdCursor(page.after);
+    const { limit: _ignored, ...unlimited } = filter;
+    const entries = await this.listAudit(unlimited);
+    yield* pagesOf(entries, { key: (entry) => entry.id, cursor: String, compare: (a, b) => a - b, after, size: pageSizeOf(page) });
+  }
+
+  /** Default: by role name (cursors: the name). */
+  async *rolePages(page: PageOptions = {}): AsyncGenerator<ListPage<RoleEntry>> {
+    const roles = await this.listRoles();
+    const entries = [...roles].map(([role, permissions]) => ({ role, permissions }));
+    yield* pagesOf(entries, { key: (entry) => entry.role, cursor: (role) => role, compare: byText, after: page.after ?? null, size: pageSizeOf(page) });
   }
 
   async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {

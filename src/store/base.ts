@@ -124,8 +124,9 @@ export abstract class AuthStoreBase implements AuthStore {
   /** Default: oldest first by entry number (cursors: the number). */
   async *auditPages(filter: AuditFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<AuditEntry>> {
     const after = page.after === undefined ? null : parseIdCursor(page.after);
-    const { limit: _ignored, ...unlimited } = filter;
-    const entries = await this.listAudit(unlimited);
+    // A cursor continues the walk; without one, filter.limit means the newest entries.
+    const { limit: _newest, ...unlimited } = filter;
+    const entries = await this.listAudit(after === null ? filter : unlimited);
     yield* pagesOf(entries, { key: (entry) => entry.id, cursor: String, compare: (a, b) => a - b, after, size: pageSizeOf(page) });
   }
 

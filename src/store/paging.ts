@@ -85,3 +85,17 @@ export function newestThenHandle(a: { at: number; handle: string }, b: { at: num
 export function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The pages with only the rows `keep` keeps (each with its own cursor); empty pages are skipped. */
+export async function* filterPages<T>(pages: AsyncIterable<ListPage<T>>, keep: (row: T) => boolean): AsyncGenerator<ListPage<T>> {
+  for await (const page of pages) {
+    const kept: ListPage<T> = { rows: [], cursors: [] };
+    page.rows.forEach((row, index) => {
+      if (keep(row)) {
+        kept.rows.push(row);
+        kept.cursors.push(page.cursors[index]!);
+      }
+    });
+    if (kept.rows.length > 0) yield kept;
+  }
+}

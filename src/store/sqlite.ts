@@ -589,12 +589,22 @@ export class SqliteSessionStore extends AuthStoreBase {
     if (filter.action !== undefined) (clauses.push("(action = ? OR action LIKE ?)"), parameters.push(filter.action, `${filter.action}.%`));
     if (filter.subject !== undefined) (clauses.push("subject = ?"), parameters.push(filter.subject));
     const statement = this.stmt(`SELECT * FROM pywry_auth_audit WHERE ${clauses.join(" AND ")} ORDER BY id LIMIT ?`);
+    let left = Number.POSITIVE_INFINITY;
+    if (filter.limit !== undefined && page.after === undefined) {
+      // The newest `limit` entries: start just before the limit-th newest.
+      left = Math.max(0, Math.trunc(filter.limit));
+      if (left === 0) return;
+      const first = this.plucked(`SELECT id FROM pywry_auth_audit WHERE ${clauses.join(" AND ")} ORDER BY id DESC LIMIT 1 OFFSET ?`);
+      const start = (await this.read(() => first.get(0, ...parameters, left - 1))) as number | undefined;
+      if (start !== undefined) after = start - 1;
+    }
     for (;;) {
-      const rows = await this.read(() => statement.all(after, ...parameters, size) as AuditRow[]);
+      const rows = await this.read(() => statement.all(after, ...parameters, Math.min(size, left)) as AuditRow[]);
       if (rows.length === 0) return;
       after = rows[rows.length - 1]!.id;
+      left -= rows.length;
       yield { rows: rows.map(toAuditEntry), cursors: rows.map((row) => String(row.id)) };
-      if (rows.length < size) return;
+      if (rows.length < size || left <= 0) return;
     }
   }
 

@@ -222,7 +222,10 @@ export interface AuthStore extends SessionStore {
   sessionPages(filter?: SessionFilter, page?: PageOptions): AsyncIterable<ListPage<UserSession>>;
   /** Registry entries a page at a time, with sessionPages' guarantees. */
   tokenPages(filter?: TokenFilter, page?: PageOptions): AsyncIterable<ListPage<TokenRecord>>;
-  /** Audit entries oldest first, a page at a time (AuditFilter's limit is ignored). */
+  /**
+   * Audit entries oldest first, a page at a time. With `filter.limit` (and no cursor), only the
+   * newest `limit` entries, still oldest first, as listAudit. Cursors are entry numbers.
+   */
   auditPages(filter?: AuditFilter, page?: PageOptions): AsyncIterable<ListPage<AuditEntry>>;
   /** Roles by name, a page at a time. */
   rolePages(page?: PageOptions): AsyncIterable<ListPage<RoleEntry>>;

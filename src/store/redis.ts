@@ -348,26 +348,30 @@ export class RedisSessionStore extends AuthStoreBase {
       return;
     }
     let { scan, handle: afterHandle } = page.after === undefined ? { scan: "0", handle: null as string | null } : parseScanCursor(page.after);
-    const count = Math.max(SCAN_COUNT, pageSizeOf(page));
+    const size = pageSizeOf(page);
     const pattern = `${globEscape(this.prefix)}:session:*`;
     const start = `${this.prefix}:session:`.length;
     do {
       const from = scan;
-      const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", pattern, "COUNT", count));
+      const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", pattern, "COUNT", size));
       const batch = keys
         .map((key) => ({ key, id: key.slice(start), handle: handleFor(key.slice(start)) }))
         .filter((entry) => afterHandle === null || entry.handle > afterHandle)
         .sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
-      const hashes = await this.read(() => this.hgetallMany(batch.map((entry) => entry.key)));
-      const now = this.now();
-      const out: ListPage<UserSession> = { rows: [], cursors: [] };
-      batch.forEach((entry, index) => {
-        const session = toSession(entry.id, hashes[index] ?? {});
-        if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
-        out.rows.push(session);
-        out.cursors.push(`${from}:${entry.handle}`);
-      });
-      if (out.rows.length > 0) yield out;
+      // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
+      for (let offset = 0; offset < batch.length; offset += size) {
+        const slice = batch.slice(offset, offset + size);
+        const hashes = await this.read(() => this.hgetallMany(slice.map((entry) => entry.key)));
+        const now = this.now();
+        const out: ListPage<UserSession> = { rows: [], cursors: [] };
+        slice.forEach((entry, index) => {
+          const session = toSession(entry.id, hashes[index] ?? {});
+          if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
+          out.rows.push(session);
+          out.cursors.push(`${from}:${entry.handle}`);
+        });
+        if (out.rows.length > 0) yield out;
+      }
       scan = next;
       afterHandle = null;
     } while (scan !== "0");

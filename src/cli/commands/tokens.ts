@@ -162,15 +162,15 @@ export async function tokenList(context: Context, output: Output, options: Token
         tokenStatus(record, now, output),
         record.label ?? "",
       ],
-      json: (record, cursor) => ({ ...tokenJson(record, now), cursor }),
+      json: (record, cursor) => tokenJson(record, now, cursor),
       limit: request.limit,
       jsonLines: request.jsonLines,
     });
   });
 }
 
-export function tokenJson(record: TokenRecord, now: number): Record<string, unknown> {
-  return {
+export function tokenJson(record: TokenRecord, now: number, cursor?: string): Record<string, unknown> {
+  const json: Record<string, unknown> = {
     accessor: record.accessor,
     kind: record.kind,
     subject: record.subject,
@@ -182,6 +182,9 @@ export function tokenJson(record: TokenRecord, now: number): Record<string, unkn
     revoked_at: record.revokedAt,
     status: rawStatus(record, now),
   };
+  // Listings add where the row is, for --after.
+  if (cursor !== undefined) json["cursor"] = cursor;
+  return json;
 }
 
 function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: number): number | null {

@@ -8,7 +8,7 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { RUNS, SCALE, root } from "./lib.mjs";
 
-const SECTIONS = ["verify", "coldstart", "batch", "bulk", "create", "middleware", "encrypted"];
+const SECTIONS = ["verify", "coldstart", "batch", "bulk", "create", "middleware", "encrypted", "lists"];
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!SECTIONS.includes(name)) throw new Error(`unknown section ${name}; sections: ${SECTIONS.join(", ")}`);
 const sections = chosen.length > 0 ? SECTIONS.filter((name) => chosen.includes(name)) : SECTIONS;

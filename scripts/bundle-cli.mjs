@@ -4,7 +4,7 @@
 // bench/README.md target 2), and a CommonJS file compiles and loads fastest.
 //
 // Left outside the bundle, loaded only by the commands that need them: better-sqlite3-multiple-ciphers (native),
-// ioredis, @inquirer/prompts, chalk and cli-table3. The library (dist/index.js and the rest of
+// @napi-rs/keyring, ioredis, @inquirer/prompts, chalk and the table renderer (text-table, string-width). The library (dist/index.js and the rest of
 // dist/) stays the plain tsc output.
 import { build } from "esbuild";
 
@@ -30,7 +30,7 @@ await build({
   platform: "node",
   format: "cjs",
   target: "node20",
-  external: ["better-sqlite3-multiple-ciphers", "@napi-rs/keyring", "ioredis", "@inquirer/prompts", "chalk", "cli-table3"],
+  external: ["better-sqlite3-multiple-ciphers", "@napi-rs/keyring", "ioredis", "@inquirer/prompts", "chalk", "text-table", "string-width"],
   plugins: [lazyChildProcess],
   // Smaller text reads and compiles faster. (An internal error is reported in one line, without
   // a stack, so short names lose nothing a user sees.)

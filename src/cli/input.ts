@@ -52,6 +52,42 @@ export function validateNames(names: readonly string[], what: string): string[] 
   return [...new Set(names)];
 }
 
+/** The paging flags every list command takes. */
+export interface ListFlags {
+  limit?: string;
+  after?: string;
+  jsonLines?: boolean;
+}
+
+export interface ListRequest {
+  limit?: number;
+  after?: string;
+  jsonLines: boolean;
+}
+
+/** --limit, --after and --json-lines, checked before the store is opened. */
+export function parseListFlags(flags: ListFlags): ListRequest {
+  const request: ListRequest = { jsonLines: Boolean(flags.jsonLines) };
+  if (flags.limit !== undefined) request.limit = parseLimit(flags.limit);
+  if (flags.after !== undefined) {
+    // The store checks the cursor's shape; the text is never echoed (it may be a pasted secret).
+    if (flags.after.trim() === "" || flags.after !== flags.after.trim()) {
+      throw new InvalidInputError("invalid --after cursor: use the cursor a previous page printed", "ERR_USAGE");
+    }
+    request.after = flags.after;
+  }
+  return request;
+}
+
+export function parseLimit(text: string): number {
+  const trimmed = text.trim();
+  const limit = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new InvalidInputError(`invalid --limit '${text}': use a positive whole number`, "ERR_USAGE");
+  }
+  return limit;
+}
+
 /** A resource as pywry keys it, `type:id` (the id may itself contain ':'). */
 export function parseResource(text: string): { type: string; id: string; key: string } {
   const colon = text.indexOf(":");

@@ -203,13 +203,13 @@ function declareToken(program: Command): void {
     .option("--accessor <accessor>", "renew the registry token with this accessor")
     .option("--ttl <duration>", `lifetime of the new token: seconds or 15m, 24h, 7d (default ${ttlDefault("session")})`)
     .action(command(() => import("./commands/renew.js"), "tokenRenew"));
-  token
+  const tokenList = token
     .command("list")
-    .description("issued tokens from the registry, by accessor (never the token itself)")
+    .description("issued tokens from the registry, by accessor (never the token itself), newest first")
     .option("--user <id>", "only tokens for this subject")
     .addOption(new Option("--kind <kind>", "only this kind").choices(["session", "widget"]))
-    .option("--all", "include revoked and expired tokens")
-    .action(command(() => import("./commands/tokens.js"), "tokenList"));
+    .option("--all", "include revoked and expired tokens");
+  withListFlags(tokenList, "tokens").action(command(() => import("./commands/tokens.js"), "tokenList"));
 }
 
 function declareWidgetToken(program: Command): void {
@@ -269,16 +269,16 @@ function declareSession(program: Command): void {
     .option("--no-expiry", "a session that never expires")
     .option("--metadata <key=value...>", "metadata entries (repeatable)")
     .action(command(() => import("./commands/sessions.js"), "sessionCreate"));
-  session
+  const sessionList = session
     .command("list")
-    .description("sessions, by handle (ids are credentials: --reveal shows them)")
+    .description("sessions, by handle (ids are credentials: --reveal shows them), newest first")
     .option("--user <id>", "only this user's sessions")
     .option("--role <role>", "only sessions with this role")
     .option("--expiring-within <duration>", "only sessions that expire within this time (e.g. 1h)")
     .option("--expired", "only expired sessions")
     .option("--all", "include expired sessions")
-    .option("--reveal", "show raw session ids")
-    .action(command(() => import("./commands/sessions.js"), "sessionList"));
+    .option("--reveal", "show raw session ids");
+  withListFlags(sessionList, "sessions").action(command(() => import("./commands/sessions.js"), "sessionList"));
   session
     .command("refresh")
     .description("extend a live session (pywry's refresh_session)")
@@ -316,12 +316,12 @@ function declareSession(program: Command): void {
     .description("delete a session, by id or handle (pywry's delete_session)")
     .argument("<id>", "session id or handle")
     .action(command(() => import("./commands/sessions.js"), "sessionDelete"));
-  session
+  const sessionExport = session
     .command("export")
     .description("write every session (expired ones too) as NDJSON, one pywry sessions row per line, streaming; the ids are credentials")
     .option("--user <id>", "only this user's sessions")
-    .option("--out <file>", "write to this new file (mode 0600) instead of stdout")
-    .action(command(() => import("./commands/transfer.js"), "sessionExport"));
+    .option("--out <file>", "write to this new file (mode 0600) instead of stdout");
+  withListFlags(sessionExport, "sessions").action(command(() => import("./commands/transfer.js"), "sessionExport"));
   session
     .command("import")
     .description("read sessions as NDJSON (session export's format) and write them in batched transactions; bad lines are reported and skipped; running it again resumes it")
@@ -333,7 +333,9 @@ function declareSession(program: Command): void {
 
 function declareRoles(program: Command): void {
   const roles = program.command("roles").description("role permissions in the store");
-  roles.command("list").description("every role with its permissions").action(command(() => import("./commands/roles.js"), "rolesList"));
+  withListFlags(roles.command("list").description("every role with its permissions, by name"), "roles").action(
+    command(() => import("./commands/roles.js"), "rolesList"),
+  );
   roles
     .command("show")
     .description("one role's permissions")
@@ -391,14 +393,21 @@ function declareCan(program: Command): void {
 }
 
 function declareAudit(program: Command): void {
-  program
+  const audit = program
     .command("audit")
-    .description("the audit log of changes (NDJSON with --json)")
+    .description("the audit log of changes, oldest first (NDJSON with --json)")
     .option("--since <time>", "only entries since this time: a duration back (1h, 7d) or ISO 8601")
     .option("--action <action>", "only this action, or a group such as session or token")
-    .option("--user <id>", "only entries about this user (or role)")
-    .option("--limit <n>", "at most this many entries")
-    .action(command(() => import("./commands/audit.js"), "audit"));
+    .option("--user <id>", "only entries about this user (or role)");
+  withListFlags(audit, "entries", "; without --after, the newest ones").action(command(() => import("./commands/audit.js"), "audit"));
+}
+
+/** The paging and streaming flags every list command takes, with the same names and meaning. */
+function withListFlags(list: Command, rows: string, limitNote = ""): Command {
+  return list
+    .option("--limit <n>", `at most this many ${rows}${limitNote}`)
+    .option("--after <cursor>", "continue after the row with this cursor (the cursor field of --json, or the one a cut-off listing prints)")
+    .option("--json-lines", "one JSON object per line (NDJSON), streamed, with the fields of --json");
 }
 
 function declareMigrate(program: Command): void {
@@ -577,7 +586,13 @@ const EXAMPLES: Record<string, string[]> = {
     "pywry-auth revoke --user dave --yes",
   ],
   "session create": ["S=$(pywry-auth session create --user bob --roles editor --ttl 8h --metadata team=infra)"],
-  "session list": ["pywry-auth session list --user bob", "pywry-auth session list --expiring-within 1h", "pywry-auth session list --expired"],
+  "session list": [
+    "pywry-auth session list --user bob",
+    "pywry-auth session list --expiring-within 1h",
+    "pywry-auth session list --expired",
+    "pywry-auth session list --limit 50            # then: --limit 50 --after <the cursor it prints>",
+    "pywry-auth session list --json-lines | jq -r .user_id",
+  ],
   "session show": ["pywry-auth session show 8da57535580c77fe"],
   "session delete": ["pywry-auth session delete 8da57535580c77fe"],
   "session refresh": ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],

@@ -7,6 +7,8 @@ import { fstatSync, writeSync } from "node:fs";
 import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
 import { redactMessage } from "../core/redact.js";
+import type { ListPage } from "../store/types.js";
+import { LineWriter } from "./lines.js";
 
 /**
  * --json output: JSON.stringify(data, null, 2)'s layout, numbers in metadata exactly as pywry
@@ -133,6 +135,90 @@ export interface OutputOptions {
 
 export type Column = { header: string; align?: "left" | "right" };
 
+/** Rows a human listing shows at a terminal when no --limit is given. */
+export const TERMINAL_ROWS = 1000;
+
+type ListFormat = "table" | "json" | "object" | "ndjson" | "field";
+
+/** How a command's rows are shown: see Output.list. */
+export interface ListSpec<T> {
+  noun: string;
+  plural?: string;
+  /** Column headers of the human table. */
+  columns: readonly string[];
+  cells(row: T): string[];
+  /** A row as --json and --json-lines show it; `cursor` continues after it (--after). */
+  json(row: T, cursor: string): Record<string, unknown>;
+  limit?: number;
+  /** --json-lines was given: one JSON object per line. */
+  jsonLines?: boolean;
+  /** --json is one object per line too (audit's format from the start). */
+  jsonIsLines?: boolean;
+  /** --json as one object of key: value (roles list's format from the start). */
+  jsonObject?: (row: T) => [string, unknown];
+  /** The human text for an empty listing. */
+  empty?: string;
+}
+
+export interface ListSummary {
+  shown: number;
+  /** Whether rows were left out (by --limit, or at a terminal). */
+  more: boolean;
+  /** The cursor that continues after the last row shown, when rows were left out. */
+  next: string | null;
+}
+
+/**
+ * Aligned, borderless columns (text-table: linear in the rows, where cli-table3's layout grew
+ * quadratically). A stream of pages is laid out page by page; a column's width is the widest
+ * cell seen so far, so it never shrinks, and grows (shifting the columns after it) only when a
+ * later page holds a wider cell. Widths count what a terminal shows: colour codes take no
+ * room, wide characters two.
+ */
+export class TableLayout {
+  private widths: number[] = [];
+
+  private constructor(
+    private readonly headers: readonly string[],
+    private readonly align: ReadonlyArray<"left" | "right">,
+    private readonly textTable: typeof import("text-table"),
+    private readonly stringWidth: (text: string) => number,
+  ) {}
+
+  static async load(headers: readonly string[], align: ReadonlyArray<"left" | "right">): Promise<TableLayout> {
+    const [{ default: textTable }, { default: stringWidth }] = await Promise.all([import("text-table"), import("string-width")]);
+    return new TableLayout(headers, align, textTable, stringWidth);
+  }
+
+  /** The rows as lines (with the header line first when `header`), without a final newline. */
+  render(rows: readonly (readonly string[])[], header = true): string {
+    const lines: Array<readonly string[]> = header ? [this.headers, ...rows] : [...rows];
+    if (lines.length === 0) return "";
+    // text-table measures each page on its own: a first row padded to the widths so far keeps
+    // the columns where earlier pages put them (right-aligned columns are padded in front).
+    const first = [...lines[0]!];
+    this.widths.forEach((width, column) => {
+      const cell = first[column] ?? "";
+      const missing = width - this.width(cell);
+      if (missing > 0) first[column] = this.align[column] === "right" ? " ".repeat(missing) + cell : cell + " ".repeat(missing);
+    });
+    lines[0] = first;
+    const widths = this.widths;
+    for (const line of lines) {
+      for (let column = 0; column < line.length; column += 1) {
+        const width = this.width(line[column]!);
+        if (!(width <= widths[column]!)) widths[column] = width;
+      }
+    }
+    return this.textTable(lines as string[][], { hsep: "  ", align: this.align.map((side) => (side === "right" ? "r" : "l")), stringLength: this.width });
+  }
+
+  private readonly width = (text: string): number => (PLAIN_TEXT.test(text) ? text.length : this.stringWidth(text));
+}
+
+// Printable ASCII only: as wide as it is long (the common case, measured without string-width).
+const PLAIN_TEXT = /^[\x20-\x7e]*$/;
+
 export class Output {
   readonly json: boolean;
   readonly style: ChalkInstance;
@@ -140,6 +226,8 @@ export class Output {
   /** Errors as JSON only when --json was asked for, not when --field implied JSON. */
   private readonly jsonErrors: boolean;
   private readonly stdout: Pick<NodeJS.WritableStream, "write">;
+  /** The stdout a caller gave (tests), for list(); otherwise lists stream to process.stdout. */
+  private readonly customStdout: Pick<NodeJS.WritableStream, "write"> | undefined;
   // process.stderr is built on first use only: a valid token's check never writes to it.
   private readonly stderr: NodeJS.WritableStream | undefined;
 
@@ -148,6 +236,7 @@ export class Output {
     this.json = options.json || options.field !== undefined;
     this.jsonErrors = options.json;
     this.stdout = options.stdout ?? STDOUT;
+    this.customStdout = options.stdout;
     this.stderr = options.stderr;
     // JSON is for programs: never coloured, whatever the terminal says. NO_COLOR: see no-color.org.
     const plain = options.json || options.color === false || Boolean(process.env["NO_COLOR"]);
@@ -199,16 +288,99 @@ export class Output {
   /** An aligned, borderless table with a count line, loaded only by commands that list things. */
   async table(columns: readonly Column[], rows: readonly (readonly string[])[], noun: string): Promise<string> {
     if (rows.length === 0) return this.style.dim(`no ${noun}s`);
-    const { default: Table } = await import("cli-table3");
-    const table = new Table({
-      head: columns.map((column) => this.style.bold(column.header)),
-      colAligns: columns.map((column) => column.align ?? "left"),
-      chars: BORDERLESS,
-      style: { head: [], border: [], "padding-left": 0, "padding-right": 2 },
-    });
-    table.push(...rows.map((row) => [...row]));
-    const body = table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
-    return `${body}\n${this.style.dim(`${rows.length} ${noun}${rows.length === 1 ? "" : "s"}`)}`;
+    const layout = await TableLayout.load(columns.map((column) => this.style.bold(column.header)), columns.map((column) => column.align ?? "left"));
+    return `${layout.render(rows)}\n${this.style.dim(`${rows.length} ${noun}${rows.length === 1 ? "" : "s"}`)}`;
+  }
+
+  /**
+   * Writes a listing as it is read, page by page, with backpressure: a table (widths measured
+   * per page, see TableLayout), a JSON array, NDJSON (--json-lines), or one field per row
+   * (--field). Stops after `limit` rows; at a terminal without --limit, a table stops after
+   * TERMINAL_ROWS rows and says how many more there are and how to see them.
+   */
+  async list<T>(pages: AsyncIterable<ListPage<T>>, spec: ListSpec<T>): Promise<ListSummary> {
+    const target = (this.customStdout ?? stdoutStream()) as NodeJS.WritableStream;
+    const format = this.listFormat(spec);
+    const atTerminal = format === "table" && spec.limit === undefined && Boolean((target as NodeJS.WriteStream).isTTY);
+    const cap = spec.limit ?? (atTerminal ? TERMINAL_ROWS : Number.POSITIVE_INFINITY);
+    const writer = new LineWriter(target);
+    const layout = format === "table" ? await TableLayout.load(spec.columns.map((header) => this.style.bold(header)), []) : null;
+    let shown = 0;
+    let lastCursor: string | null = null;
+    let more = 0;
+    const iterator = pages[Symbol.asyncIterator]();
+    try {
+      for (let page = await iterator.next(); !page.done; page = await iterator.next()) {
+        const { rows, cursors } = page.value;
+        const take = Math.min(rows.length, cap - shown);
+        if (take > 0) {
+          if (layout !== null) {
+            const cells: string[][] = [];
+            for (let index = 0; index < take; index += 1) cells.push(spec.cells(rows[index]!));
+            writer.add(`${layout.render(cells, shown === 0)}\n`);
+          } else {
+            for (let index = 0; index < take; index += 1) writer.add(this.jsonRow(format, spec, rows[index]!, cursors[index]!, shown + index));
+          }
+          shown += take;
+          lastCursor = cursors[take - 1] ?? lastCursor;
+          await writer.flush();
+        }
+        if (shown >= cap) {
+          more += rows.length - take;
+          // With --limit, whether anything follows is enough; at a terminal, how much.
+          if (!atTerminal && more > 0) break;
+          if (!atTerminal) {
+            const next = await iterator.next();
+            if (!next.done) more += next.value.rows.length;
+            break;
+          }
+        }
+      }
+    } finally {
+      await iterator.return?.();
+    }
+    writer.add(this.listEnd(format, spec, shown, more, lastCursor, atTerminal));
+    await writer.flush();
+    return { shown, more: more > 0, next: more > 0 ? lastCursor : null };
+  }
+
+  private listFormat<T>(spec: ListSpec<T>): ListFormat {
+    if (this.field !== undefined) return "field";
+    if (spec.jsonLines || (this.json && spec.jsonIsLines)) return "ndjson";
+    if (this.json) return spec.jsonObject ? "object" : "json";
+    return "table";
+  }
+
+  private jsonRow<T>(format: ListFormat, spec: ListSpec<T>, row: T, cursor: string, index: number): string {
+    if (format === "object") {
+      const [key, value] = spec.jsonObject!(row);
+      return `${index === 0 ? "{\n" : ",\n"}  ${JSON.stringify(key)}: ${jsonText(value, COMPACT)}`;
+    }
+    // jsonText, not JSON.stringify: metadata keeps pywry's numbers exactly and may nest deeply.
+    const data = spec.json(row, cursor);
+    if (format === "ndjson") return `${jsonText(data, COMPACT)}\n`;
+    if (format === "json") return `${index === 0 ? "[\n" : ",\n"}  ${jsonText(data, COMPACT)}`;
+    const field = this.field!;
+    if (index === 0 && !Object.hasOwn(data, field)) {
+      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${Object.keys(data).join(", ")}`, "ERR_USAGE");
+    }
+    const value = data[field];
+    return `${typeof value === "string" ? value : jsonText(value ?? null, COMPACT)}\n`;
+  }
+
+  private listEnd<T>(format: ListFormat, spec: ListSpec<T>, shown: number, more: number, cursor: string | null, atTerminal: boolean): string {
+    if (format === "json") return shown === 0 ? "[]\n" : "\n]\n";
+    if (format === "object") return shown === 0 ? "{}\n" : "\n}\n";
+    if (format !== "table") return "";
+    const plural = spec.plural ?? `${spec.noun}s`;
+    if (shown === 0) return `${this.style.dim(spec.empty ?? `no ${plural}`)}\n`;
+    const count = `${shown} ${shown === 1 ? spec.noun : plural}`;
+    if (more === 0 || cursor === null) return `${this.style.dim(count)}\n`;
+    const next = `--after ${cursor}`;
+    const text = atTerminal
+      ? `${count} shown; ${more} more not shown: add ${next} (same options) for the next ones, --limit <n> for more at once, or pipe the output or use --json-lines for all of them`
+      : `${count} shown; more follow: add ${next} (same options) for the next ones`;
+    return `${this.style.dim(text)}\n`;
   }
 
   /** Reports an error on the right stream, in the right format, and returns the exit code. */

@@ -5,7 +5,9 @@
  */
 import { StoreError } from "../core/errors.js";
 import { assertReadableMetadata } from "../core/pyjson.js";
+import { handleFor } from "../core/handles.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
+import { byText, newestThenHandle, pageSizeOf, pagesOf, parseIdCursor, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
 import type { UserSession } from "../core/session.js";
 import type {
   AuditEntry,
@@ -13,6 +15,9 @@ import type {
   AuthStore,
   HealthFinding,
   ImportOptions,
+  ListPage,
+  PageOptions,
+  RoleEntry,
   StoreTransfer,
   TransferCounts,
   UserCutoff,
@@ -94,6 +99,52 @@ export abstract class AuthStoreBase implements AuthStore {
 
   async listUserSessions(userId: string): Promise<UserSession[]> {
     return this.listSessions({ userId });
+  }
+
+  /**
+   * The simple, correct default: the whole list read once, then paged in memory (newest first,
+   * then by handle; cursors "<created_at>_<handle>"). Backends that can read a page at a time
+   * override it.
+   */
+  async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
+    const after = page.after === undefined ? null : parseTimeHandleCursor(page.after);
+    const sessions = await this.listSessions(filter);
+    yield* pagesOf(sessions, {
+      key: (session) => ({ at: session.createdAt, handle: handleFor(session.sessionId) }),
+      cursor: (key) => timeHandleCursor(key.at, key.handle),
+      compare: newestThenHandle,
+      after,
+      size: pageSizeOf(page),
+    });
+  }
+
+  /** Default: newest first, then by accessor (cursors "<created_at>_<accessor>"). */
+  async *tokenPages(filter: TokenFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<TokenRecord>> {
+    const after = page.after === undefined ? null : parseTimeHandleCursor(page.after);
+    const records = await this.listTokens(filter);
+    yield* pagesOf(records, {
+      key: (record) => ({ at: record.createdAt, handle: record.accessor }),
+      cursor: (key) => timeHandleCursor(key.at, key.handle),
+      compare: newestThenHandle,
+      after,
+      size: pageSizeOf(page),
+    });
+  }
+
+  /** Default: oldest first by entry number (cursors: the number). */
+  async *auditPages(filter: AuditFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<AuditEntry>> {
+    const after = page.after === undefined ? null : parseIdCursor(page.after);
+    // A cursor continues the walk; without one, filter.limit means the newest entries.
+    const { limit: _newest, ...unlimited } = filter;
+    const entries = await this.listAudit(after === null ? filter : unlimited);
+    yield* pagesOf(entries, { key: (entry) => entry.id, cursor: String, compare: (a, b) => a - b, after, size: pageSizeOf(page) });
+  }
+
+  /** Default: by role name (cursors: the name). */
+  async *rolePages(page: PageOptions = {}): AsyncGenerator<ListPage<RoleEntry>> {
+    const roles = await this.listRoles();
+    const entries = [...roles].map(([role, permissions]) => ({ role, permissions }));
+    yield* pagesOf(entries, { key: (entry) => entry.role, cursor: (role) => role, compare: byText, after: page.after ?? null, size: pageSizeOf(page) });
   }
 
   async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {

@@ -4,12 +4,15 @@ import { cloneJson, pythonJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
+import { newestThenHandle, pageSizeOf, pagesOf, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
   AuditEntry,
   AuditFilter,
   HealthFinding,
   ImportOptions,
+  ListPage,
+  PageOptions,
   StoreTransfer,
   TransferCounts,
   UserCutoff,
@@ -96,6 +99,23 @@ export class MemorySessionStore extends AuthStoreBase {
       .filter((session) => filter.includeExpired || isSessionLive(session, now))
       .sort((a, b) => b.createdAt - a.createdAt)
       .map(copySession);
+  }
+
+  /** The default's order and cursors, without copying every session first: only each page. */
+  override async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
+    const after = page.after === undefined ? null : parseTimeHandleCursor(page.after);
+    const now = this.now();
+    const matching = [...this.sessions.values()].filter(
+      (session) => (filter.userId === undefined || session.userId === filter.userId) && (filter.includeExpired || isSessionLive(session, now)),
+    );
+    const pages = pagesOf(matching, {
+      key: (session) => ({ at: session.createdAt, handle: handleFor(session.sessionId) }),
+      cursor: (key) => timeHandleCursor(key.at, key.handle),
+      compare: newestThenHandle,
+      after,
+      size: pageSizeOf(page),
+    });
+    for await (const { rows, cursors } of pages) yield { rows: rows.map(copySession), cursors };
   }
 
   async findSession(idOrHandle: string): Promise<UserSession | null> {

@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS role_permissions (
 CREATE INDEX IF NOT EXISTS idx_sessions_user ON sessions(user_id);
 `;
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Index i holds the SQL that takes the pywry-auth tables from version i to version i + 1. */
 export const MIGRATIONS: readonly string[] = [
@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS pywry_auth_audit (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS idx_pywry_auth_audit_at ON pywry_auth_audit(at);
+`,
+  // `audit --user`: one user's entries in order, without reading the whole log.
+  `
+CREATE INDEX IF NOT EXISTS idx_pywry_auth_audit_subject ON pywry_auth_audit(subject, id);
 `,
 ];
 

@@ -121,6 +121,34 @@ export interface SessionFilter {
   includeExpired?: boolean;
 }
 
+/**
+ * Where a paged listing starts and how many rows a page holds. `after` is a cursor a previous
+ * page gave for one of its rows: the listing goes on with the rows that follow it.
+ */
+export interface PageOptions {
+  after?: string;
+  /** Rows per page (default 1000); a page may hold fewer, and never more. */
+  pageSize?: number;
+}
+
+/**
+ * One page of a listing: rows in the listing's stable order, and for each row the cursor that
+ * continues after it (`cursors[i]` belongs to `rows[i]`). Cursors name positions, never a
+ * session id or a token; they are only meaningful to the store that gave them.
+ */
+export interface ListPage<T> {
+  rows: T[];
+  cursors: string[];
+}
+
+/** A role and its permissions, as `rolePages` lists them. */
+export interface RoleEntry {
+  role: string;
+  permissions: string[];
+}
+
+export const DEFAULT_PAGE_SIZE = 1000;
+
 /** Whether a registry entry belongs in a listing with this filter at `now`. */
 export function matchesTokenFilter(record: TokenRecord, filter: TokenFilter, now: number): boolean {
   if (filter.subject !== undefined && record.subject !== filter.subject) return false;
@@ -187,6 +215,23 @@ export interface BearerQuery {
 /** What pywry-auth adds on top of pywry's contract: listing, the token registry, revocations. */
 export interface AuthStore extends SessionStore {
   listSessions(filter?: SessionFilter): Promise<UserSession[]>;
+  /**
+   * Sessions a page at a time, in a stable order, read as they are needed (never all at once).
+   * Keyset paging: a walk from any cursor yields every row that exists for the whole walk
+   * exactly once, whatever is added or deleted meanwhile (rows added or deleted during the walk
+   * may or may not appear). Continue with the same filter and page size as the walk that gave
+   * the cursor. Throws InvalidInputError (ERR_USAGE) for a cursor it did not make.
+   */
+  sessionPages(filter?: SessionFilter, page?: PageOptions): AsyncIterable<ListPage<UserSession>>;
+  /** Registry entries a page at a time, with sessionPages' guarantees. */
+  tokenPages(filter?: TokenFilter, page?: PageOptions): AsyncIterable<ListPage<TokenRecord>>;
+  /**
+   * Audit entries oldest first, a page at a time. With `filter.limit` (and no cursor), only the
+   * newest `limit` entries, still oldest first, as listAudit. Cursors are entry numbers.
+   */
+  auditPages(filter?: AuditFilter, page?: PageOptions): AsyncIterable<ListPage<AuditEntry>>;
+  /** Roles by name, a page at a time. */
+  rolePages(page?: PageOptions): AsyncIterable<ListPage<RoleEntry>>;
   /** A session by its id or by its handle (see core/handles), expired ones included. */
   findSession(idOrHandle: string): Promise<UserSession | null>;
   /** Records an issued token and, when given, creates its session in the same transaction. */

@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import { assertExit, nowSeconds, pywryToken, sandboxFor, show, type Sandbox } from "../helpers/cli.js";
 
 const SECRET = "cold-path-secret-0123456789abcdef";
-const HEAVY = ["better-sqlite3-multiple-ciphers", "@napi-rs/keyring", "ioredis", "@inquirer/prompts", "cli-table3"] as const;
+const HEAVY = ["better-sqlite3-multiple-ciphers", "@napi-rs/keyring", "ioredis", "@inquirer/prompts", "text-table"] as const;
 
 async function modulesLoadedBy(sb: Sandbox, args: string[]): Promise<string[]> {
   const logFile = sb.path("loaded.txt");
@@ -47,6 +47,6 @@ describe("cold paths", () => {
     const created = await sb.run(["--store", store, "--create", "session", "create", "--user", "alice", "--json"], { env: { PYWRY_AUTH_SECRET: SECRET } });
     assertExit(created, 0);
     const loaded = await modulesLoadedBy(sb, ["--store", store, "session", "list"]);
-    assert.deepEqual(heavyIn(loaded), ["better-sqlite3-multiple-ciphers", "cli-table3"], show({ code: 0, signal: null, stdout: loaded.join("\n"), stderr: "" }));
+    assert.deepEqual(heavyIn(loaded), ["better-sqlite3-multiple-ciphers", "text-table"], show({ code: 0, signal: null, stdout: loaded.join("\n"), stderr: "" }));
   });
 });

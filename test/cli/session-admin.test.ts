@@ -299,7 +299,8 @@ describe("audit", () => {
     const result = await sb.run(["--store", store, "audit", "--json"]);
     const lines = ndjson(result);
     assert.deepEqual(lines.map((line) => line.action), ["session.create", "session.refresh", "session.purge"]);
-    for (const line of lines) assert.deepEqual(Object.keys(line), ["id", "at", "action", "subject", "target", "actor", "detail"]);
+    // cursor: where to continue (--after) when the log is read in pages.
+    for (const line of lines) assert.deepEqual(Object.keys(line), ["id", "at", "action", "subject", "target", "actor", "detail", "cursor"]);
     assert.deepEqual(lines[0]?.detail, JSON.parse(rows[0]?.detail ?? "null"));
     assert.equal(lines[2]?.detail["count"], 1);
     for (const secret of [id, "sess-viewer", "sess-old"]) assert.ok(!result.stdout.includes(secret), `${secret} is not in the audit output`);

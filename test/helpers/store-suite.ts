@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
-import type { AuthStore, TokenRecord } from "../../src/store/types.js";
+import type { AuthStore, ListPage, TokenRecord } from "../../src/store/types.js";
 
 export interface Clock {
   now: number;
@@ -31,6 +31,21 @@ export function tokenRecord(token: string, overrides: Partial<TokenRecord> = {})
     revokedAt: null,
     ...overrides,
   };
+}
+
+/** Every row of a paged listing, in order, with its cursor and the number of pages. */
+export async function walk<T>(
+  pages: AsyncIterable<ListPage<T>>,
+  idOf: (row: T) => string = (row) => (row as { sessionId: string }).sessionId,
+): Promise<{ ids: string[]; cursors: string[]; pages: number }> {
+  const result = { ids: [] as string[], cursors: [] as string[], pages: 0 };
+  for await (const page of pages) {
+    assert.equal(page.rows.length, page.cursors.length, "a cursor for every row");
+    result.ids.push(...page.rows.map(idOf));
+    result.cursors.push(...page.cursors);
+    result.pages += 1;
+  }
+  return result;
 }
 
 export function describeSessionStore(name: string, makeStore: MakeStore): void {
@@ -467,6 +482,113 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual(withRevocations.sessions, { added: 0, updated: 0, unchanged: 0, skipped: 2 });
       assert.equal(await store.findSession(lina), null);
       assert.equal(await store.findSession("mias-session"), null);
+    });
+
+    test("sessionPages walks every session once, page by page, and a cursor continues after its row", async () => {
+      for (let index = 0; index < 23; index += 1) {
+        clock.now = T0 + index;
+        await store.createSession(`s${index}`, index % 2 ? "alice" : "bob", null, index === 5 ? 1 : 3600);
+      }
+      clock.now = T0 + 100;
+      const all = await walk(store.sessionPages({ includeExpired: true }, { pageSize: 4 }));
+      assert.deepEqual([...all.ids].sort(), (await store.listSessions({ includeExpired: true })).map((s) => s.sessionId).sort());
+      assert.equal(new Set(all.ids).size, 23, "no session twice");
+      assert.ok(all.pages > 1, "more than one page");
+      for (const at of [0, 6, 21, 22]) {
+        // The same filter and page size as the walk that gave the cursor (Redis's SCAN batches depend on it).
+        const rest = await walk(store.sessionPages({ includeExpired: true }, { after: all.cursors[at], pageSize: 4 }));
+        assert.deepEqual(rest.ids, all.ids.slice(at + 1), `after row ${at}`);
+      }
+      const live = await walk(store.sessionPages({}, { pageSize: 4 }));
+      assert.ok(!live.ids.includes("s5"), "expired sessions only when asked");
+      assert.equal(live.ids.length, 22);
+      const bobs = await walk(store.sessionPages({ userId: "bob", includeExpired: true }, { pageSize: 2 }));
+      assert.deepEqual([...bobs.ids].sort(), all.ids.filter((id) => Number(id.slice(1)) % 2 === 0).sort());
+      const rest = await walk(store.sessionPages({ userId: "bob", includeExpired: true }, { after: bobs.cursors[2], pageSize: 2 }));
+      assert.deepEqual(rest.ids, bobs.ids.slice(3));
+    });
+
+    test("sessionPages lists every session that stays exactly once while others are added and deleted", async () => {
+      for (let index = 0; index < 40; index += 1) {
+        clock.now = T0 + index;
+        await store.createSession(`old${index}`, "alice");
+      }
+      const seen: string[] = [];
+      const deleted = new Set<string>();
+      let added = 0;
+      for await (const page of store.sessionPages({}, { pageSize: 3 })) {
+        seen.push(...page.rows.map((session) => session.sessionId));
+        // Between pages: delete one listed and one not yet listed session, and add two.
+        const listed = seen.find((id) => id.startsWith("old") && !deleted.has(id));
+        const unlisted = [...Array(40).keys()].map((index) => `old${index}`).find((id) => !seen.includes(id) && !deleted.has(id));
+        if (deleted.size >= 16) continue;
+        for (const id of [listed, unlisted]) {
+          if (id !== undefined && (await store.deleteSession(id))) deleted.add(id);
+        }
+        clock.now = T0 + 100 + added;
+        await store.createSession(`new${added++}`, "bob");
+        await store.createSession(`new${added++}`, "carol");
+      }
+      assert.equal(new Set(seen).size, seen.length, "no session listed twice");
+      const stayed = [...Array(40).keys()].map((index) => `old${index}`).filter((id) => !deleted.has(id));
+      assert.ok(stayed.length > 0 && deleted.size >= 16, `${stayed.length} stayed, ${deleted.size} deleted`);
+      for (const id of stayed) assert.ok(seen.includes(id), `${id} was there throughout and was listed`);
+    });
+
+    test("tokenPages walks the registry once, with cursors, filters and the default of live tokens", async () => {
+      for (let index = 0; index < 12; index += 1) {
+        await store.recordIssuedToken(
+          tokenRecord(`token-${index}`, { createdAt: T0 + (index % 4), subject: index % 3 ? "alice" : "bob", kind: index === 7 ? "widget" : "session" }),
+        );
+      }
+      await store.revokeToken({ tokenHash: sha256Hex("token-2"), subject: "alice", expiresAt: null, reason: null });
+      const all = await walk(store.tokenPages({ all: true }, { pageSize: 5 }), (record) => record.accessor);
+      assert.deepEqual([...all.ids].sort(), (await store.listTokens({ all: true })).map((r) => r.accessor).sort());
+      assert.equal(new Set(all.ids).size, 12);
+      for (const at of [0, 3, 4, 10]) {
+        const rest = await walk(store.tokenPages({ all: true }, { after: all.cursors[at], pageSize: 2 }), (record) => record.accessor);
+        assert.deepEqual(rest.ids, all.ids.slice(at + 1), `after row ${at}`);
+      }
+      const live = await walk(store.tokenPages({}, { pageSize: 5 }), (record) => record.accessor);
+      assert.ok(!live.ids.includes(handleFor("token-2")) && live.ids.length === 11);
+      const widgets = await walk(store.tokenPages({ kind: "widget" }), (record) => record.accessor);
+      assert.deepEqual(widgets.ids, [handleFor("token-7")]);
+      const bobs = await walk(store.tokenPages({ subject: "bob", all: true }, { pageSize: 2 }), (record) => record.accessor);
+      assert.deepEqual([...bobs.ids].sort(), ["token-0", "token-3", "token-6", "token-9"].map(handleFor).sort());
+      const bobsRest = await walk(store.tokenPages({ subject: "bob", all: true }, { after: bobs.cursors[1] }), (record) => record.accessor);
+      assert.deepEqual(bobsRest.ids, bobs.ids.slice(2));
+    });
+
+    test("auditPages lists oldest first with cursors; a filter's limit keeps the newest; --user filters", async () => {
+      for (let index = 0; index < 9; index += 1) await store.createSession(`a${index}`, index % 3 ? "alice" : "bob");
+      const log = await store.listAudit();
+      const all = await walk(store.auditPages({}, { pageSize: 4 }), (entry) => String(entry.id));
+      assert.deepEqual(all.ids, log.map((entry) => String(entry.id)));
+      const rest = await walk(store.auditPages({}, { after: all.cursors[4], pageSize: 2 }), (entry) => String(entry.id));
+      assert.deepEqual(rest.ids, all.ids.slice(5));
+      const newest = await walk(store.auditPages({ limit: 3 }, { pageSize: 2 }), (entry) => String(entry.id));
+      assert.deepEqual(newest.ids, all.ids.slice(-3));
+      const bobs = await walk(store.auditPages({ subject: "bob" }, { pageSize: 1 }), (entry) => entry.subject ?? "");
+      assert.deepEqual(bobs.ids, ["bob", "bob", "bob"]);
+    });
+
+    test("rolePages lists roles by name and continues after a cursor", async () => {
+      await store.setRolePermissions("zeta", ["z"]);
+      const all = await walk(store.rolePages({ pageSize: 2 }), (entry) => entry.role);
+      assert.deepEqual(all.ids, [...(await store.listRoles()).keys()]);
+      const rest = await walk(store.rolePages({ after: all.cursors[1], pageSize: 2 }), (entry) => entry.role);
+      assert.deepEqual(rest.ids, all.ids.slice(2));
+    });
+
+    test("a cursor the store did not make is a usage error that does not echo it", async () => {
+      await store.createSession("s1", "alice");
+      for (const pages of [
+        () => store.sessionPages({}, { after: "not a cursor" }),
+        () => store.tokenPages({}, { after: "not a cursor" }),
+        () => store.auditPages({}, { after: "not a cursor" }),
+      ]) {
+        await assert.rejects(walk(pages() as AsyncIterable<ListPage<unknown>>, String), (error: Error & { code?: string }) => error.code === "ERR_USAGE" && !error.message.includes("not a cursor"));
+      }
     });
 
     test("returned sessions are copies: changing them does not change the store", async () => {

@@ -626,3 +626,28 @@ describe("RedisSessionStore keeps Python's JSON as pywry wrote it", () => {
     }
   });
 });
+
+describe("sessionPages on a server that runs no scripts for us", () => {
+  test("falls back to a pipeline and lists the same sessions", async () => {
+    const prefix = freshPrefix();
+    const url = (await server).url();
+    const full = await RedisSessionStore.connect(url, { prefix });
+    for (let index = 0; index < 30; index += 1) await full.createSession(`noscript-${index}`, "alice");
+    await raw.call("ACL", "SETUSER", "noscripts", "on", ">noscripts-password", "~*", "+@all", "-@scripting");
+    const limited = await RedisSessionStore.connect(url.replace("redis://", "redis://noscripts:noscripts-password@"), { prefix, mode: "read" });
+    try {
+      const ids = async (store: RedisSessionStore) => {
+        const seen: string[] = [];
+        for await (const page of store.sessionPages({}, { pageSize: 7 })) seen.push(...page.rows.map((session) => session.sessionId));
+        return seen.sort();
+      };
+      const expected = Array.from({ length: 30 }, (_, index) => `noscript-${index}`).sort();
+      assert.deepEqual(await ids(limited), expected);
+      assert.deepEqual(await ids(full), expected);
+    } finally {
+      await limited.close();
+      await full.close();
+      await raw.call("ACL", "DELUSER", "noscripts");
+    }
+  });
+});

@@ -7,14 +7,14 @@ import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
 import { withStore, type Context } from "../context.js";
-import { isoTime, stdoutStream, type Output } from "../output.js";
+import { parseListFlags, type ListFlags } from "../input.js";
+import { isoTime, type Output } from "../output.js";
 import { didYouMean } from "../suggest.js";
 
-interface AuditOptions {
+interface AuditOptions extends ListFlags {
   since?: string;
   action?: string;
   user?: string;
-  limit?: string;
 }
 
 /** Every action the stores write to the audit log, and the groups they fall in (the part before the dot). */
@@ -41,23 +41,22 @@ const LOOKS_LIKE_DATE = /^\d{4}-\d{2}-\d{2}/;
 const BARE_NUMBER = /^\d+(\.\d+)?$/;
 
 export async function audit(context: Context, output: Output, options: AuditOptions): Promise<void> {
+  const request = parseListFlags(options);
   const filter = auditFilter(options, Date.now() / 1000);
-  const entries = await withStore(context, "read", (store) => store.listAudit(filter));
-  if (output.json) {
-    // NDJSON rather than one JSON document: each line stands alone, so a stream can be cut anywhere.
-    if (entries.length > 0) stdoutStream().write(entries.map((entry) => `${JSON.stringify(entryJson(entry))}\n`).join(""));
-    return;
-  }
-  const columns = ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"].map((header) => ({ header }));
-  const rows = entries.map((entry) => [
-    isoTime(entry.at),
-    entry.action,
-    entry.subject ?? "-",
-    entry.target ?? "-",
-    entry.actor ?? "-",
-    JSON.stringify(entry.detail),
-  ]);
-  output.line(await output.table(columns, rows, "audit event"));
+  // --limit alone: the newest entries (like tail); after a cursor: the next ones.
+  if (request.limit !== undefined && request.after === undefined) filter.limit = request.limit;
+  await withStore(context, "read", async (store) => {
+    await output.list(store.auditPages(filter, { after: request.after }), {
+      noun: "audit event",
+      columns: ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"],
+      cells: (entry) => [isoTime(entry.at), entry.action, entry.subject ?? "-", entry.target ?? "-", entry.actor ?? "-", JSON.stringify(entry.detail)],
+      json: (entry, cursor) => entryJson(entry, cursor),
+      limit: request.limit,
+      jsonLines: request.jsonLines,
+      // NDJSON rather than one JSON document: each line stands alone, so a stream can be cut anywhere.
+      jsonIsLines: true,
+    });
+  });
 }
 
 function auditFilter(options: AuditOptions, now: number): AuditFilter {
@@ -76,7 +75,6 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
     filter.action = action;
   }
   if (options.user !== undefined) filter.subject = options.user;
-  if (options.limit !== undefined) filter.limit = parseLimit(options.limit);
   return filter;
 }
 
@@ -99,16 +97,7 @@ function parseSince(text: string, now: number): number {
   }
 }
 
-function parseLimit(text: string): number {
-  const trimmed = text.trim();
-  const limit = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
-  if (!Number.isSafeInteger(limit) || limit <= 0) {
-    throw new InvalidInputError(`invalid --limit '${text}': use a positive whole number`, "ERR_USAGE");
-  }
-  return limit;
-}
-
-function entryJson(entry: AuditEntry): Record<string, unknown> {
+function entryJson(entry: AuditEntry, cursor: string): Record<string, unknown> {
   return {
     id: entry.id,
     at: entry.at,
@@ -117,5 +106,6 @@ function entryJson(entry: AuditEntry): Record<string, unknown> {
     target: entry.target,
     actor: entry.actor,
     detail: entry.detail,
+    cursor,
   };
 }

@@ -7,7 +7,7 @@ import { DEFAULT_ROLE_PERMISSIONS } from "../../core/rbac.js";
 import type { AuthStore } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
 import { storeLocation, withStore, type Context } from "../context.js";
-import { validateNames } from "../input.js";
+import { parseListFlags, validateNames, type ListFlags } from "../input.js";
 import type { Output } from "../output.js";
 import { closest, didYouMean } from "../suggest.js";
 
@@ -15,22 +15,26 @@ import { closest, didYouMean } from "../suggest.js";
 const ADMIN_ROLE = "admin";
 const ADMIN_PERMISSION = "admin";
 
-export async function rolesList(context: Context, output: Output): Promise<void> {
-  const roles = await readRoles(context);
-  if (roles.size === 0) {
-    // What pywry enforces, not its defaults: with an empty table its check_permission grants
-    // nothing by role (pywry's Redis store never seeds one; its SQLite store seeds on next start).
-    const redis = storeLocation(context).kind === "redis";
-    output.result(
-      `no roles: in pywry no role grants anything${redis ? " (pywry's Redis store has no default roles)" : " (pywry seeds its defaults into an empty SQLite table when it next starts)"}`,
-      {},
-    );
+export async function rolesList(context: Context, output: Output, options: ListFlags = {}): Promise<void> {
+  const request = parseListFlags(options);
+  // What pywry enforces, not its defaults: with an empty table its check_permission grants
+  // nothing by role (pywry's Redis store never seeds one; its SQLite store seeds on next start).
+  const redis = storeLocation(context).kind === "redis";
+  const listed = await withStore(context, "read", (store) =>
+    output.list(store.rolePages({ after: request.after }), {
+      noun: "role",
+      columns: ["ROLE", "PERMISSIONS"],
+      cells: (entry) => [entry.role, entry.permissions.join(", ") || output.style.dim("(none)")],
+      json: (entry, cursor) => ({ role: entry.role, permissions: entry.permissions, cursor }),
+      jsonObject: (entry) => [entry.role, entry.permissions],
+      limit: request.limit,
+      jsonLines: request.jsonLines,
+      empty: `no roles: in pywry no role grants anything${redis ? " (pywry's Redis store has no default roles)" : " (pywry seeds its defaults into an empty SQLite table when it next starts)"}`,
+    }),
+  );
+  if (listed.shown === 0 && request.after === undefined) {
     output.notice(`hint: pywry-auth roles seed writes pywry's defaults (${Object.keys(DEFAULT_ROLE_PERMISSIONS).join(", ")})`);
-    return;
   }
-  const rows = [...roles].map(([role, permissions]) => [role, permissions.join(", ") || output.style.dim("(none)")]);
-  const table = await output.table([{ header: "ROLE" }, { header: "PERMISSIONS" }], rows, "role");
-  output.result(table, Object.fromEntries(roles));
 }
 
 export async function rolesShow(context: Context, output: Output, role: string): Promise<void> {

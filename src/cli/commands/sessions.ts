@@ -12,8 +12,9 @@ import { isSessionLive, type UserSession } from "../../core/session.js";
 import { assertMintableSubject } from "../../core/token.js";
 import { defaultRolesSetting, sessionTtlSetting, withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
-import { splitNames } from "../input.js";
+import { parseListFlags, splitNames, type ListFlags } from "../input.js";
 import { checkRolesDefined } from "../known-names.js";
+import { filterPages } from "../../store/paging.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
@@ -64,7 +65,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   });
 }
 
-interface SessionListOptions {
+interface SessionListOptions extends ListFlags {
   user?: string;
   role?: string;
   expiringWithin?: string;
@@ -78,34 +79,42 @@ export async function sessionList(context: Context, output: Output, options: Ses
     throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
   }
   const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin, "--expiring-within");
-  const listed = await withStore(context, "read", (store) =>
-    store.listSessions({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }),
-  );
+  const request = parseListFlags(options);
+  const reveal = Boolean(options.reveal);
   const now = Date.now() / 1000;
-  const sessions = listed.filter((session) => {
+  let warned = false;
+  const wanted = (session: UserSession): boolean => {
     if (options.role !== undefined && !session.roles.includes(options.role)) return false;
     if (options.expired && isSessionLive(session, now)) return false;
     // Sessions without an expiry never expire, so they are never "expiring within" anything.
     if (within !== undefined && (!session.expiresAt || session.expiresAt > now + within)) return false;
+    if (!warned && session.sessionId === PYWRY_LOCAL_SESSION && session.expiresAt === null) {
+      warned = true;
+      output.warn(
+        `session ${handleFor(PYWRY_LOCAL_SESSION)} is pywry's built-in permanent admin session "local": ` +
+          `anyone who sends the cookie value "local" is admin. Delete it unless this is a single-user desktop app.`,
+      );
+    }
     return true;
+  };
+  await withStore(context, "read", async (store) => {
+    const pages = store.sessionPages({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }, { after: request.after });
+    await output.list(filterPages(pages, wanted), {
+      noun: "session",
+      columns: ["HANDLE", "USER", "ROLES", "CREATED", "EXPIRES", ...(reveal ? ["SESSION ID"] : [])],
+      cells: (session) => [
+        handleFor(session.sessionId),
+        session.userId,
+        session.roles.join(","),
+        isoTime(session.createdAt),
+        expiryText(session, now, output),
+        ...(reveal ? [session.sessionId] : []),
+      ],
+      json: (session, cursor) => sessionJson(session, now, reveal, cursor),
+      limit: request.limit,
+      jsonLines: request.jsonLines,
+    });
   });
-  if (sessions.some((session) => session.sessionId === PYWRY_LOCAL_SESSION && session.expiresAt === null)) {
-    output.warn(
-      `session ${handleFor(PYWRY_LOCAL_SESSION)} is pywry's built-in permanent admin session "local": ` +
-        `anyone who sends the cookie value "local" is admin. Delete it unless this is a single-user desktop app.`,
-    );
-  }
-  const columns = ["HANDLE", "USER", "ROLES", "CREATED", "EXPIRES", ...(options.reveal ? ["SESSION ID"] : [])];
-  const rows = sessions.map((session) => [
-    handleFor(session.sessionId),
-    session.userId,
-    session.roles.join(","),
-    isoTime(session.createdAt),
-    expiryText(session, now, output),
-    ...(options.reveal ? [session.sessionId] : []),
-  ]);
-  const table = await output.table(columns.map((header) => ({ header })), rows, "session");
-  output.result(table, sessions.map((session) => sessionJson(session, now, Boolean(options.reveal))));
 }
 
 export async function sessionShow(context: Context, output: Output, idOrHandle: string, options: { reveal?: boolean }): Promise<void> {
@@ -290,8 +299,8 @@ function metadataText(metadata: Record<string, unknown>): string {
   return unreadable === null ? jsonText(metadata, { layout: "compact", nonFinite: "python" }) : `(unreadable: ${unreadable})`;
 }
 
-function sessionJson(session: UserSession, now: number, reveal: boolean): Record<string, unknown> {
-  return {
+function sessionJson(session: UserSession, now: number, reveal: boolean, cursor?: string): Record<string, unknown> {
+  const json: Record<string, unknown> = {
     handle: handleFor(session.sessionId),
     ...(reveal ? { session_id: session.sessionId } : {}),
     user_id: session.userId,
@@ -301,6 +310,9 @@ function sessionJson(session: UserSession, now: number, reveal: boolean): Record
     expired: !isSessionLive(session, now),
     metadata: session.metadata,
   };
+  // Listings add where the row is, for --after.
+  if (cursor !== undefined) json["cursor"] = cursor;
+  return json;
 }
 
 function expiryText(session: UserSession, now: number, output: Output): string {

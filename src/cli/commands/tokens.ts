@@ -6,7 +6,7 @@ import { MAX_EXPIRY, assertMintableSubject, mintToken, mintWidgetToken, type Min
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AuthStore, TokenKind, TokenRecord } from "../../store/types.js";
 import { defaultRolesSetting, secretsForMinting, sessionTtlSetting, widgetTtlSetting, withStore, type Context } from "../context.js";
-import { splitNames } from "../input.js";
+import { parseListFlags, splitNames, type ListFlags } from "../input.js";
 import { checkRolesDefined } from "../known-names.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
@@ -148,32 +148,38 @@ export async function widgetToken(context: Context, output: Output, widgetId: st
   });
 }
 
-interface TokenListOptions {
+interface TokenListOptions extends ListFlags {
   user?: string;
   kind?: TokenKind;
   all?: boolean;
 }
 
 export async function tokenList(context: Context, output: Output, options: TokenListOptions): Promise<void> {
-  const records = await withStore(context, "read", (store) =>
-    store.listTokens({ subject: options.user, kind: options.kind, all: options.all }),
-  );
+  const request = parseListFlags(options);
   const now = Date.now() / 1000;
-  const rows = records.map((record) => [
-    record.accessor,
-    record.kind,
-    record.subject,
-    isoTime(record.issuedAt),
-    whenText(record.expiresAt, now),
-    tokenStatus(record, now, output),
-    record.label ?? "",
-  ]);
-  const columns = ["ACCESSOR", "KIND", "SUBJECT", "ISSUED", "EXPIRES", "STATUS", "LABEL"].map((header) => ({ header }));
-  output.result(await output.table(columns, rows, "token"), records.map((record) => tokenJson(record, now)));
+  await withStore(context, "read", async (store) => {
+    const pages = store.tokenPages({ subject: options.user, kind: options.kind, all: options.all }, { after: request.after });
+    await output.list(pages, {
+      noun: "token",
+      columns: ["ACCESSOR", "KIND", "SUBJECT", "ISSUED", "EXPIRES", "STATUS", "LABEL"],
+      cells: (record) => [
+        record.accessor,
+        record.kind,
+        record.subject,
+        isoTime(record.issuedAt),
+        whenText(record.expiresAt, now),
+        tokenStatus(record, now, output),
+        record.label ?? "",
+      ],
+      json: (record, cursor) => tokenJson(record, now, cursor),
+      limit: request.limit,
+      jsonLines: request.jsonLines,
+    });
+  });
 }
 
-export function tokenJson(record: TokenRecord, now: number): Record<string, unknown> {
-  return {
+export function tokenJson(record: TokenRecord, now: number, cursor?: string): Record<string, unknown> {
+  const json: Record<string, unknown> = {
     accessor: record.accessor,
     kind: record.kind,
     subject: record.subject,
@@ -185,6 +191,9 @@ export function tokenJson(record: TokenRecord, now: number): Record<string, unkn
     revoked_at: record.revokedAt,
     status: rawStatus(record, now),
   };
+  // Listings add where the row is, for --after.
+  if (cursor !== undefined) json["cursor"] = cursor;
+  return json;
 }
 
 function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: number): number | null {

@@ -13,6 +13,7 @@ import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
 import { assertStoreAvailable, expandHome, withStore, type Context } from "../context.js";
 import { openPrivateTemporary } from "../../files.js";
+import { parseListFlags, type ListFlags } from "../input.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
 
@@ -79,12 +80,14 @@ function plainNumber(value: unknown): unknown {
   return value instanceof PythonNumber ? Number(value.text) : value;
 }
 
-interface ExportOptions {
+interface ExportOptions extends ListFlags {
   user?: string;
   out?: string;
 }
 
 export async function sessionExport(context: Context, output: Output, options: ExportOptions): Promise<void> {
+  // --json-lines is accepted for symmetry with the other lists: an export is always NDJSON.
+  const request = parseListFlags(options);
   const toFile = options.out !== undefined;
   if (!toFile && process.stdout.isTTY) {
     throw new InvalidInputError(
@@ -94,8 +97,13 @@ export async function sessionExport(context: Context, output: Output, options: E
   }
   const outPath = toFile ? expandHome(options.out!, context.env) : null;
   if (outPath !== null && existsSync(outPath)) throw new InvalidInputError(`${outPath} already exists; choose another --out file`, "ERR_USAGE");
+  const limit = request.limit ?? Number.POSITIVE_INFINITY;
   let exported = 0;
+  let next: string | null = null;
   await withStore(context, "read", async (store) => {
+    const pages = store.sessionPages({ userId: options.user, includeExpired: true }, { after: request.after })[Symbol.asyncIterator]();
+    // The first page is read before the file is made: a bad cursor leaves no file behind.
+    let page = await pages.next();
     // Created only once the store opened, so a bad --store leaves no empty file behind; written
     // to a temporary file beside it that takes its name only when complete (see files.ts).
     const file = outPath !== null ? openPrivateTemporary(outPath, (message) => new InvalidInputError(message, "ERR_USAGE"), "--out file", "choose another --out file") : null;
@@ -103,14 +111,21 @@ export async function sessionExport(context: Context, output: Output, options: E
     const writer = new LineWriter(target);
     let complete = false;
     try {
-      for (const batch of sessionBatches(store, options.user)) {
-        const sessions = await batch;
-        for (const session of sessions) writer.add(sessionLine(session));
-        exported += sessions.length;
+      for (; !page.done; page = await pages.next()) {
+        const { rows, cursors } = page.value;
+        const take = Math.min(rows.length, limit - exported);
+        for (let index = 0; index < take; index += 1) writer.add(sessionLine(rows[index]!));
+        exported += take;
         await writer.flush();
+        if (exported >= limit) {
+          const more = take < rows.length || !(await pages.next()).done;
+          if (more) next = cursors[take - 1] ?? null;
+          break;
+        }
       }
       complete = true;
     } finally {
+      await pages.return?.();
       if (file !== null) {
         (target as WriteStream).end();
         await once(target, "finish").catch(() => (complete = false));
@@ -119,17 +134,8 @@ export async function sessionExport(context: Context, output: Output, options: E
       }
     }
   });
-  output.notice(`exported ${exported} session${exported === 1 ? "" : "s"}${toFile ? ` to ${options.out}` : ""}`);
-}
-
-/** The store's streaming reader when it has one (SQLite), else one list of everything. */
-function* sessionBatches(store: AuthStore, userId: string | undefined): Generator<UserSession[] | Promise<UserSession[]>> {
-  const streaming = (store as { sessionBatches?: (options: { batchSize: number; userId?: string }) => Iterable<UserSession[]> }).sessionBatches;
-  if (typeof streaming === "function") {
-    yield* streaming.call(store, { batchSize: 1000, userId });
-    return;
-  }
-  yield store.listSessions({ userId, includeExpired: true });
+  const more = next === null ? "" : `; more follow: add --after ${next} (same options) for the next ones`;
+  output.notice(`exported ${exported} session${exported === 1 ? "" : "s"}${toFile ? ` to ${options.out}` : ""}${more}`);
 }
 
 interface ImportOptions {

@@ -246,7 +246,7 @@ export function readSmallPrivateFile(path: string, fail: FailWith, what: string,
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOCTTY ?? 0));
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw fail(`${what} ${path} is not a regular file (${fileKind(stats)}): give the path of a file holding it`);
+    if (!stats.isFile()) throw fail(notARegularFile(what, path, fileKind(stats)));
     if (stats.size > maxBytes) throw fail(`${what} ${path} is ${stats.size} bytes, more than a ${what} can be (at most ${maxBytes})`);
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
@@ -262,10 +262,15 @@ export function readSmallPrivateFile(path: string, fail: FailWith, what: string,
   }
 }
 
+/** One wording for a credential path that names something other than a file, whoever notices it. */
+export function notARegularFile(what: string, path: string, kind: string): string {
+  return `${what} ${path} is ${kind}, not a regular file: give the path of a file holding the ${what.replace(/ file$/, "")}`;
+}
+
 function fileKind(stats: Stats): string {
   if (stats.isDirectory()) return "a directory";
   if (stats.isFIFO()) return "a named pipe";
   if (stats.isCharacterDevice() || stats.isBlockDevice()) return "a device";
   if (stats.isSocket()) return "a socket";
-  return "not a plain file";
+  return "a special file";
 }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { ConfigError, InvalidInputError, SecretError, StoreError, isPywryAuthError } from "../core/errors.js";
-import { checkFileOwner, modeNote, readSmallPrivateFile, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "../files.js";
+import { checkFileOwner, modeNote, notARegularFile, readSmallPrivateFile, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "../files.js";
 import type { AuthStore } from "../store/types.js";
 import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
@@ -431,7 +431,7 @@ function readSecretFile(path: string, context: Context): string {
       );
     }
     if (code === "EISDIR") {
-      throw new SecretError(`cannot read secret file ${path}: it is a directory (--secret-file takes the path of a file holding the secret)`, "ERR_SECRET");
+      throw new SecretError(notARegularFile("secret file", path, "a directory"), "ERR_SECRET");
     }
     const reason = code === "ENOENT" ? "no such file" : (error as Error).message;
     throw new SecretError(`cannot read secret file ${path}: ${reason}`, "ERR_SECRET");

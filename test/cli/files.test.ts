@@ -126,7 +126,7 @@ describe("secret files must be small regular files", () => {
     const fifo = sb.path("secret.fifo");
     execFileSync("mkfifo", [fifo]);
     const result = await sb.run(["verify", "--secret-file", fifo, "-"], { input: `${token()}\n`, timeoutMs: 10_000 });
-    assertCliError(result, 3, /not a regular file \(a named pipe\)/);
+    assertCliError(result, 3, /is a named pipe, not a regular file: give the path of a file/);
   });
 
   test("/dev/zero, a directory and a 1 MB file are refused (exit 3) without reading them whole", async (t) => {
@@ -135,8 +135,8 @@ describe("secret files must be small regular files", () => {
     writeFileSync(big, "a".repeat(1024 * 1024), { mode: 0o600 });
     mkdirSync(sb.path("a-directory"));
     for (const [path, reason] of [
-      ["/dev/zero", /not a regular file \(a device\)/],
-      [sb.path("a-directory"), /not a regular file \(a directory\)/],
+      ["/dev/zero", /is a device, not a regular file/],
+      [sb.path("a-directory"), /is a directory, not a regular file/],
       [big, /1048576 bytes/],
     ] as const) {
       const result = await sb.run(["verify", "--secret-file", path, "-"], { input: `${token()}\n`, timeoutMs: 10_000 });

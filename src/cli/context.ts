@@ -214,14 +214,15 @@ export function describeStore(location: StoreLocation): string {
 
 /**
  * Whether there is a store to consult (a Redis server is asked). Only pywry's default location may
- * be missing (tokens are then checked without one); a store that was named and is missing is an
- * error, or a mistyped --store would silently skip the revocation check.
+ * be missing (tokens are then checked without one), or one that a command with `access` is about
+ * to create (--create); a store that was named and is missing is otherwise an error, or a
+ * mistyped --store would silently skip the revocation check.
  */
-export function storeExists(context: Context): boolean {
+export function storeExists(context: Context, access: StoreAccess = "read"): boolean {
   const { value: location, origin } = storeSetting(context);
   if (location.kind === "redis" || existsSync(location.path)) return true;
-  if (origin.startsWith("default")) return false;
-  throw missingStore(location.path, origin, "read");
+  if (origin.startsWith("default") || mayCreateStore(context, access, origin)) return false;
+  throw missingStore(location.path, origin, access);
 }
 
 /**

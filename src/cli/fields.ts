@@ -5,19 +5,21 @@
  * the result can show; a string says why --field does not apply.
  */
 const SESSION = ["handle", "session_id", "user_id", "roles", "created_at", "expires_at", "expired", "metadata"];
+/** A listed row also says where it is, for --after. */
+const LISTED = "cursor";
 const ROLE = ["role", "permissions"];
 const NDJSON = "it writes one JSON object per line (use jq to pick fields)";
 
 export const JSON_FIELDS: Record<string, readonly string[] | null | string> = {
   "token create": ["token", "user_id", "issued_at", "expires_at", "session_id", "accessor", "roles"],
   "token renew": ["token", "user_id", "issued_at", "expires_at", "accessor", "replaced", "session_id", "roles"],
-  "token list": ["accessor", "kind", "subject", "issued_at", "expires_at", "label", "roles", "created_at", "revoked_at", "status"],
+  "token list": ["accessor", "kind", "subject", "issued_at", "expires_at", "label", "roles", "created_at", "revoked_at", "status", LISTED],
   "widget-token": ["token", "widget_id", "issued_at", "expires_at", "accessor"],
   verify: ["valid", "user_id", "issued_at", "expires_at", "signed_with_previous_secret", "error"],
   inspect: ["subject", "issued_at", "expires_at", "expired", "signature", "signed_with_previous_secret", "accessor", "revoked", "revoked_by", "registry"],
   revoke: ["revoked", "already_revoked", "known", "accessor", "subject", "user_id", "revoked_at", "cutoff_at", "sessions_deleted"],
   "session create": ["session_id", "handle", "user_id", "roles", "created_at", "expires_at", "metadata"],
-  "session list": SESSION,
+  "session list": [...SESSION, LISTED],
   "session show": SESSION,
   "session refresh": ["handle", "expires_at"],
   "session purge": ["purged", "dry_run", "sessions"],

@@ -26,8 +26,11 @@ export async function checkRolesDefined(context: Context, output: Output, roles:
   }
 }
 
-/** The store's roles; a SQLite store not created yet will start with pywry's defaults. */
+/**
+ * The store's roles; a SQLite store not created yet will start with pywry's defaults. The callers
+ * mint (session create, token create): a missing store they may not create fails as their mint would.
+ */
 async function definedRoles(context: Context): Promise<Set<string>> {
-  if (!storeExists(context)) return new Set(Object.keys(DEFAULT_ROLE_PERMISSIONS));
+  if (!storeExists(context, "mint")) return new Set(Object.keys(DEFAULT_ROLE_PERMISSIONS));
   return withStore(context, "read", async (store) => new Set((await store.listRoles()).keys()));
 }

@@ -49,13 +49,13 @@ describe("error messages (item 14)", () => {
     const sb = sandboxFor(t);
     mkdirSync(sb.path("secrets"));
     const result = await sb.run(["--secret-file", sb.path("secrets"), "token", "create", "--user", "alice", "--no-session"]);
-    assertCliError(result, 3, /is a directory/);
+    assertCliError(result, 3, /secret file \S+secrets is a directory, not a regular file: give the path of a file holding the secret$/m);
     assert.doesNotMatch(result.stderr, /EISDIR/);
   });
 
   test("migrate --json names its dry-run field dry_run, like every other command", async (t) => {
     const sb = sandboxFor(t);
-    assertExit(await sb.run(["--store", sb.path("a.db"), "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run(["--store", sb.path("a.db"), "--create", "session", "create", "--user", "ann"]), 0);
     const dry = okJson(await sb.run(["--json", "migrate", "--from", sb.path("a.db"), "--to", sb.path("b.db"), "--dry-run"]));
     assert.equal(dry["dry_run"], true);
     assert.equal("dryRun" in dry, false);
@@ -66,7 +66,7 @@ describe("--field is checked before the command runs (item 7)", () => {
   test("session create --field nope creates nothing and exits 2", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("s.db");
-    assertExit(await sb.run(["--store", store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run(["--store", store, "--create", "session", "create", "--user", "ann"]), 0);
     const result = await sb.run(["--store", store, "--field", "nope", "session", "create", "--user", "bob"]);
     assertCliError(result, 2, /no field "nope".*session_id/);
     const users = okJson<Array<{ user_id: string }>>(await sb.run(["--json", "--store", store, "session", "list"]));
@@ -76,7 +76,7 @@ describe("--field is checked before the command runs (item 7)", () => {
   test("session delete --field nope deletes nothing and exits 2", async (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("s.db");
-    const handle = (await sb.run(["--store", store, "--field", "handle", "session", "create", "--user", "ann"])).stdout.trim();
+    const handle = (await sb.run(["--store", store, "--create", "--field", "handle", "session", "create", "--user", "ann"])).stdout.trim();
     assertCliError(await sb.run(["--store", store, "--field", "nope", "session", "delete", handle]), 2, /no field "nope"/);
     assertExit(await sb.run(["--store", store, "session", "show", handle]), 0);
   });
@@ -95,7 +95,7 @@ describe("--field is checked before the command runs (item 7)", () => {
       const body = JSON.parse(result.stdout) as Record<string, unknown> | Array<Record<string, unknown>>;
       return Object.keys(Array.isArray(body) ? (body[0] ?? {}) : body).sort();
     };
-    const token = (await sb.run([...store, "token", "create", "--user", "ann"], withSecret)).stdout.trim();
+    const token = (await sb.run([...store, "--create", "token", "create", "--user", "ann"], withSecret)).stdout.trim();
     const handle = (await sb.run([...store, "--field", "handle", "session", "create", "--user", "bob"])).stdout.trim();
     const cases: Array<[string, string[], string?]> = [
       ["token create", ["token", "create", "--user", "cid"]],
@@ -104,6 +104,7 @@ describe("--field is checked before the command runs (item 7)", () => {
       ["verify", ["verify", "-"], `${token}\n`],
       ["inspect", ["inspect", "-"], `${token}\n`],
       ["session create", ["session", "create", "--user", "dan"]],
+      ["session list", ["session", "list"]],
       ["session show", ["session", "show", "--reveal", handle]],
       ["session refresh", ["session", "refresh", handle]],
       ["session purge", ["session", "purge", "--dry-run"]],
@@ -193,7 +194,7 @@ describe("revoke of what the store does not know (item 10)", () => {
   test("a token no configured secret signed and the store never saw: nothing revoked, exit 4; --force records its hash", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     const stranger = (await sb.run(["token", "create", "--user", "zed", "--no-session"], { env: { PYWRY_AUTH_SECRET: OTHER_SECRET } })).stdout.trim();
 
     const refused = await sb.run([...store, "revoke", "-"], { ...withSecret, input: `${stranger}\n` });
@@ -213,7 +214,7 @@ describe("revoke of what the store does not know (item 10)", () => {
   test("a token signed by the configured secret is revoked even when the store never saw it", async (t) => {
     const sb = sandboxFor(t);
     const token = (await sb.run(["token", "create", "--user", "amy", "--no-session"], withSecret)).stdout.trim();
-    const revoked = okJson(await sb.run(["--json", "--store", sb.path("s.db"), "revoke", "-"], { ...withSecret, input: `${token}\n` }));
+    const revoked = okJson(await sb.run(["--json", "--store", sb.path("s.db"), "--create", "revoke", "-"], { ...withSecret, input: `${token}\n` }));
     assert.equal(revoked["known"], true);
     assertExit(await sb.run(["--store", sb.path("s.db"), "verify", "-"], { ...withSecret, input: `${token}\n` }), 1);
   });
@@ -221,7 +222,7 @@ describe("revoke of what the store does not know (item 10)", () => {
   test("revoke --user for a user the store never saw: refused without --force, even with --yes", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     assertCliError(await sb.run([...store, "revoke", "--user", "ghost", "--yes"]), 4, /user "ghost" is unknown to the store.*--force/);
     const cutoffs = () => withDb(sb.path("s.db"), (db) => db.prepare("SELECT COUNT(*) FROM pywry_auth_user_cutoffs").pluck().get());
     assert.equal(cutoffs(), 0);
@@ -231,6 +232,12 @@ describe("revoke of what the store does not know (item 10)", () => {
     assert.equal(cutoffs(), 1);
     // A user the store knows still needs only --yes.
     assertExit(await sb.run([...store, "revoke", "--user", "ann", "--yes"]), 0);
+    // With --create, a missing store may be started by revoke, and every user is unknown to it.
+    const fresh = sb.path("fresh.db");
+    assertCliError(await sb.run(["--store", fresh, "--create", "revoke", "--user", "ghost", "--yes"]), 4, /user "ghost" is unknown to the store.*--force/);
+    assert.equal(existsSync(fresh), false);
+    assertExit(await sb.run(["--store", fresh, "--create", "revoke", "--user", "ghost", "--force"]), 0);
+    assert.equal(withDb(fresh, (db) => db.prepare("SELECT COUNT(*) FROM pywry_auth_user_cutoffs").pluck().get()), 1);
   });
 
   test("revoke --user ghost at a terminal asks a question that says the user is unknown", (t) => {
@@ -248,20 +255,20 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("session create --roles admn and token create --roles editr are refused with a suggestion; nothing is created", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     assertCliError(await sb.run([...store, "session", "create", "--user", "bob", "--roles", "admn"]), 2, /unknown role "admn" \(did you mean "admin"\?\)/);
     assertCliError(await sb.run([...store, "token", "create", "--user", "bob", "--roles", "viewer,editr"]), 2, /did you mean "editor"/);
     const users = okJson<Array<{ user_id: string }>>(await sb.run(["--json", ...store, "session", "list"]));
     assert.deepEqual(users.map((session) => session.user_id), ["ann"]);
     assert.equal(existsSync(sb.secretFile), false, "no secret was created for the refused mint");
     // A fresh store starts with pywry's default roles, so the typo is caught before it is created.
-    assertCliError(await sb.run(["--store", sb.path("new.db"), "session", "create", "--user", "bob", "--roles", "admn"]), 2, /did you mean "admin"/);
+    assertCliError(await sb.run(["--store", sb.path("new.db"), "--create", "session", "create", "--user", "bob", "--roles", "admn"]), 2, /did you mean "admin"/);
     assert.equal(existsSync(sb.path("new.db")), false);
   });
 
   test("a role far from every defined one is allowed, with a warning that it grants nothing yet", async (t) => {
     const sb = sandboxFor(t);
-    const result = await sb.run(["--store", sb.path("s.db"), "session", "create", "--user", "bob", "--roles", "auditor"]);
+    const result = await sb.run(["--store", sb.path("s.db"), "--create", "session", "create", "--user", "bob", "--roles", "auditor"]);
     assertExit(result, 0);
     assert.match(result.stderr, /warning: role "auditor" is not defined in the store, so it grants nothing/);
   });
@@ -269,7 +276,7 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("roles grant editr publish does not create a role; --create does", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     assertCliError(await sb.run([...store, "roles", "grant", "editr", "publish"]), 4, /no role "editr" in the store \(did you mean "editor"\?\).*--create/);
     assertExit(await sb.run([...store, "roles", "show", "editr"]), 4);
     assertCliError(await sb.run([...store, "roles", "set", "analyst", "read"]), 4, /--create/);
@@ -281,7 +288,7 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("roles set viewer with no permissions is refused unless --empty", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     assertCliError(await sb.run([...store, "roles", "set", "viewer"]), 2, /--empty/);
     assert.deepEqual(okJson(await sb.run(["--json", ...store, "roles", "show", "viewer"])), { role: "viewer", permissions: ["read"] });
     assertExit(await sb.run([...store, "roles", "set", "viewer", "--empty"]), 0);
@@ -291,7 +298,7 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("roles grant editor wirte warns that no role grants it, suggesting write", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     const result = await sb.run([...store, "roles", "grant", "editor", "wirte"]);
     assert.match(result.stderr, /warning: no role grants "wirte" yet \(did you mean "write"\?\)/);
   });
@@ -299,7 +306,7 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("can wirte answers no, and warns that no role or grant mentions it, suggesting write", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    const handle = (await sb.run([...store, "--field", "handle", "session", "create", "--user", "ann", "--roles", "editor"])).stdout.trim();
+    const handle = (await sb.run([...store, "--create", "--field", "handle", "session", "create", "--user", "ann", "--roles", "editor"])).stdout.trim();
     const result = await sb.run([...store, "can", "wirte", "--session", handle]);
     assertExit(result, 1);
     assert.match(result.stderr, /warning: no role or grant in the store mentions permission "wirte" \(did you mean "write"\?\)/);
@@ -311,7 +318,7 @@ describe("typos in roles, permissions and actions (item 11)", () => {
   test("audit --action foo is refused, listing the actions; a near miss gets a suggestion", async (t) => {
     const sb = sandboxFor(t);
     const store = ["--store", sb.path("s.db")];
-    assertExit(await sb.run([...store, "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run([...store, "--create", "session", "create", "--user", "ann"]), 0);
     assertCliError(await sb.run([...store, "audit", "--action", "foo"]), 2, /unknown --action "foo": use a group \(session, token/);
     assertCliError(await sb.run([...store, "audit", "--action", "sesion"]), 2, /did you mean "session"/);
     assertExit(await sb.run([...store, "audit", "--action", "session.create"]), 0);
@@ -354,7 +361,9 @@ describe("pasted tokens (item 12)", () => {
       assert.match(human.stdout, cause, text);
     }
     assertExit(await verify(token), 0);
-    assertCliError(await sb.run(["revoke", "-"], { ...withSecret, input: `Bearer ${token}\n` }), 4, /nothing was revoked.*likely cause: it starts with "Bearer "/);
+    // revoke never creates a store, so it is given one that exists (and has never seen the token).
+    const store = sb.copyPywryFixture();
+    assertCliError(await sb.run(["--store", store, "revoke", "-"], { ...withSecret, input: `Bearer ${token}\n` }), 4, /nothing was revoked.*likely cause: it starts with "Bearer "/);
     const inspected = await sb.run(["inspect", "-"], { ...withSecret, input: `"${token}"\n` });
     assertExit(inspected, 1);
     assert.match(inspected.stderr, /likely cause of the invalid signature: it is wrapped in quotes/);
@@ -430,7 +439,7 @@ describe("credentials pasted into the wrong option are never echoed (item 15)", 
     const sb = sandboxFor(t);
     const token = (await sb.run(["token", "create", "--user", "ann", "--no-session"], withSecret)).stdout.trim();
     const signature = token.split(":").pop() as string;
-    assertExit(await sb.run(["--store", sb.path("s.db"), "session", "create", "--user", "ann"]), 0);
+    assertExit(await sb.run(["--store", sb.path("s.db"), "--create", "session", "create", "--user", "ann"]), 0);
     const store = ["--store", sb.path("s.db")];
     const misplaced = (credential: string): string[][] => [
       ["token", "create", "--user", "ann", "--no-session", "--ttl", credential],

@@ -68,7 +68,7 @@ async function revokeTokenText(context: Context, output: Output, token: string, 
     );
   // revoke never creates a store: one that is missing is a typo or the wrong machine (exit 3).
   assertStoreAvailable(context, "update");
-  if (!signed && !force && !storeExists(context)) throw unknown();
+  if (!signed && !force && !storeExists(context, "update")) throw unknown();
   await withStore(context, "update", async (store) => {
     const known = signed || (await storeKnowsToken(store, token, request.tokenHash));
     if (!known && !force) throw unknown();
@@ -143,7 +143,7 @@ async function revokeUser(
   if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
   const who = `user ${JSON.stringify(userId)}`;
   assertStoreAvailable(context, "update");
-  const exists = storeExists(context);
+  const exists = storeExists(context, "update");
   const unknown = (prompted: boolean) =>
     new NotFoundError(
       `${who} is unknown to the store (${describeStore(storeLocation(context))}): no sessions, issued tokens or earlier revocation; ` +

@@ -111,7 +111,11 @@ export function modeNote(written: WrittenFile): string {
 
 const EXISTS_HINT = "pass --force to replace it";
 
-function checkWriteTarget(path: string, overwrite: boolean, fail: FailWith, what: string, ifExists = EXISTS_HINT): void {
+/**
+ * Refuses, before anything else is done, a target writePrivateFile would refuse: a symbolic link,
+ * anything but a regular file, or (without `overwrite`) an existing file.
+ */
+export function checkWriteTarget(path: string, overwrite: boolean, fail: FailWith, what: string, ifExists = EXISTS_HINT): void {
   let existing: Stats;
   try {
     existing = lstatSync(path);

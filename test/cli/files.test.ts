@@ -56,6 +56,9 @@ describe("files are written atomically, owner-only, never through a symbolic lin
     const result = await sb.run(["init", "--yes", "--force", "--store", sb.path("s.db"), "--secret-file", sb.path("s.secret")]);
     assertCliError(result, 3, /symbolic link/);
     assert.equal(readFileSync(victim, "utf8"), "{}\n");
+    // Refused before anything was made: no store, no secret.
+    assert.equal(existsSync(sb.path("s.db")), false);
+    assert.equal(existsSync(sb.path("s.secret")), false);
   });
 
   test("the secret created on first mint is 0600 and says so", async (t) => {

@@ -26,7 +26,7 @@ import {
   sqliteKeySources,
   sqliteKeyStatus,
 } from "../context.js";
-import { modeNote, type WrittenFile } from "../../files.js";
+import { checkWriteTarget, modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
 import { configFilePath } from "../settings.js";
@@ -68,6 +68,8 @@ export async function init(context: Context, output: Output, options: InitOption
   context.settings = { ...loaded, problems: loaded.problems.filter((problem) => problem.kind !== "config") };
   const plan = interactive ? await askPlan(context) : planFromFlags(context, options);
   const location = storeLocationOf(context, plan.store);
+  // A config file init could not write (a planted symbolic link) stops it before the secret or the store is made.
+  checkWriteTarget(configPath, true, configFailure, "file");
   const secretWritten = ensureSecretFile(plan);
   const secretCreated = secretWritten !== null;
   // Tested live: a store that cannot be opened (or created) stops init before anything is written.
@@ -87,7 +89,7 @@ export async function init(context: Context, output: Output, options: InitOption
     ...(plan.defaultRoles === undefined ? {} : { defaultRoles: plan.defaultRoles }),
   };
   const effective = settingsAfter(context, config);
-  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true, (message) => new ConfigError(message));
+  writePrivateFile(configPath, `${JSON.stringify(config, null, 2)}\n`, true, configFailure);
   const pywryEnv = { ...pywryEnvironment(location), ...pywrySettingsEnvironment(effective) };
   output.result(
     [
@@ -120,6 +122,10 @@ export async function init(context: Context, output: Output, options: InitOption
       sqlite_key: key === null ? null : { encrypted, source: encrypted ? key.source : null },
     },
   );
+}
+
+function configFailure(message: string): ConfigError {
+  return new ConfigError(message);
 }
 
 /** The key file to keep in the config, when the key came from one (env, keyring and salt need no record). */

@@ -139,7 +139,7 @@ describe("a new store made by pywry-auth with a key configured", { timeout: SQLC
       const store = sandbox.path("data", "pywry.db");
       const keyArgs = keyBy === "file" ? ["--sqlite-key-file", writeKeyFile(sandbox.path("sqlite.key"), key)] : [];
       const env = keyBy === "env" ? { ...ENV, PYWRY_SQLITE_KEY: key } : ENV;
-      const result = await sandbox.run(["--json", ...keyArgs, "--store", store, "token", "create", "--user", "frank"], { env });
+      const result = await sandbox.run(["--json", ...keyArgs, "--store", store, "--create", "token", "create", "--user", "frank"], { env });
       assertNoKey(result, key);
       const minted = okJson<{ token: string }>(result);
       assert.match(result.stderr, /creating the session store encrypted \(SQLCipher 4\)/);

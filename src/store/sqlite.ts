@@ -578,7 +578,15 @@ export class SqliteSessionStore extends AuthStoreBase {
       const now = this.now();
       const out: ListPage<UserSession> = { rows: [], cursors: [] };
       for (const [rowid, sessionId, userId, roles, createdAt, expiresAt, metadata] of rows) {
-        const session: UserSession = { sessionId, userId, roles: parseStringList(roles), createdAt, expiresAt, metadata: parseObject(metadata) };
+        // Metadata as every other read gives it (readMetadata): Python's numbers kept, unreadable text marked, never rewritten.
+        const session: UserSession = {
+          sessionId,
+          userId,
+          roles: parseStringList(roles),
+          createdAt,
+          expiresAt,
+          metadata: readMetadata(metadata, () => `session ${handleFor(sessionId)}`),
+        };
         if (!filter.includeExpired && !isSessionLive(session, now)) continue;
         out.rows.push(session);
         out.cursors.push(String(rowid));

@@ -29,7 +29,7 @@ const env = { PYWRY_AUTH_SECRET: SECRET };
 /** A store with `count` sessions, registry entries and audit events, written straight in SQL. */
 async function bigStore(sb: Sandbox, count: number): Promise<string> {
   const store = sb.path("big.db");
-  assertExit(await sb.run(["--store", store, "session", "create", "--user", "seed"], { env }), 0);
+  assertExit(await sb.run(["--store", store, "--create", "session", "create", "--user", "seed"], { env }), 0);
   const now = Date.now() / 1000;
   withDb(store, (db) => {
     const session = db.prepare("INSERT INTO sessions (session_id, user_id, roles, created_at, expires_at, metadata) VALUES (?, ?, ?, ?, ?, ?)");
@@ -187,7 +187,8 @@ describe("lists page: --limit and --after walk every row exactly once", () => {
     const store = sb.path("pywry.db");
     const ids: string[] = [];
     for (let index = 0; index < 30; index += 1) {
-      ids.push((await sb.run(["--store", store, "session", "create", "--user", `u${index}`], { env })).stdout.trim());
+      const create = index === 0 ? ["--create"] : [];
+      ids.push((await sb.run(["--store", store, ...create, "session", "create", "--user", `u${index}`], { env })).stdout.trim());
     }
     const deleted = new Set<string>();
     const seen = await walkPages(sb, ["--store", store, "session", "list"], 4, async (page) => {

@@ -329,7 +329,7 @@ describe("migrate into an existing store", () => {
     const sb = sandboxFor(t);
     const env = { PYWRY_AUTH_SECRET: "operator-migrate-secret" };
     const live = sb.path("live.db");
-    const created = await sb.run(["--store", live, "token", "create", "--user", "alice"], { env });
+    const created = await sb.run(["--store", live, "--create", "token", "create", "--user", "alice"], { env });
     assertExit(created, 0);
     const token = created.stdout.trim();
     copyFileSync(live, sb.path("backup.db"));

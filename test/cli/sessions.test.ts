@@ -196,7 +196,7 @@ describe("metadata pywry wrote with Python's json.dumps", () => {
     const exported = await sb.run(["--store", store, "session", "export", "--user", "olga"]);
     assertExit(exported, 0);
     const imported = sb.path("imported.db");
-    assertExit(await sb.run(["--store", imported, "session", "import", "-"], { input: exported.stdout }), 0);
+    assertExit(await sb.run(["--store", imported, "--create", "session", "import", "-"], { input: exported.stdout }), 0);
     assert.equal(sessionRows(imported).get("py-numbers")?.metadata, granted);
     assert.equal(sessionRows(imported).get("py-deep")?.metadata, deep);
 
@@ -212,9 +212,10 @@ describe("metadata pywry wrote with Python's json.dumps", () => {
     addRows(store, { "py-numbers": PYTHON_METADATA, "py-deep": deep });
     const listed = await sb.run(["--store", store, "--json", "session", "list", "--user", "olga"]);
     assertExit(listed, 0);
-    assert.match(listed.stdout, /"d": 9223372036854775809,/);
-    assert.match(listed.stdout, /"e": 1\.0,/);
-    assert.match(listed.stdout, /"a": "NaN",/);
+    // --json lists write one compact row per line (issue 17).
+    assert.match(listed.stdout, /"d":9223372036854775809,/);
+    assert.match(listed.stdout, /"e":1\.0,/);
+    assert.match(listed.stdout, /"a":"NaN",/);
     assert.equal(okJson<ListedSession[]>(listed).length, 2, "valid JSON");
   });
 

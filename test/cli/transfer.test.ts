@@ -89,7 +89,7 @@ describe("session import and export", () => {
     const store = sb.path("pywry.db");
     const env = { PYWRY_AUTH_SECRET: "transfer-test-secret" };
     const run = (args: string[], input?: string) => sb.run(["--store", store, ...args], { env, input });
-    const created = await run(["token", "create", "--user", "alice"]);
+    const created = await run(["--create", "token", "create", "--user", "alice"]);
     assertExit(created, 0);
     const token = created.stdout.trim();
     assertExit(await run(["session", "create", "--user", "bob"]), 0);

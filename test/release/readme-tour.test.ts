@@ -67,7 +67,7 @@ function normalise(text: string, home?: string): string[] {
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/g, "<time>")
     .replace(/\((?:in )?\d+[dhms](?: \d+[dhms])?(?: ago)?\)/g, "(<relative>)")
     .replace(/\b[0-9a-f]{16}\b/g, "<handle>")
-    .replace(/\b1\d{9}\b/g, "<unix>")
+    .replace(/\b1\d{9}(?:\.\d+)?\b/g, "<unix>")
     .replace(/in \d+(?:\.\d+)? s \(\d+ tokens\/s\)/g, "in <seconds> s (<rate> tokens/s)");
   const user = userInfo().username;
   return result

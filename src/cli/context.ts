@@ -358,6 +358,16 @@ export function configuredSecrets(context: Context): Secrets {
   return found;
 }
 
+/** The configured secrets, or null when none is configured (a broken configuration still throws). */
+export function secretsIfConfigured(context: Context): Secrets | null {
+  try {
+    return configuredSecrets(context);
+  } catch (error) {
+    if (isPywryAuthError(error) && error.code === "ERR_NO_SECRET") return null;
+    throw error;
+  }
+}
+
 /**
  * For commands that check tokens: the configured secrets, or, at a terminal with none configured,
  * one typed at a hidden prompt (used for this run only, never stored or echoed).

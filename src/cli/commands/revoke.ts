@@ -1,10 +1,10 @@
 /** `revoke`: by token, accessor or session. Deletes the session so pywry stops honouring it at once. */
-import { InvalidInputError, NotFoundError, TokenError, isPywryAuthError } from "../../core/errors.js";
+import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
 import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex } from "../../core/token.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
-import { assertStoreAvailable, configuredSecrets, describeStore, storeExists, storeLocation, withStore, type Context, type Secrets } from "../context.js";
+import { assertStoreAvailable, describeStore, secretsIfConfigured, storeExists, storeLocation, withStore, type Context } from "../context.js";
 import { confirmDestructive } from "../confirm.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
@@ -84,14 +84,6 @@ async function storeKnowsToken(store: AuthStore, token: string, tokenHash: strin
   );
 }
 
-function secretsIfConfigured(context: Context): Secrets | null {
-  try {
-    return configuredSecrets(context);
-  } catch (error) {
-    if (isPywryAuthError(error) && error.code === "ERR_NO_SECRET") return null;
-    throw error;
-  }
-}
 
 async function revokePicked(context: Context, output: Output, reason: string | null, yes: boolean): Promise<void> {
   await withStore(context, "update", async (store) => {

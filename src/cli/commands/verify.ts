@@ -1,10 +1,10 @@
 /** `verify` and `inspect`: the token-only commands. SQLite is loaded only when a store exists. */
 import { verifyToken } from "../../auth.js";
-import { InvalidInputError, TokenError, isPywryAuthError } from "../../core/errors.js";
+import { InvalidInputError, TokenError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
-import { checkingSecrets, configuredSecrets, withStore, storeExists, type Context, type Secrets } from "../context.js";
+import { checkingSecrets, secretsIfConfigured, withStore, storeExists, type Context, type Secrets } from "../context.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
 
@@ -106,14 +106,6 @@ async function withOptionalStore<T>(context: Context, wanted: boolean, work: (st
   return withStore(context, "read", work);
 }
 
-function secretsIfConfigured(context: Context): Secrets | null {
-  try {
-    return configuredSecrets(context);
-  } catch (error) {
-    if (isPywryAuthError(error) && error.code === "ERR_NO_SECRET") return null;
-    throw error;
-  }
-}
 
 function verifyText(result: TokenValidation, now: number, output: Output): string {
   if (!result.valid) return `${output.verdict(false, "invalid")}: ${result.error?.message} (${result.error?.code})`;

@@ -278,6 +278,42 @@ const MAX_INDENTED_DEPTH = 64;
 
 /** `value` as JSON text in `style`, every number exactly as it was read. Iterative. */
 export function jsonText(value: unknown, style: JsonStyle): string {
+  if (style.layout === "compact") {
+    const plain = plainJson(value);
+    if (plain !== null) return plain;
+  }
+  return writeJson(value, style);
+}
+
+class NeedsExactText extends Error {}
+
+/**
+ * Throws NeedsExactText for a value JSON.stringify would write differently from jsonText: a
+ * PythonNumber (its exact text), a number that is not finite, a bigint, unreadable metadata.
+ * A replacer sees values after toJSON(), so it looks at the holder's own member.
+ */
+function refuseExactValues(this: unknown, key: string, value: unknown): unknown {
+  const own = (this as Record<string, unknown>)[key];
+  if (own instanceof PythonNumber || typeof own === "bigint" || (typeof own === "number" && !Number.isFinite(own))) throw new NeedsExactText();
+  if (own !== null && typeof own === "object" && UNREADABLE in own) throw new NeedsExactText();
+  return value;
+}
+
+/**
+ * Compact JSON of plain data by JSON.stringify, about three times faster than writeJson (lists
+ * write a million rows); null when the value needs writeJson: exact numbers, unreadable
+ * metadata, or nesting deeper than the stack (RangeError).
+ */
+function plainJson(value: unknown): string | null {
+  try {
+    return JSON.stringify(value, refuseExactValues) ?? null;
+  } catch (error) {
+    if (error instanceof NeedsExactText || error instanceof RangeError) return null;
+    throw error;
+  }
+}
+
+function writeJson(value: unknown, style: JsonStyle): string {
   const pretty = style.layout === "pretty";
   const comma = style.layout === "python" ? ", " : ",";
   const colon = style.layout === "compact" ? ":" : ": ";

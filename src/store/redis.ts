@@ -361,13 +361,19 @@ export class RedisSessionStore extends AuthStoreBase {
       yield* super.sessionPages(filter, page);
       return;
     }
-    let { scan, handle: afterHandle } = page.after === undefined ? { scan: "0", handle: null as string | null } : parseScanCursor(page.after);
+    const resume = page.after === undefined ? null : parseScanCursor(page.after);
+    let scan = resume?.scan ?? "0";
+    let afterHandle = resume?.handle ?? null;
     const size = pageSizeOf(page);
     const pattern = `${globEscape(this.prefix)}:session:*`;
     const start = `${this.prefix}:session:`.length;
     do {
       const from = scan;
       const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", pattern, "COUNT", size));
+      // A resumed batch that ends elsewhere than it did covers other hash buckets (Redis resized its
+      // table, or keys came and went): rows before the handle may then be ones never listed, so the
+      // whole batch is listed again. Some rows may repeat; none that stayed is skipped.
+      if (afterHandle !== null && next !== resume?.next) afterHandle = null;
       const batch = keys
         .map((key) => ({ key, id: key.slice(start), handle: handleFor(key.slice(start)) }))
         .filter((entry) => afterHandle === null || entry.handle > afterHandle)
@@ -382,7 +388,7 @@ export class RedisSessionStore extends AuthStoreBase {
           const session = toSession(entry.id, hashes[index] ?? {});
           if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
           out.rows.push(session);
-          out.cursors.push(`${from}:${entry.handle}`);
+          out.cursors.push(`${from}:${next}:${entry.handle}`);
         });
         if (out.rows.length > 0) yield out;
       }
@@ -1234,11 +1240,11 @@ function toAuditEntry([, fields]: [id: string, fields: string[]]): AuditEntry {
   };
 }
 
-/** "<SCAN cursor>:<handle>", as sessionPages makes them. */
-function parseScanCursor(cursor: string): { scan: string; handle: string } {
-  const match = /^(\d{1,20}):([0-9a-f]{16})$/.exec(cursor);
+/** "<SCAN cursor of the batch>:<SCAN cursor after it>:<handle>", as sessionPages makes them. */
+function parseScanCursor(cursor: string): { scan: string; next: string; handle: string } {
+  const match = /^(\d{1,20}):(\d{1,20}):([0-9a-f]{16})$/.exec(cursor);
   if (!match) throw invalidCursor();
-  return { scan: match[1]!, handle: match[2]! };
+  return { scan: match[1]!, next: match[2]!, handle: match[3]! };
 }
 
 function newestFirst(a: UserSession, b: UserSession): number {

@@ -655,3 +655,45 @@ describe("sessionPages on a server that runs no scripts for us", () => {
     }
   });
 });
+
+describe("sessionPages resumed in a later command (a cursor) on Redis", () => {
+  for (const change of ["grew", "shrank"] as const) {
+    test(`every session there throughout is listed at least once, even after the keyspace ${change} in between`, async () => {
+      const prefix = freshPrefix();
+      const store = await RedisSessionStore.connect((await server).url(), { prefix });
+      const filler = Array.from({ length: 5000 }, (_, index) => `${prefix}:session:filler-${index}`);
+      const fill = async () => {
+        const pipeline = raw.pipeline();
+        for (const key of filler) pipeline.hset(key, { user_id: "bob", roles: '["viewer"]', created_at: "1.0" });
+        await pipeline.exec();
+      };
+      try {
+        const original = Array.from({ length: 300 }, (_, index) => `kept-${index}`);
+        for (const id of original) await store.createSession(id, "alice");
+        if (change === "shrank") await fill();
+        // The first command: three pages (as --limit would stop it), then the cursor of its last row.
+        const seen = new Set<string>();
+        let cursor: string | undefined;
+        let pages = 0;
+        for await (const page of store.sessionPages({}, { pageSize: 10 })) {
+          page.rows.forEach((session) => seen.add(session.sessionId));
+          cursor = page.cursors[page.cursors.length - 1];
+          if ((pages += 1) === 3) break;
+        }
+        assert.ok(cursor !== undefined && seen.size < original.length + filler.length);
+        // Meanwhile the keyspace changes size several times over: Redis rehashes, SCAN's batches move.
+        if (change === "grew") await fill();
+        else {
+          for (let index = 0; index < filler.length; index += 500) await raw.del(...filler.slice(index, index + 500));
+          // Redis shrinks its table in the background once it is mostly empty.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        for await (const page of store.sessionPages({}, { after: cursor, pageSize: 10 })) page.rows.forEach((session) => seen.add(session.sessionId));
+        const missed = original.filter((id) => !seen.has(id));
+        assert.deepEqual(missed, [], `${missed.length} sessions present throughout were never listed`);
+      } finally {
+        await store.close();
+      }
+    });
+  }
+});

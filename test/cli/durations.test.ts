@@ -4,12 +4,11 @@
  * ambiguous (15M), fractions of a second and anything under a second, saying why.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, okJson, sandboxFor, type Sandbox } from "../helpers/cli.js";
-import { binPath, fixturesDir } from "../helpers/paths.js";
+import { inTerminal } from "../helpers/pty.js";
 
 const SECRET = "durations-secret-0123456789abcdef0123";
 const env = { PYWRY_AUTH_SECRET: SECRET };
@@ -84,25 +83,15 @@ describe("durations in init's wizard", () => {
   test("an ambiguous answer is refused with the grammar's reason, and a compound one is taken", (t) => {
     const sb = sandboxFor(t);
     const store = sb.path("wizard.db");
-    const request = {
-      argv: [process.execPath, binPath, "init"],
-      env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: sb.home, TERM: "xterm" },
-      steps: [
-        { expect: "Where are the sessions kept\\?", send: "\r" },
-        { expect: "SQLite file", send: `${store}\r` },
-        { expect: "Signing secret", send: "\r" },
-        { expect: "Default session lifetime", send: "\x7f\x7f\x7f15M\r" },
-        { expect: "ambiguous", send: "\x7f\x7f\x7f1h30m\r" },
-        { expect: "Default widget-token lifetime", send: "\r" },
-        { expect: "Default roles for new sessions", send: "\r" },
-      ],
-      timeout: 20,
-    };
-    const result = JSON.parse(execFileSync("python3", [join(fixturesDir, "pty_drive.py")], { input: JSON.stringify(request), encoding: "utf8" })) as {
-      code: number;
-      output: string;
-      missed: string | null;
-    };
+    const result = inTerminal(sb, ["init"], [
+      { expect: "Where are the sessions kept\\?", send: "\r" },
+      { expect: "SQLite file", send: `${store}\r` },
+      { expect: "Signing secret", send: "\r" },
+      { expect: "Default session lifetime", send: "\x7f\x7f\x7f15M\r" },
+      { expect: "ambiguous", send: "\x7f\x7f\x7f1h30m\r" },
+      { expect: "Default widget-token lifetime", send: "\r" },
+      { expect: "Default roles for new sessions", send: "\r" },
+    ]);
     assert.equal(result.missed, null, result.output);
     assert.equal(result.code, 0, result.output);
     const config = JSON.parse(readFileSync(sb.path(".config", "pywry-auth", "config.json"), "utf8")) as Record<string, unknown>;

@@ -8,27 +8,11 @@ import { chmodSync, copyFileSync, existsSync, readFileSync, statSync, writeFileS
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, assertExit, okJson, sandboxFor, show, withDb, type Sandbox } from "../helpers/cli.js";
-import { binPath, fixturesDir } from "../helpers/paths.js";
+import { inTerminal, type PtyResult } from "../helpers/pty.js";
+import { fixturesDir } from "../helpers/paths.js";
 
 const LONG_SECRET = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
-interface PtyResult {
-  code: number | null;
-  output: string;
-  missed: string | null;
-}
-
-/** Runs the CLI in a real pseudo-terminal, answering prompts in order. */
-function inTerminal(sandbox: Sandbox, args: string[], steps: Array<{ expect: string; send: string }>, env: Record<string, string> = {}): PtyResult {
-  const request = {
-    argv: [process.execPath, binPath, ...args],
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: sandbox.home, TERM: "xterm", ...env },
-    steps,
-    timeout: 20,
-  };
-  const output = execFileSync("python3", [join(fixturesDir, "pty_drive.py")], { input: JSON.stringify(request), encoding: "utf8" });
-  return JSON.parse(output) as PtyResult;
-}
 
 type Settings = Record<string, { value: unknown; origin: string }>;
 

@@ -3,34 +3,15 @@
  * anything changes, a cancelled prompt changes nothing, and a success message is always true.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { assertCliError, assertExit, assertJsonError, okJson, sandboxFor, withDb, type Sandbox } from "../helpers/cli.js";
-import { binPath, fixturesDir } from "../helpers/paths.js";
+import { inTerminal, type PtyResult } from "../helpers/pty.js";
 
 const SECRET = "strict-input-test-secret";
 const withSecret = { env: { PYWRY_AUTH_SECRET: SECRET } };
 const CTRL_C = "\u0003";
-
-interface PtyResult {
-  code: number | null;
-  output: string;
-  missed: string | null;
-}
-
-/** Runs the CLI in a real pseudo-terminal (test/fixtures/pty_drive.py), answering prompts in order. */
-function inTerminal(sandbox: Sandbox, args: string[], steps: Array<{ expect: string; send: string }>, env: Record<string, string> = {}): PtyResult {
-  const request = {
-    argv: [process.execPath, binPath, ...args],
-    env: { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: sandbox.home, TERM: "xterm", ...env },
-    steps,
-    timeout: 20,
-  };
-  const output = execFileSync("python3", [join(fixturesDir, "pty_drive.py")], { input: JSON.stringify(request), encoding: "utf8" });
-  return JSON.parse(output) as PtyResult;
-}
 
 function sessionCount(store: string): number {
   return withDb(store, (db) => db.prepare("SELECT COUNT(*) FROM sessions").pluck().get() as number);

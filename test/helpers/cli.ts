@@ -69,8 +69,8 @@ export function runCli(args: readonly string[], options: RunOptions): Promise<Cl
 
 /**
  * With PYWRY_AUTH_TRANSCRIPT=<file> set for the test run, every run is appended to that file as
- * one JSON line (arguments, added environment, stdin, outputs, exit code, and the secret files
- * the run could read), for test/security/scan-transcript.js to search for leaked credentials.
+ * one JSON line (arguments, added environment, stdin, outputs, exit code, and the secret and key
+ * files the run could read), for test/security/scan-transcript.js to search for leaked credentials.
  */
 function recordRun(args: readonly string[], options: RunOptions, env: Record<string, string>, result: CliResult): void {
   const transcript = process.env["PYWRY_AUTH_TRANSCRIPT"];
@@ -79,7 +79,9 @@ function recordRun(args: readonly string[], options: RunOptions, env: Record<str
   const candidates = [
     join(env["XDG_CONFIG_HOME"] || join(options.home, ".config"), "pywry-auth", "secret"),
     env["PYWRY_AUTH_SECRET_FILE"],
-    ...args.flatMap((arg, index) => (arg === "--secret-file" ? [args[index + 1]] : arg.startsWith("--secret-file=") ? [arg.slice(14)] : [])),
+    ...fileArguments(args, "--secret-file"),
+    // An SQLite key file holds a credential too.
+    ...fileArguments(args, "--sqlite-key-file"),
   ];
   const secretFiles: string[] = [];
   for (const candidate of candidates) {
@@ -93,6 +95,11 @@ function recordRun(args: readonly string[], options: RunOptions, env: Record<str
   const { PATH: _path, HOME: _home, ...added } = env;
   const entry = { args, env: added, input: options.input ?? "", stdout: result.stdout, stderr: result.stderr, code: result.code, secretFiles };
   appendFileSync(transcript, `${JSON.stringify(entry)}\n`);
+}
+
+/** The paths given to `flag`, as "--flag path" or "--flag=path". */
+function fileArguments(args: readonly string[], flag: string): Array<string | undefined> {
+  return args.flatMap((arg, index) => (arg === flag ? [args[index + 1]] : arg.startsWith(`${flag}=`) ? [arg.slice(flag.length + 1)] : []));
 }
 
 /** A temporary HOME for one test (or one describe block), removed by `cleanup()`. */

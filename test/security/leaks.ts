@@ -15,7 +15,7 @@ export interface RecordedRun {
   stdout: string;
   stderr: string;
   code: number | null;
-  /** Contents of the secret files the run could read (the default one, --secret-file, PYWRY_AUTH_SECRET_FILE). */
+  /** Contents of the secret and key files the run could read (the default secret, --secret-file, PYWRY_AUTH_SECRET_FILE, --sqlite-key-file). */
   secretFiles: string[];
 }
 
@@ -48,6 +48,7 @@ export function sensitiveValuesOf(runs: readonly RecordedRun[]): Sensitive[] {
   };
   for (const run of runs) {
     add("secret", run.env["PYWRY_AUTH_SECRET"] ?? "");
+    add("secret", run.env["PYWRY_SQLITE_KEY"] ?? "");
     for (const previous of (run.env["PYWRY_AUTH_PREVIOUS_SECRETS"] ?? "").split(",")) add("secret", previous.trim());
     for (const content of run.secretFiles) add("secret", content.replace(/[\r\n]+$/, ""));
     const words = run.args.filter((arg) => !arg.startsWith("-"));

@@ -17,6 +17,7 @@ import {
   TransferCounts,
   UserCutoff,
   RevocationCause,
+  RevocationQuery,
   UserRevocation,
   NewSession,
   Revocation,
@@ -215,7 +216,7 @@ export class MemorySessionStore extends AuthStoreBase {
     return revocation ? { ...revocation } : null;
   }
 
-  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+  async tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null> {
     if (this.revocations.has(token.tokenHash)) return "token";
     const cutoff = this.cutoffs.get(token.subject);
     return cutoff !== undefined && token.issuedAt <= cutoff ? "user" : null;

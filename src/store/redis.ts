@@ -49,6 +49,7 @@ import {
   PageOptions,
   Revocation,
   RevocationCause,
+  RevocationQuery,
   RevokeResult,
   RoleEdit,
   RoleUpdate,
@@ -570,7 +571,7 @@ export class RedisSessionStore extends AuthStoreBase {
     return this.read(async () => toRevocation(tokenHash, await this.client.hgetall(this.revocationKey(tokenHash))));
   }
 
-  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+  async tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null> {
     return this.read(async () => {
       const [revoked, cutoff] = await Promise.all([
         this.client.exists(this.revocationKey(token.tokenHash)),

@@ -29,7 +29,10 @@ import {
   StoreTransfer,
   TransferCounts,
   UserCutoff,
+  PurgeBatchOptions,
+  PurgeBatchResult,
   RevocationCause,
+  RevocationQuery,
   UserRevocation,
   NewSession,
   Revocation,
@@ -360,7 +363,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     return this.run(() => (this.authTables() ? this.selectRevocation(tokenHash) : null));
   }
 
-  tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
+  tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null> {
     return this.read(() => this.revocationCause(token));
   }
 
@@ -369,7 +372,7 @@ export class SqliteSessionStore extends AuthStoreBase {
    * user's cut-off, the registry's kind for it, and the session whose id is the token. (Three
    * separate reads cost about twice as much per request.)
    */
-  bearerLookup(query: BearerQuery): Promise<BearerLookup> {
+  override bearerLookup(query: BearerQuery): Promise<BearerLookup> {
     return this.read(() => this.lookUpBearer(query));
   }
 
@@ -377,7 +380,7 @@ export class SqliteSessionStore extends AuthStoreBase {
    * bearerLookup, answered synchronously (SQLite answers without waiting): the middleware then
    * hands the request on in the same turn, without a promise per step. Throws a StoreError.
    */
-  bearerLookupSync(query: BearerQuery): BearerLookup {
+  override bearerLookupSync(query: BearerQuery): BearerLookup {
     try {
       return this.readInSnapshot(() => this.lookUpBearer(query));
     } catch (error) {
@@ -420,9 +423,7 @@ export class SqliteSessionStore extends AuthStoreBase {
    * tokenRevocationStatus for many tokens at once, in one read transaction: one snapshot of the
    * revocations, and one read lock instead of one per token (for `verify --stdin`).
    */
-  async tokenRevocationStatuses(
-    tokens: ReadonlyArray<{ tokenHash: string; subject: string; issuedAt: number }>,
-  ): Promise<Array<RevocationCause | null>> {
+  override async tokenRevocationStatuses(tokens: readonly RevocationQuery[]): Promise<Array<RevocationCause | null>> {
     return this.run(() => {
       this.endSnapshot();
       return this.db.transaction(() => tokens.map((token) => this.revocationCause(token))).deferred();
@@ -430,7 +431,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   /** The registry's kind for many tokens at once (null: not recorded), in one read transaction (for `verify --stdin`). */
-  async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
+  override async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
     return this.run(() => {
       this.endSnapshot();
       if (!this.authTables()) return tokenHashes.map(() => null);
@@ -682,36 +683,8 @@ export class SqliteSessionStore extends AuthStoreBase {
     }
   }
 
-  /**
-   * Every session (expired ones included, or only `userId`'s), `batchSize` at a time, read from
-   * one snapshot without holding them all in memory (for `session export`). The connection is
-   * busy until the iteration ends: run nothing else on this store meanwhile.
-   */
-  *sessionBatches(options: { batchSize?: number; userId?: string } = {}): Generator<UserSession[]> {
-    const size = Math.max(1, Math.trunc(options.batchSize ?? 1000));
-    // Its own read transaction, for as long as the iteration lasts (a snapshot cannot end meanwhile).
-    this.endSnapshot();
-    const rows =
-      options.userId === undefined
-        ? this.db.prepare("SELECT * FROM sessions").iterate()
-        : this.db.prepare("SELECT * FROM sessions WHERE user_id = ?").iterate(options.userId);
-    let batch: UserSession[] = [];
-    try {
-      for (const row of rows as IterableIterator<SessionRow>) {
-        batch.push(toSession(row));
-        if (batch.length >= size) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) yield batch;
-    } catch (error) {
-      throw toStoreError(error, this.path);
-    }
-  }
-
   /** How many sessions purgeExpired would delete now. */
-  async countExpired(): Promise<number> {
+  override async countExpired(): Promise<number> {
     return this.run(
       () => this.plucked(`SELECT COUNT(*) FROM sessions WHERE ${EXPIRED_CONDITION}`).get(this.now()) as number,
     );
@@ -724,15 +697,11 @@ export class SqliteSessionStore extends AuthStoreBase {
    * Reports progress after each batch. Returns the purged sessions' ids, users and expiries only
    * when `collect` is set (a million of them is a lot of memory).
    */
-  async purgeExpiredInBatches(options: {
-    batchSize?: number;
-    collect?: boolean;
-    onBatch?: (purgedSoFar: number) => void;
-  } = {}): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }> {
+  override async purgeExpiredInBatches(options: PurgeBatchOptions = {}): Promise<PurgeBatchResult> {
     const size = Math.max(1, Math.trunc(options.batchSize ?? PURGE_BATCH_ROWS));
     const now = this.now();
     const collect = Boolean(options.collect);
-    const sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null = collect ? [] : null;
+    const sessions: PurgeBatchResult["sessions"] = collect ? [] : null;
     // Each batch: the rowid of the size-th expired row after the last batch (one scan in rowid
     // order), then a range delete up to it. Returning only what is needed (the users, for the
     // audit entry; whole rows only for --json) keeps it about a third faster than returning rows.
@@ -1141,7 +1110,7 @@ export class SqliteSessionStore extends AuthStoreBase {
   }
 
   /** Why a token no longer counts (see tokenRevocationStatus), with one cached statement. */
-  private revocationCause(token: { tokenHash: string; subject: string; issuedAt: number }): RevocationCause | null {
+  private revocationCause(token: RevocationQuery): RevocationCause | null {
     if (!this.authTables()) return null;
     const statement = this.rawStmt(
       "revocation-cause",

@@ -265,7 +265,13 @@ describe("no secret, token or session id where it does not belong", () => {
     await collect("Redis getSession after close", () => redisStore.getSession(token));
     await collect("Redis connect with a secret in the password", () => RedisSessionStore.connect(`redis://:${secret}@127.0.0.1:1/0`));
 
-    const broken = { getSession: async () => Promise.reject(new Error("boom")), listUserSessions: async () => [], tokenRevocationStatus: async () => null };
+    const broken = {
+      getSession: async () => Promise.reject(new Error("boom")),
+      listUserSessions: async () => [],
+      tokenRevocationStatus: async () => null,
+      bearerLookup: async () => Promise.reject(new Error("boom")),
+      bearerLookupSync: () => undefined,
+    };
     await collect("resolveSession with a failing store", () =>
       resolveSession({ headers: { cookie: `pywry_session=${token}`, authorization: `Bearer ${token}` } }, { store: broken, config: createAuthConfig({ tokenSecret: secret }) }),
     );

@@ -272,9 +272,11 @@ function missingStore(path: string, origin: string, access: StoreAccess): StoreE
 
 async function openStore(context: Context, location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
   const mode = access === "read" ? "read" : "write";
+  // How long to wait for the store (SQLite: another process's write lock; Redis: each command); unset, the stores' defaults.
+  const timeoutMs = settingsFor(context, "store_timeout").env.PYWRY_AUTH_STORE_TIMEOUT_MS;
   if (location.kind === "redis") {
     const { RedisSessionStore } = await import("../store/redis.js");
-    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode });
+    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode, commandTimeoutMs: timeoutMs });
   }
   const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite.js"), import("../store/sqlite-connection.js")]);
   const format = sqliteFileFormat(location.path);
@@ -282,7 +284,7 @@ async function openStore(context: Context, location: StoreLocation, access: Stor
   if (key && format !== "encrypted") {
     context.notice(`creating the session store encrypted (SQLCipher 4), key from ${key.source}`);
   }
-  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source });
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source, busyTimeoutMs: timeoutMs });
 }
 
 /**

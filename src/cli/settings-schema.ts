@@ -12,7 +12,7 @@ import * as v from "valibot";
 import { readDuration, readDurationSeconds } from "../core/duration.js";
 import { ConfigError, InvalidInputError, type PywryAuthError } from "../core/errors.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
-import { parseRedisUrl } from "../store/redis-url.js";
+import { parseRedisUrl } from "../store/redis/url.js";
 import { configFilePath } from "./settings.js";
 
 /** The settings `config show` lists, by the name it shows them under. */

@@ -4,7 +4,7 @@
  * supplies the primitives.
  */
 import { StoreError } from "../core/errors.js";
-import { assertReadableMetadata } from "../core/pyjson.js";
+import { assertReadableMetadata, pythonJson } from "../core/pyjson.js";
 import { handleFor } from "../core/handles.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import { byText, newestThenHandle, pageSizeOf, pagesOf, parseIdCursor, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
@@ -216,6 +216,12 @@ export abstract class AuthStoreBase implements AuthStore {
       assertReadableMetadata(metadata);
       return removeResourceGrant(metadata, resource, permissions);
     });
+  }
+
+  /** What `updateMetadata` writes: the changed metadata, or null when the change changes nothing. */
+  protected static plannedMetadata(session: UserSession, change: MetadataChange): Record<string, unknown> | null {
+    const metadata = change(session.metadata);
+    return pythonJson(metadata) === pythonJson(session.metadata) ? null : metadata;
   }
 
   /** What `updateRolePermissions` writes: null for no write (no role and no edit, or no change). */

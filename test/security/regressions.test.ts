@@ -9,7 +9,7 @@ import { StoreError } from "../../src/core/errors.js";
 import { sha256Hex } from "../../src/core/handles.js";
 import { mintToken } from "../../src/core/token.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
-import { RedisSessionStore } from "../../src/store/redis.js";
+import { RedisSessionStore } from "../../src/store/redis/index.js";
 import { assertCliError, assertExit, sandboxFor } from "../helpers/cli.js";
 import { startRedis, type RedisServer } from "../helpers/redis.js";
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import Database from "better-sqlite3-multiple-ciphers";
 import { sha256Hex } from "../../src/core/handles.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-bulk-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import { MemorySessionStore } from "../../src/store/memory.js";
 import { parseRedisUrl, redactUrl } from "../../src/store/redis/url.js";
 import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis/index.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
-import { describeSessionStore } from "../helpers/store-suite.js";
+import { describeSessionStore } from "../../src/testing/store-suite.js";
 
 const server: Promise<RedisServer> = startRedis();
 let raw: Redis;

@@ -10,7 +10,7 @@ import { handleFor } from "../../src/core/handles.js";
 import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import { fixturesDir } from "../helpers/paths.js";
 import { pywry } from "../helpers/python.js";
-import { describeSessionStore, tokenRecord } from "../helpers/store-suite.js";
+import { describeSessionStore, tokenRecord } from "../../src/testing/store-suite.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-sqlite-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -57,11 +57,11 @@ import {
   toSession,
   toTokenRecord,
   tokenHash,
-  type Hash,
 } from "./codec.js";
 import { describeClient, describeRedisError, hardDisconnect, openClient, parseInfo, sanitise, withDeadline, type ConnectOptions } from "./connection.js";
 import { DEFAULT_PREFIX, REDIS_SCHEMA_VERSION, RedisKeys } from "./keys.js";
 import { endsWithin, parseScanCursor, scanCursor, scanPosition, type ScanCursor } from "./scan.js";
+import { Reads } from "./reads.js";
 import { Change, Changes } from "./transaction.js";
 
 export interface RedisStoreOptions extends ConnectOptions {
@@ -83,17 +83,7 @@ const DEFAULT_AUDIT_MAX_LENGTH = 100_000;
  * sees it while it could still accept the token.
  */
 export const REVOCATION_GRACE_SECONDS = 3600;
-const SCAN_COUNT = 500;
 
-/** HGETALL of every key given; a key that is not a hash gives an empty list. Reads only. */
-const HGETALL_MANY_SCRIPT = `#!lua flags=no-writes
-local out = {}
-for i, key in ipairs(KEYS) do
-  local reply = redis.pcall('HGETALL', key)
-  if type(reply) == 'table' and reply.err == nil then out[i] = reply else out[i] = {} end
-end
-return out
-`;
 
 export class RedisSessionStore extends AuthStoreBase {
   readonly prefix: string;
@@ -101,12 +91,11 @@ export class RedisSessionStore extends AuthStoreBase {
   readonly location: string;
   private readonly client: Redis;
   private readonly keys: RedisKeys;
+  private readonly reads: Reads;
   private readonly changes: Changes;
   private readonly now: () => number;
   private readonly writable: boolean;
   private closed = false;
-  /** Whether the server refused a read-only script once (see hgetallInOneScript). */
-  private scriptsRefused = false;
   /**
    * Whether a timed-out command ends the connection (stores made by connect() without
    * `reconnect`, as the CLI's are). A server that stopped answering would otherwise make every
@@ -121,6 +110,7 @@ export class RedisSessionStore extends AuthStoreBase {
     this.location = location;
     this.prefix = options.prefix || DEFAULT_PREFIX;
     this.keys = new RedisKeys(this.prefix);
+    this.reads = new Reads(client, this.keys);
     this.now = options.now ?? (() => Date.now() / 1000);
     this.writable = options.mode !== "read";
     this.changes = new Changes({
@@ -175,7 +165,7 @@ export class RedisSessionStore extends AuthStoreBase {
 
   async getSession(sessionId: string): Promise<UserSession | null> {
     return this.read(async () => {
-      const session = await this.readSession(sessionId);
+      const session = await this.reads.session(sessionId);
       return session && isSessionLive(session, this.now()) ? session : null;
     });
   }
@@ -183,7 +173,7 @@ export class RedisSessionStore extends AuthStoreBase {
   async deleteSession(sessionId: string): Promise<boolean> {
     return this.change(async (change) => {
       await change.watch(this.keys.session(sessionId));
-      const session = await this.readSession(sessionId);
+      const session = await this.reads.session(sessionId);
       if (!session) return false;
       change.write((multi) => multi.del(this.keys.session(sessionId)).srem(this.keys.userSessions(session.userId), sessionId));
       change.audit(audit.sessionDeleted(session));
@@ -259,9 +249,9 @@ export class RedisSessionStore extends AuthStoreBase {
 
   async listSessions(filter: SessionFilter = {}): Promise<UserSession[]> {
     return this.read(async () => {
-      const ids = filter.userId === undefined ? await this.allSessionIds() : await this.client.smembers(this.keys.userSessions(filter.userId));
+      const ids = filter.userId === undefined ? await this.reads.allSessionIds() : await this.client.smembers(this.keys.userSessions(filter.userId));
       const now = this.now();
-      return (await this.readSessions(ids))
+      return (await this.reads.sessions(ids))
         .filter((session) => filter.userId === undefined || session.userId === filter.userId)
         .filter((session) => filter.includeExpired || isSessionLive(session, now))
         .sort(newestFirst);
@@ -342,7 +332,7 @@ export class RedisSessionStore extends AuthStoreBase {
     // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
     for (let offset = 0; offset < entries.length; offset += size) {
       const slice = entries.slice(offset, offset + size);
-      const hashes = await this.read(() => this.hgetallInOneScript(slice.map((entry) => entry.key)));
+      const hashes = await this.read(() => this.reads.hashesInOneScript(slice.map((entry) => entry.key)));
       const now = this.now();
       const out: ListPage<UserSession> = { rows: [], cursors: [] };
       slice.forEach((entry, index) => {
@@ -379,7 +369,7 @@ export class RedisSessionStore extends AuthStoreBase {
         skip += members.length;
         continue;
       }
-      const records = await this.read(() => this.readTokenHashes(fresh.map((member) => member.accessor)));
+      const records = await this.read(() => this.reads.tokensInOrder(fresh.map((member) => member.accessor)));
       const now = this.now();
       const out: ListPage<TokenRecord> = { rows: [], cursors: [] };
       fresh.forEach((member, index) => {
@@ -398,11 +388,11 @@ export class RedisSessionStore extends AuthStoreBase {
 
   async findSession(idOrHandle: string): Promise<UserSession | null> {
     return this.read(async () => {
-      const exact = await this.readSession(idOrHandle);
+      const exact = await this.reads.session(idOrHandle);
       if (exact || !looksLikeHandle(idOrHandle)) return exact;
       // Handles are hashes, so finding one means hashing every id; admin-sized stores make this cheap.
-      const match = (await this.allSessionIds()).find((id) => handleFor(id) === idOrHandle);
-      return match === undefined ? null : this.readSession(match);
+      const match = (await this.reads.allSessionIds()).find((id) => handleFor(id) === idOrHandle);
+      return match === undefined ? null : this.reads.session(match);
     });
   }
 
@@ -433,7 +423,7 @@ export class RedisSessionStore extends AuthStoreBase {
   async purgeExpired(options: { dryRun?: boolean } = {}): Promise<UserSession[]> {
     const expired = async () => {
       const now = this.now();
-      return (await this.readSessions(await this.allSessionIds()))
+      return (await this.reads.sessions(await this.reads.allSessionIds()))
         .filter((session) => !isSessionLive(session, now))
         .sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
     };
@@ -443,7 +433,7 @@ export class RedisSessionStore extends AuthStoreBase {
       await change.watch(...candidates.map((session) => this.keys.session(session.sessionId)));
       // Read again under WATCH: another process may have refreshed one in the meantime.
       const now = this.now();
-      const sessions = (await this.readSessions(candidates.map((session) => session.sessionId))).filter((s) => !isSessionLive(s, now));
+      const sessions = (await this.reads.sessions(candidates.map((session) => session.sessionId))).filter((s) => !isSessionLive(s, now));
       // Redis drops expired session keys by itself but not their user-set entries (pywry removes
       // those lazily when it lists a user's sessions): remove the ones left behind too.
       const stale = await this.staleUserSetEntries(change, new Set(sessions.map((s) => s.sessionId)));
@@ -470,7 +460,7 @@ export class RedisSessionStore extends AuthStoreBase {
       return ids.filter((_, index) => replies[index]?.[1] === 0);
     };
     const stale: Array<[string, string[]]> = [];
-    for (const key of await this.scanKeys(this.keys.userSessionsPattern())) {
+    for (const key of await this.reads.scanKeys(this.keys.userSessionsPattern())) {
       const candidates = await missing((await this.client.smembers(key)).filter((id) => !purging.has(id)));
       if (candidates.length === 0) continue;
       await change.watch(...candidates.map((id) => this.keys.session(id)));
@@ -500,7 +490,7 @@ export class RedisSessionStore extends AuthStoreBase {
           ? await this.client.zrevrange(this.keys.tokens(), 0, -1)
           : await this.client.smembers(this.keys.userTokens(filter.subject));
       const now = this.now();
-      return (await this.readTokens(accessors))
+      return (await this.reads.tokens(accessors))
         .filter((record) => matchesTokenFilter(record, filter, now))
         .sort((a, b) => b.createdAt - a.createdAt);
     });
@@ -545,12 +535,12 @@ export class RedisSessionStore extends AuthStoreBase {
       const cutoffAt = Math.max(now, parseNumber(await this.client.hget(this.keys.cutoff(userId), "cutoff_at")) ?? now);
       // The user set, and every other session of the user: a set that was deleted or evicted
       // must not let a session survive a user-wide revocation.
-      const ids = new Set([...(await this.client.smembers(sessionsKey)), ...(await this.sessionIdsOfUser(userId))]);
+      const ids = new Set([...(await this.client.smembers(sessionsKey)), ...(await this.reads.sessionIdsOfUser(userId))]);
       await change.watch(...[...ids].map((id) => this.keys.session(id)));
-      const sessions = (await this.readSessions([...ids])).filter((session) => session.userId === userId);
+      const sessions = (await this.reads.sessions([...ids])).filter((session) => session.userId === userId);
       const accessors = await this.client.smembers(this.keys.userTokens(userId));
       await change.watch(...accessors.map((accessor) => this.keys.token(accessor)));
-      const revoked = (await this.readTokens(accessors)).filter(
+      const revoked = (await this.reads.tokens(accessors)).filter(
         (record) => record.subject === userId && record.revokedAt === null && record.issuedAt <= cutoffAt,
       );
       change.write((multi) => {
@@ -589,8 +579,8 @@ export class RedisSessionStore extends AuthStoreBase {
 
   async listRevocations(): Promise<Revocation[]> {
     return this.read(async () => {
-      const keys = await this.scanKeys(this.keys.revocationPattern());
-      const hashes = await this.hgetallMany(keys);
+      const keys = await this.reads.scanKeys(this.keys.revocationPattern());
+      const hashes = await this.reads.hashes(keys);
       return keys
         .map((key, index) => toRevocation(this.keys.tokenHashOf(key), hashes[index] ?? {}))
         .filter((revocation): revocation is Revocation => revocation !== null)
@@ -600,8 +590,8 @@ export class RedisSessionStore extends AuthStoreBase {
 
   async listUserCutoffs(): Promise<UserCutoff[]> {
     return this.read(async () => {
-      const keys = await this.scanKeys(this.keys.cutoffPattern());
-      const hashes = await this.hgetallMany(keys);
+      const keys = await this.reads.scanKeys(this.keys.cutoffPattern());
+      const hashes = await this.reads.hashes(keys);
       const cutoffs: UserCutoff[] = [];
       keys.forEach((key, index) => {
         const hash = hashes[index] ?? {};
@@ -628,23 +618,23 @@ export class RedisSessionStore extends AuthStoreBase {
       const existing = emptyExisting();
       const roles = await this.client.hgetall(this.keys.roles());
       for (const role of data.roles.keys()) if (roles[role] !== undefined) existing.roles.set(role, parseStringList(roles[role]!));
-      for (const session of await this.readSessions(data.sessions.map((s) => s.sessionId))) existing.sessions.set(session.sessionId, session);
-      for (const record of await this.readTokens(data.tokens.map((r) => r.accessor))) existing.tokens.set(record.tokenHash, record);
-      const revocations = await this.hgetallMany(data.revocations.map((r) => this.keys.revocation(r.tokenHash)));
+      for (const session of await this.reads.sessions(data.sessions.map((s) => s.sessionId))) existing.sessions.set(session.sessionId, session);
+      for (const record of await this.reads.tokens(data.tokens.map((r) => r.accessor))) existing.tokens.set(record.tokenHash, record);
+      const revocations = await this.reads.hashes(data.revocations.map((r) => this.keys.revocation(r.tokenHash)));
       data.revocations.forEach((r, index) => {
         const held = toRevocation(r.tokenHash, revocations[index] ?? {});
         if (held) existing.revocations.set(r.tokenHash, held);
       });
-      const cutoffs = await this.hgetallMany(data.cutoffs.map((c) => this.keys.cutoff(c.userId)));
+      const cutoffs = await this.reads.hashes(data.cutoffs.map((c) => this.keys.cutoff(c.userId)));
       data.cutoffs.forEach((c, index) => {
         const held = parseNumber(cutoffs[index]?.["cutoff_at"]);
         if (held !== null) existing.cutoffs.set(c.userId, held);
       });
-      const barringRevocations = await this.hgetallMany(bars.tokenHashes.map((tokenHash) => this.keys.revocation(tokenHash)));
+      const barringRevocations = await this.reads.hashes(bars.tokenHashes.map((tokenHash) => this.keys.revocation(tokenHash)));
       bars.tokenHashes.forEach((tokenHash, index) => {
         if (toRevocation(tokenHash, barringRevocations[index] ?? {})) existing.barringRevocations.add(tokenHash);
       });
-      const barringCutoffs = await this.hgetallMany(bars.userIds.map((userId) => this.keys.cutoff(userId)));
+      const barringCutoffs = await this.reads.hashes(bars.userIds.map((userId) => this.keys.cutoff(userId)));
       bars.userIds.forEach((userId, index) => {
         const held = parseNumber(barringCutoffs[index]?.["cutoff_at"]);
         if (held !== null) existing.barringCutoffs.set(userId, held);
@@ -656,7 +646,7 @@ export class RedisSessionStore extends AuthStoreBase {
       const { counts, roles, sessions, tokens, revocations, cutoffs } = await plan(change);
       if (!changedAnything(counts)) return counts;
       const now = this.now();
-      const previousOwners = new Map((await this.readSessions(sessions.map((s) => s.sessionId))).map((s) => [s.sessionId, s.userId]));
+      const previousOwners = new Map((await this.reads.sessions(sessions.map((s) => s.sessionId))).map((s) => [s.sessionId, s.userId]));
       change.write((multi) => {
         for (const [role, permissions] of roles) multi.hset(this.keys.roles(), role, pythonJson(permissions));
         for (const session of sessions) {
@@ -729,7 +719,7 @@ export class RedisSessionStore extends AuthStoreBase {
     return this.change(async (tx) => {
       const key = this.keys.session(sessionId);
       await tx.watch(key);
-      const session = await this.readSession(sessionId);
+      const session = await this.reads.session(sessionId);
       if (!session) return null;
       const metadata = AuthStoreBase.plannedMetadata(session, change);
       if (metadata === null) return session;
@@ -808,9 +798,9 @@ export class RedisSessionStore extends AuthStoreBase {
     // Every session key is hashed, not only the user set's members: a set that was deleted or
     // evicted must not leave pywry accepting the revoked token as a cookie. (The user set is
     // watched: a session created meanwhile goes through it.)
-    const matching = (await this.allSessionIds()).filter((id) => sha256Hex(id) === request.tokenHash);
+    const matching = (await this.reads.allSessionIds()).filter((id) => sha256Hex(id) === request.tokenHash);
     await change.watch(...matching.map((id) => this.keys.session(id)));
-    const sessions = (await this.readSessions(matching)).filter((s) => request.subject === null || s.userId === request.subject);
+    const sessions = (await this.reads.sessions(matching)).filter((s) => request.subject === null || s.userId === request.subject);
     const now = this.now();
     change.write((multi) => {
       if (!existing) this.queueRevocation(multi, revocation, now);
@@ -848,90 +838,6 @@ export class RedisSessionStore extends AuthStoreBase {
         { code: "ERR_STORE_VERSION" },
       );
     }
-  }
-
-  // ---- reading ---------------------------------------------------------------------------
-
-  private async readSession(sessionId: string): Promise<UserSession | null> {
-    return toSession(sessionId, await this.client.hgetall(this.keys.session(sessionId)));
-  }
-
-  private async readSessions(ids: readonly string[]): Promise<UserSession[]> {
-    const hashes = await this.hgetallMany(ids.map((id) => this.keys.session(id)));
-    return ids.map((id, index) => toSession(id, hashes[index] ?? {})).filter((s): s is UserSession => s !== null);
-  }
-
-  /** Registry entries for these accessors, in their order (null where one is gone). */
-  private async readTokenHashes(accessors: readonly string[]): Promise<Array<TokenRecord | null>> {
-    const hashes = await this.hgetallMany(accessors.map((accessor) => this.keys.token(accessor)));
-    return hashes.map(toTokenRecord);
-  }
-
-  private async readTokens(accessors: readonly string[]): Promise<TokenRecord[]> {
-    const hashes = await this.hgetallMany(accessors.map((accessor) => this.keys.token(accessor)));
-    return hashes.map(toTokenRecord).filter((record): record is TokenRecord => record !== null);
-  }
-
-  /** HGETALL for many keys in one round trip; a key of another type reads as missing. */
-  private async hgetallMany(keys: readonly string[]): Promise<Hash[]> {
-    if (keys.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const key of keys) pipeline.hgetall(key);
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, value]) => {
-      if (error && !/WRONGTYPE/.test(error.message)) throw error;
-      return error ? {} : ((value as Hash | null) ?? {});
-    });
-  }
-
-  /**
-   * HGETALL for many keys as one script call: a page of a thousand sessions is one command for
-   * the client to encode and decode, not a thousand (a third of a list's time on a pipeline).
-   * A key of another type reads as missing.
-   */
-  private async hgetallInOneScript(keys: readonly string[]): Promise<Hash[]> {
-    if (keys.length === 0) return [];
-    if (this.scriptsRefused) return this.hgetallMany(keys);
-    let replies: string[][];
-    try {
-      replies = (await this.client.eval(HGETALL_MANY_SCRIPT, keys.length, ...keys)) as string[][];
-    } catch (error) {
-      // A server that runs no scripts for us (an ACL without EVAL, a read-only replica before
-      // Redis 7's no-writes flag, a managed service): the pipeline reads the same, more slowly.
-      if (!(error instanceof Error) || !/ERR|NOPERM|NOSCRIPT|READONLY|unknown command/i.test(error.message)) throw error;
-      this.scriptsRefused = true;
-      return this.hgetallMany(keys);
-    }
-    return replies.map((flat) => {
-      const hash: Hash = {};
-      for (let index = 0; index + 1 < flat.length; index += 2) hash[flat[index]!] = flat[index + 1]!;
-      return hash;
-    });
-  }
-
-  /** Every session id whose hash names this user, by scanning (not trusting the user set). */
-  private async sessionIdsOfUser(userId: string): Promise<string[]> {
-    const ids = await this.allSessionIds();
-    if (ids.length === 0) return [];
-    const pipeline = this.client.pipeline();
-    for (const id of ids) pipeline.hget(this.keys.session(id), "user_id");
-    const replies = (await pipeline.exec()) ?? [];
-    return ids.filter((_, index) => replies[index]?.[1] === userId);
-  }
-
-  private async allSessionIds(): Promise<string[]> {
-    return (await this.scanKeys(this.keys.sessionPattern())).map((key) => this.keys.sessionIdOf(key));
-  }
-
-  private async scanKeys(pattern: string): Promise<string[]> {
-    const keys = new Set<string>();
-    let cursor = "0";
-    do {
-      const [next, batch] = await this.client.scan(cursor, "MATCH", pattern, "COUNT", SCAN_COUNT);
-      for (const key of batch) keys.add(key);
-      cursor = next;
-    } while (cursor !== "0");
-    return [...keys].sort();
   }
 
   /** CONFIG GET, or null where the server forbids it (managed Redis often does). */

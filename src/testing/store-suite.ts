@@ -1,12 +1,19 @@
 /**
- * The SessionStore contract, as one suite every backend must pass (memory, SQLite, and later
- * Redis). `makeStore` gets a controllable clock so expiry is tested without sleeping.
+ * The store contract (AuthStore) as one node:test suite that every backend passes: memory, SQLite
+ * and Redis here, and a third-party store built on AuthStoreBase the same way, from
+ * "pywry-auth/testing":
+ *
+ *   import { describeSessionStore } from "pywry-auth/testing";
+ *   describeSessionStore("MyStore", (clock) => MyStore.open({ now: () => clock.now }));
+ *
+ * `makeStore` gets a controllable clock (Unix seconds) so expiry is tested without sleeping, and
+ * must return an empty store each time (the suite closes them at the end).
  */
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
-import { StoreError } from "../../src/core/errors.js";
-import { handleFor, sha256Hex } from "../../src/core/handles.js";
-import type { AuthStore, BearerLookup, ListPage, TokenRecord } from "../../src/store/types.js";
+import { StoreError } from "../core/errors.js";
+import { handleFor, sha256Hex } from "../core/handles.js";
+import type { AuthStore, BearerLookup, ListPage, TokenRecord } from "../store/types.js";
 
 export interface Clock {
   now: number;

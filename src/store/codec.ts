@@ -8,28 +8,26 @@ import { handleFor } from "../core/handles.js";
 import { readMetadata } from "../core/pyjson.js";
 import type { UserSession } from "../core/session.js";
 
-/** A session as stored: its id and user, roles as JSON text, metadata as JSON text (or none). */
-export interface StoredSession {
-  sessionId: string;
-  userId: string;
-  roles: string;
-  createdAt: number;
-  expiresAt: number | null;
-  metadata: string | null | undefined;
-}
-
 /**
- * A stored session, decoded: metadata as every read gives it (readMetadata: Python's numbers
- * kept, unreadable text marked, never rewritten).
+ * A stored session, decoded: roles from their JSON text, metadata as every read gives it
+ * (readMetadata: Python's numbers kept, unreadable text marked, never rewritten). Positional, so
+ * the hot reads build no object but the session.
  */
-export function decodeSession(stored: StoredSession): UserSession {
+export function decodeSession(
+  sessionId: string,
+  userId: string,
+  roles: string,
+  createdAt: number,
+  expiresAt: number | null,
+  metadata: string | null | undefined,
+): UserSession {
   return {
-    sessionId: stored.sessionId,
-    userId: stored.userId,
-    roles: parseStringList(stored.roles),
-    createdAt: stored.createdAt,
-    expiresAt: stored.expiresAt,
-    metadata: readMetadata(stored.metadata, () => `session ${handleFor(stored.sessionId)}`),
+    sessionId,
+    userId,
+    roles: parseStringList(roles),
+    createdAt,
+    expiresAt,
+    metadata: readMetadata(metadata, () => `session ${handleFor(sessionId)}`),
   };
 }
 

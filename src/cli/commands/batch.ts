@@ -7,7 +7,7 @@ import { revokedResult, wrongKindResult } from "../../auth.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
-import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
+import type { AuthStore, TokenKind } from "../../store/types.js";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
 import { LineWriter, lineBatches } from "../lines.js";

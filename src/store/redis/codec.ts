@@ -17,15 +17,15 @@ export type Hash = Record<string, string>;
 export function toSession(sessionId: string, hash: Hash): UserSession | null {
   if (!hash || Object.keys(hash).length === 0) return null;
   const expires = parseNumber(hash["expires_at"]);
-  return decodeSession({
+  return decodeSession(
     sessionId,
-    userId: hash["user_id"] ?? "",
-    roles: hash["roles"] ?? "[]",
-    createdAt: parseNumber(hash["created_at"]) ?? 0,
+    hash["user_id"] ?? "",
+    hash["roles"] ?? "[]",
+    parseNumber(hash["created_at"]) ?? 0,
     // pywry: `float(data.get("expires_at", 0))`, and 0 never expires.
-    expiresAt: expires ? expires : null,
-    metadata: hash["metadata"],
-  });
+    expires ? expires : null,
+    hash["metadata"],
+  );
 }
 
 /**

@@ -60,18 +60,11 @@ export type RawSessionRow = [number, string, string, string, number, number | nu
 export type RawTokenRow = [number, string, string, TokenKind, string, number, number | null, string | null, string | null, number, number | null];
 
 export function toSession(row: SessionRow): UserSession {
-  return decodeSession({
-    sessionId: row.session_id,
-    userId: row.user_id,
-    roles: row.roles,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    metadata: row.metadata,
-  });
+  return decodeSession(row.session_id, row.user_id, row.roles, row.created_at, row.expires_at, row.metadata);
 }
 
 export function rawToSession([, sessionId, userId, roles, createdAt, expiresAt, metadata]: RawSessionRow): UserSession {
-  return decodeSession({ sessionId, userId, roles, createdAt, expiresAt, metadata });
+  return decodeSession(sessionId, userId, roles, createdAt, expiresAt, metadata);
 }
 
 export function toTokenRecord(row: TokenRow): TokenRecord {

@@ -18,23 +18,27 @@ const TOKEN_COLUMNS = "(token_hash, accessor, kind, subject, issued_at, expires_
 const REVOCATION_COLUMNS = "(token_hash, accessor, subject, revoked_at, expires_at, reason) VALUES (?, ?, ?, ?, ?, ?)";
 
 export class Statements {
-  private readonly cache = new Map<string, Database.Statement>();
+  // One cache per mode, keyed by the SQL text itself: the hot paths pass the same string literal
+  // every time, whose hash V8 keeps, so a look-up builds no key.
+  private readonly plain = new Map<string, Database.Statement>();
+  private readonly pluckedRows = new Map<string, Database.Statement>();
+  private readonly rawRows = new Map<string, Database.Statement>();
 
   constructor(private readonly db: Database.Database) {}
 
   /** A prepared statement for `sql`, compiled once per connection. */
   get(sql: string): Database.Statement {
-    return this.cached(sql, sql, (statement) => statement);
+    return this.plain.get(sql) ?? this.prepare(this.plain, sql, "plain");
   }
 
   /** A cached statement that returns the first column only (pluck mode is per statement). */
   plucked(sql: string): Database.Statement {
-    return this.cached(`pluck\u0000${sql}`, sql, (statement) => statement.pluck());
+    return this.pluckedRows.get(sql) ?? this.prepare(this.pluckedRows, sql, "pluck");
   }
 
   /** A cached statement that returns rows as arrays (raw mode is per statement). */
   raw(sql: string): Database.Statement {
-    return this.cached(`raw\u0000${sql}`, sql, (statement) => statement.raw());
+    return this.rawRows.get(sql) ?? this.prepare(this.rawRows, sql, "raw");
   }
 
   // ---- look-ups by key -------------------------------------------------------------------
@@ -150,12 +154,10 @@ export class Statements {
     );
   }
 
-  private cached(key: string, sql: string, mode: (statement: Database.Statement) => Database.Statement): Database.Statement {
-    let statement = this.cache.get(key);
-    if (statement === undefined) {
-      statement = mode(this.db.prepare(sql));
-      this.cache.set(key, statement);
-    }
+  private prepare(cache: Map<string, Database.Statement>, sql: string, mode: "plain" | "pluck" | "raw"): Database.Statement {
+    const prepared = this.db.prepare(sql);
+    const statement = mode === "pluck" ? prepared.pluck() : mode === "raw" ? prepared.raw() : prepared;
+    cache.set(sql, statement);
     return statement;
   }
 }

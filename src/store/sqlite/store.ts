@@ -56,8 +56,6 @@ import {
   toTokenRecord,
   type AuditRow,
   type CutoffRow,
-  type RawSessionRow,
-  type RawTokenRow,
   type RevocationRow,
   type SessionRow,
   type TokenRow,
@@ -789,7 +787,7 @@ export class SqliteSessionStore extends AuthStoreBase {
       query.tokenHash,
       query.token,
     ) as [number, number | null, TokenKind | null, string | null, string, number, number | null, string | null];
-    const own = userId === null ? null : decodeSession({ sessionId: query.token, userId, roles, createdAt, expiresAt, metadata });
+    const own = userId === null ? null : decodeSession(query.token, userId, roles, createdAt, expiresAt, metadata);
     return {
       revocation: audit.revocationCause(revoked !== 0, cutoff, query.issuedAt),
       kind: kind === "session" || kind === "widget" ? kind : null,

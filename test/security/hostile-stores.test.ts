@@ -275,7 +275,8 @@ describe("hostile stores and environments", { concurrency: true }, () => {
       for (const { result, ms } of [walWriter, exclusiveReader, exclusiveWriter]) {
         assertOneLineError(result, /is locked by another process \(gave up waiting\)/);
         assert.ok(ms >= STORE_TIMEOUT_MS, `gave up after ${ms} ms, before the busy timeout\n${show(result)}`);
-        assert.ok(ms < STORE_TIMEOUT_MS + 10_000, `took ${ms} ms`);
+        // Well under the 5 s default: the setting is what it waited for.
+        assert.ok(ms < STORE_TIMEOUT_MS + 3000, `took ${ms} ms`);
       }
       holders.forEach((holder) => holder.kill("SIGKILL"));
       const db = new Database(wal, { readonly: true });

@@ -221,7 +221,10 @@ export interface BearerLookup {
   revocation: RevocationCause | null;
   /** The kind the registry recorded for the token; null when it recorded none. */
   kind: TokenKind | null;
-  /** The live session whose id is the token; null when there is none. */
+  /**
+   * The live session whose id is the token; null when there is none. A store may leave it (and
+   * `kind`) null once a revocation or a widget kind settles that the token gets no session.
+   */
   session: UserSession | null;
 }
 

@@ -2,7 +2,7 @@
  * Reading records from Redis in bulk: many hashes in one round trip (a pipeline, or one read-only
  * script where the server runs it), and whole-keyspace walks with SCAN, never KEYS.
  */
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { UserSession } from "../../core/session.js";
 import type { TokenRecord } from "../types.js";
 import { toSession, toTokenRecord, type Hash } from "./codec.js";
@@ -115,4 +115,13 @@ export class Reads {
     } while (cursor !== "0");
     return [...keys].sort();
   }
+}
+
+/** A pipeline's replies in order; the first error any command met is thrown. */
+export async function repliesOf(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
 }

@@ -28,6 +28,8 @@ import {
   matchesTokenFilter,
   type AuditEntry,
   type AuditFilter,
+  type BearerLookup,
+  type BearerQuery,
   type HealthFinding,
   type ImportOptions,
   type ListPage,
@@ -42,6 +44,7 @@ import {
   type SessionFilter,
   type StoreTransfer,
   type TokenFilter,
+  type TokenKind,
   type TokenRecord,
   type TransferCounts,
   type UserCutoff,
@@ -57,11 +60,12 @@ import {
   toSession,
   toTokenRecord,
   tokenHash,
+  type Hash,
 } from "./codec.js";
 import { describeClient, describeRedisError, hardDisconnect, openClient, parseInfo, sanitise, withDeadline, type ConnectOptions } from "./connection.js";
 import { DEFAULT_PREFIX, REDIS_SCHEMA_VERSION, RedisKeys } from "./keys.js";
 import { endsWithin, parseScanCursor, scanCursor, scanPosition, type ScanCursor } from "./scan.js";
-import { Reads } from "./reads.js";
+import { Reads, repliesOf } from "./reads.js";
 import { Change, Changes } from "./transaction.js";
 
 export interface RedisStoreOptions extends ConnectOptions {
@@ -524,6 +528,55 @@ export class RedisSessionStore extends AuthStoreBase {
         this.client.hget(this.keys.cutoff(token.subject), "cutoff_at"),
       ]);
       return audit.revocationCause(revoked > 0, parseNumber(cutoff), token.issuedAt);
+    });
+  }
+
+  /** One pipeline for the whole batch (for `verify --stdin`): one round trip, not one per token. */
+  override async tokenRevocationStatuses(tokens: readonly RevocationQuery[]): Promise<Array<RevocationCause | null>> {
+    if (tokens.length === 0) return [];
+    return this.read(async () => {
+      const pipeline = this.client.pipeline();
+      for (const token of tokens) pipeline.exists(this.keys.revocation(token.tokenHash)).hget(this.keys.cutoff(token.subject), "cutoff_at");
+      const replies = await repliesOf(pipeline);
+      return tokens.map((token, index) =>
+        audit.revocationCause((replies[2 * index] as number) > 0, parseNumber(replies[2 * index + 1] as string | null), token.issuedAt),
+      );
+    });
+  }
+
+  /** The registry entries of all the hashes in one round trip. */
+  override async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
+    if (tokenHashes.length === 0) return [];
+    return this.read(async () => {
+      const records = await this.reads.tokensInOrder(tokenHashes.map((tokenHash) => handleForHash(tokenHash)));
+      return tokenHashes.map((tokenHash, index) => {
+        const record = records[index];
+        return record && record.tokenHash === tokenHash ? record.kind : null;
+      });
+    });
+  }
+
+  /**
+   * The default's reads (revocation, cut-off, registry entry, the token's own session) in one
+   * round trip instead of up to four, with the default's answers.
+   */
+  override async bearerLookup(query: BearerQuery): Promise<BearerLookup> {
+    return this.read(async () => {
+      const [revoked, cutoff, entry, own] = await repliesOf(
+        this.client
+          .pipeline()
+          .exists(this.keys.revocation(query.tokenHash))
+          .hget(this.keys.cutoff(query.subject), "cutoff_at")
+          .hgetall(this.keys.token(handleForHash(query.tokenHash)))
+          .hgetall(this.keys.session(query.token)),
+      );
+      const revocation = audit.revocationCause((revoked as number) > 0, parseNumber(cutoff as string | null), query.issuedAt);
+      if (revocation !== null) return { revocation, kind: null, session: null };
+      const record = toTokenRecord(entry as Hash);
+      const kind = record && record.tokenHash === query.tokenHash ? record.kind : null;
+      if (kind === "widget") return { revocation, kind, session: null };
+      const session = toSession(query.token, own as Hash);
+      return { revocation, kind, session: session && isSessionLive(session, this.now()) ? session : null };
     });
   }
 

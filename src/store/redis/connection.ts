@@ -15,7 +15,10 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Give up on a command after this long (default 10000 ms). */
   commandTimeoutMs?: number;
-  /** Reconnect and retry after a lost connection (for servers); off, fail at once. */
+  /**
+   * Reconnect and retry after a lost connection (for servers). Off by default: a command-line
+   * tool should fail at once with a clear error, not wait for a server that is gone.
+   */
   reconnect?: boolean;
 }
 

@@ -23,10 +23,10 @@ export {
   isPywryAuthError,
   TOKEN_ERROR_CODES,
 } from "./core/errors.js";
-export { SqliteSessionStore } from "./store/sqlite.js";
-export { sqliteFileFormat } from "./store/sqlite-connection.js";
-export { resolveSqliteKey, requireSqliteKey, pywrySaltKey } from "./store/sqlite-key.js";
-export { pythonNode } from "./store/node-id.js";
+export { SqliteSessionStore } from "./store/sqlite/store.js";
+export { sqliteFileFormat } from "./store/sqlite/connection.js";
+export { resolveSqliteKey, requireSqliteKey, pywrySaltKey } from "./store/sqlite/key.js";
+export { pythonNode } from "./store/sqlite/node-id.js";
 export { MemorySessionStore } from "./store/memory.js";
 export { AuthStoreBase } from "./store/base.js";
 
@@ -37,9 +37,9 @@ export type { GrantSource } from "./core/rbac.js";
 export type { JsonStyle } from "./core/pyjson.js";
 export type { UserSession } from "./core/session.js";
 export type { ErrorCode, TokenErrorCode } from "./core/errors.js";
-export type { SqliteStoreOptions } from "./store/sqlite.js";
-export type { SqliteEncryption, SqliteFileFormat } from "./store/sqlite-connection.js";
-export type { KeyFile, KeyResolution, KeySourceOptions, ResolvedKey } from "./store/sqlite-key.js";
+export type { SqliteStoreOptions } from "./store/sqlite/store.js";
+export type { SqliteEncryption, SqliteFileFormat } from "./store/sqlite/connection.js";
+export type { KeyFile, KeyResolution, KeySourceOptions, ResolvedKey } from "./store/sqlite/key.js";
 export type { MemoryStoreOptions } from "./store/memory.js";
 export type { MetadataChange } from "./store/base.js";
 export type {
@@ -67,7 +67,7 @@ export type {
 } from "./store/types.js";
 // The Redis store is its own entry point, "pywry-auth/redis", so that importing the library never
 // loads the Redis driver; only its option types are named here (types cost nothing at run time).
-export type { RedisStoreOptions } from "./store/redis.js";
+export type { RedisStoreOptions } from "./store/redis/index.js";
 
 export { resolveSession, resolveSessionFromRequest } from "./http/resolve.js";
 export { createAuthMiddleware, sessionOf } from "./http/middleware.js";

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { ConfigError, InvalidInputError, SecretError, StoreError, isPywryAuthError } from "../core/errors.js";
 import { checkFileOwner, modeNote, notARegularFile, readSmallPrivateFile, writePrivateFile as writeFileAtomically, type FailWith, type WrittenFile } from "../files.js";
 import type { AuthStore } from "../store/types.js";
-import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
+import type { KeySourceOptions, ResolvedKey } from "../store/sqlite/key.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { pythonStrip } from "../core/pystr.js";
 import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
@@ -272,17 +272,19 @@ function missingStore(path: string, origin: string, access: StoreAccess): StoreE
 
 async function openStore(context: Context, location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
   const mode = access === "read" ? "read" : "write";
+  // How long to wait for the store (SQLite: another process's write lock; Redis: each command); unset, the stores' defaults.
+  const timeoutMs = settingsFor(context, "store_timeout").env.PYWRY_AUTH_STORE_TIMEOUT_MS;
   if (location.kind === "redis") {
-    const { RedisSessionStore } = await import("../store/redis.js");
-    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode });
+    const { RedisSessionStore } = await import("../store/redis/store.js");
+    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode, commandTimeoutMs: timeoutMs });
   }
-  const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite.js"), import("../store/sqlite-connection.js")]);
+  const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite/store.js"), import("../store/sqlite/connection.js")]);
   const format = sqliteFileFormat(location.path);
   const key = await storeKeyFor(context, location.path, format, access);
   if (key && format !== "encrypted") {
     context.notice(`creating the session store encrypted (SQLCipher 4), key from ${key.source}`);
   }
-  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source });
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source, busyTimeoutMs: timeoutMs });
 }
 
 /**
@@ -298,7 +300,7 @@ async function storeKeyFor(
   access: StoreAccess,
 ): Promise<ResolvedKey | null> {
   if (format === "plain" || (format !== "encrypted" && (access !== "create" || context.options.createPlain))) return null;
-  const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite-key.js");
+  const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite/key.js");
   const sources = sqliteKeySources(context);
   return format === "encrypted" ? requireSqliteKey(path, sources) : (await resolveSqliteKey(sources)).key;
 }
@@ -315,7 +317,7 @@ export interface SqliteKeyStatus {
 
 /** What `config show`, `doctor` and `init` say about a SQLite store's key: sources, never the key. */
 export async function sqliteKeyStatus(context: Context, path: string): Promise<SqliteKeyStatus> {
-  const [{ sqliteFileFormat }, { resolveSqliteKey }] = await Promise.all([import("../store/sqlite-connection.js"), import("../store/sqlite-key.js")]);
+  const [{ sqliteFileFormat }, { resolveSqliteKey }] = await Promise.all([import("../store/sqlite/connection.js"), import("../store/sqlite/key.js")]);
   const format = sqliteFileFormat(path);
   try {
     const { key, tried } = await resolveSqliteKey(sqliteKeySources(context));

@@ -12,11 +12,20 @@ import * as v from "valibot";
 import { readDuration, readDurationSeconds } from "../core/duration.js";
 import { ConfigError, InvalidInputError, type PywryAuthError } from "../core/errors.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
-import { parseRedisUrl } from "../store/redis-url.js";
+import { parseRedisUrl } from "../store/redis/url.js";
 import { configFilePath } from "./settings.js";
 
 /** The settings `config show` lists, by the name it shows them under. */
-export type SettingName = "config_file" | "store" | "redis_prefix" | "secret" | "session_ttl" | "widget_ttl" | "default_roles" | "sqlite_key_file";
+export type SettingName =
+  | "config_file"
+  | "store"
+  | "redis_prefix"
+  | "secret"
+  | "session_ttl"
+  | "widget_ttl"
+  | "default_roles"
+  | "sqlite_key_file"
+  | "store_timeout";
 
 export interface SettingProblem {
   setting: SettingName;
@@ -59,6 +68,16 @@ function pywrySeconds(text: string): number {
   if (seconds < 60) throw new Unusable(`${seconds}: pywry requires at least 60 seconds`);
   return seconds;
 }
+
+/** PYWRY_AUTH_STORE_TIMEOUT_MS: whole milliseconds, from 1 ms to 10 minutes. */
+function storeTimeoutMs(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text)) throw new Unusable(`${shownValue(text)}: give whole milliseconds (e.g. 5000)`);
+  const ms = Number(text);
+  if (ms < 1 || ms > MAX_STORE_TIMEOUT_MS) throw new Unusable(`${ms}: give 1 to ${MAX_STORE_TIMEOUT_MS} milliseconds`);
+  return ms;
+}
+
+const MAX_STORE_TIMEOUT_MS = 600_000;
 
 function nonEmpty(what: string): (text: string) => string {
   return (text) => {
@@ -237,6 +256,7 @@ const ENV_SCHEMA = {
   PYWRY_AUTH_SESSION_TTL: { setting: "session_ttl", read: duration },
   PYWRY_AUTH_WIDGET_TTL: { setting: "widget_ttl", read: duration },
   PYWRY_AUTH_DEFAULT_ROLES: { setting: "default_roles", read: rolesText },
+  PYWRY_AUTH_STORE_TIMEOUT_MS: { setting: "store_timeout", read: storeTimeoutMs },
   PYWRY_DEPLOY__STATE_BACKEND: { setting: "store", read: stateBackend },
   PYWRY_DEPLOY__SQLITE_PATH: { setting: "store", read: sqlitePath },
   PYWRY_DEPLOY__REDIS_URL: { setting: "store", read: redisUrl },

@@ -17,17 +17,8 @@ import {
   type NodeRequestLike,
 } from "./credentials.js";
 
-/**
- * The store operations resolution needs (every pywry-auth store has them). `findToken`, when the
- * store has it, lets the registry refuse widget tokens presented as Bearer tokens.
- */
-export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus"> &
-  Partial<Pick<AuthStore, "findToken">> & {
-    /** The reads for a Bearer token in one go (SqliteSessionStore has it); else one by one. */
-    bearerLookup?(query: BearerQuery): Promise<BearerLookup>;
-    /** bearerLookup answered synchronously (SqliteSessionStore has it). */
-    bearerLookupSync?(query: BearerQuery): BearerLookup;
-  };
+/** The store operations resolution needs (every pywry-auth store has them). */
+export type SessionResolverStore = Pick<AuthStore, "getSession" | "listUserSessions" | "tokenRevocationStatus" | "bearerLookup" | "bearerLookupSync">;
 
 export interface ResolveSessionOptions {
   store: SessionResolverStore;
@@ -60,7 +51,7 @@ export async function resolveSessionFromRequest(request: FetchRequestLike, optio
 export function checkResolveOptions(options: ResolveSessionOptions): void {
   if (!options || typeof options !== "object") throw new InvalidInputError("options with a store and a config are required");
   const { store, config, secrets } = options;
-  for (const method of ["getSession", "listUserSessions", "tokenRevocationStatus"] as const) {
+  for (const method of ["getSession", "listUserSessions", "tokenRevocationStatus", "bearerLookup", "bearerLookupSync"] as const) {
     if (typeof store?.[method] !== "function") throw new InvalidInputError(`store must implement ${method}() (use a pywry-auth store)`);
   }
   if (!config || typeof config.sessionCookie !== "string" || typeof config.authHeader !== "string") {
@@ -120,7 +111,7 @@ async function sessionForSessionId(value: string, options: ResolveSessionOptions
 async function sessionForBearer(token: string, options: ResolveSessionOptions, now: () => number): Promise<UserSession | null> {
   const query = bearerQuery(token, options, now());
   if (query === null) return null;
-  const found = typeof options.store.bearerLookup === "function" ? await options.store.bearerLookup(query) : await lookUpOneByOne(query, options.store);
+  const found = await options.store.bearerLookup(query);
   const decided = bearerDecision(found, query.subject, now());
   if (decided !== ASK_USER_SESSIONS) return decided;
   return newestLive(await options.store.listUserSessions(query.subject), now());
@@ -128,19 +119,19 @@ async function sessionForBearer(token: string, options: ResolveSessionOptions, n
 
 /**
  * sessionForCredentials without waiting, where a synchronous store read decides it: credentials
- * that are only a Bearer token, on a store with bearerLookupSync (SQLite). The middleware then
+ * that are only a Bearer token, on a store whose bearerLookupSync answers (SQLite). The middleware then
  * hands the request on in the same turn. undefined: not decided here (another credential,
  * another store, or the user's other sessions to look through); use sessionForCredentials.
  * Throws what the store throws.
  */
 export function bearerOnlySessionSync(credentials: Credentials, options: ResolveSessionOptions): UserSession | null | undefined {
-  const { store } = options;
-  if (typeof store.bearerLookupSync !== "function") return undefined;
   if (credentials.cookie !== null || credentials.bearer === null || credentials.query !== null) return undefined;
   const now = (options.now ?? systemClock)();
   const query = bearerQuery(credentials.bearer, options, now);
   if (query === null) return null;
-  const decided = bearerDecision(store.bearerLookupSync(query), query.subject, now);
+  const found = options.store.bearerLookupSync(query);
+  if (found === undefined) return undefined;
+  const decided = bearerDecision(found, query.subject, now);
   return decided === ASK_USER_SESSIONS ? undefined : decided;
 }
 
@@ -163,18 +154,6 @@ function bearerDecision(found: BearerLookup, userId: string, now: number): UserS
   if (found.revocation !== null || found.kind === "widget") return null;
   const own = liveOrNull(found.session, now);
   return own && own.userId === userId ? own : ASK_USER_SESSIONS;
-}
-
-/**
- * bearerLookup for stores without it: the same reads one by one, stopping as soon as the answer
- * is settled (a revocation, a widget token).
- */
-async function lookUpOneByOne(query: BearerQuery, store: SessionResolverStore): Promise<BearerLookup> {
-  const revocation = await store.tokenRevocationStatus(query);
-  if (revocation !== null) return { revocation, kind: null, session: null };
-  const kind = typeof store.findToken === "function" ? ((await store.findToken({ tokenHash: query.tokenHash }))?.kind ?? null) : null;
-  if (kind === "widget") return { revocation, kind, session: null };
-  return { revocation, kind, session: await store.getSession(query.token) };
 }
 
 interface SignedToken {

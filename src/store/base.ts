@@ -4,12 +4,18 @@
  * supplies the primitives.
  */
 import { StoreError } from "../core/errors.js";
-import { assertReadableMetadata } from "../core/pyjson.js";
+import { assertReadableMetadata, pythonJson } from "../core/pyjson.js";
 import { handleFor } from "../core/handles.js";
 import { addResourceGrant, removeResourceGrant, sessionGrants } from "../core/rbac.js";
 import { byText, newestThenHandle, pageSizeOf, pagesOf, parseIdCursor, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
 import type { UserSession } from "../core/session.js";
 import type {
+  BearerLookup,
+  BearerQuery,
+  PurgeBatchOptions,
+  PurgeBatchResult,
+  RevocationQuery,
+  TokenKind,
   AuditEntry,
   AuditFilter,
   AuthStore,
@@ -72,7 +78,7 @@ export abstract class AuthStoreBase implements AuthStore {
     session: NewSession | null,
   ): Promise<UserSession | null>;
   abstract findRevocation(tokenHash: string): Promise<Revocation | null>;
-  abstract tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null>;
+  abstract tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null>;
   abstract revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
   abstract findUserCutoff(userId: string): Promise<number | null>;
   abstract listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
@@ -147,6 +153,50 @@ export abstract class AuthStoreBase implements AuthStore {
     yield* pagesOf(entries, { key: (entry) => entry.role, cursor: (role) => role, compare: byText, after: page.after ?? null, size: pageSizeOf(page) });
   }
 
+  /** Default: one tokenRevocationStatus per token. */
+  async tokenRevocationStatuses(tokens: readonly RevocationQuery[]): Promise<Array<RevocationCause | null>> {
+    const causes: Array<RevocationCause | null> = [];
+    for (const token of tokens) causes.push(await this.tokenRevocationStatus(token));
+    return causes;
+  }
+
+  /** Default: one findToken per hash. */
+  async registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>> {
+    const kinds: Array<TokenKind | null> = [];
+    for (const tokenHash of tokenHashes) kinds.push((await this.findToken({ tokenHash }))?.kind ?? null);
+    return kinds;
+  }
+
+  /**
+   * Default: the reads one by one, stopping as soon as the answer is settled (a revocation, a
+   * widget token).
+   */
+  async bearerLookup(query: BearerQuery): Promise<BearerLookup> {
+    const revocation = await this.tokenRevocationStatus(query);
+    if (revocation !== null) return { revocation, kind: null, session: null };
+    const kind = (await this.findToken({ tokenHash: query.tokenHash }))?.kind ?? null;
+    if (kind === "widget") return { revocation, kind, session: null };
+    return { revocation, kind, session: await this.getSession(query.token) };
+  }
+
+  /** Default: this store cannot answer without waiting. */
+  bearerLookupSync(_query: BearerQuery): BearerLookup | undefined {
+    return undefined;
+  }
+
+  /** Default: the length of purgeExpired's dry run (so it counts exactly what a purge deletes). */
+  async countExpired(): Promise<number> {
+    return (await this.purgeExpired({ dryRun: true })).length;
+  }
+
+  /** Default: one batch, purgeExpired itself (one atomic change, audited once). */
+  async purgeExpiredInBatches(options: PurgeBatchOptions = {}): Promise<PurgeBatchResult> {
+    const purged = await this.purgeExpired();
+    if (purged.length > 0) options.onBatch?.(purged.length);
+    const sessions = options.collect ? purged.map(({ sessionId, userId, expiresAt }) => ({ sessionId, userId, expiresAt })) : null;
+    return { purged: purged.length, sessions };
+  }
+
   async checkPermission(sessionId: string, resourceType: string, resourceId: string, permission: string): Promise<boolean> {
     const session = await this.getSession(sessionId);
     if (!session) return false;
@@ -166,6 +216,12 @@ export abstract class AuthStoreBase implements AuthStore {
       assertReadableMetadata(metadata);
       return removeResourceGrant(metadata, resource, permissions);
     });
+  }
+
+  /** What `updateMetadata` writes: the changed metadata, or null when the change changes nothing. */
+  protected static plannedMetadata(session: UserSession, change: MetadataChange): Record<string, unknown> | null {
+    const metadata = change(session.metadata);
+    return pythonJson(metadata) === pythonJson(session.metadata) ? null : metadata;
   }
 
   /** What `updateRolePermissions` writes: null for no write (no role and no edit, or no change). */

@@ -1,11 +1,12 @@
 /** MemorySessionStore: the same contract as the SQLite store, for tests and single-process servers. */
 import { handleFor, handleForHash, looksLikeHandle, sha256Hex } from "../core/handles.js";
-import { cloneJson, pythonJson } from "../core/pyjson.js";
+import { cloneJson } from "../core/pyjson.js";
 import { DEFAULT_ROLE_PERMISSIONS, DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { newestThenHandle, pageSizeOf, pagesOf, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
-import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
+import * as audit from "./audit.js";
+import { changedAnything, emptyExisting, planImport, sessionBars } from "./transfer.js";
 import {
   AuditEntry,
   AuditFilter,
@@ -17,6 +18,7 @@ import {
   TransferCounts,
   UserCutoff,
   RevocationCause,
+  RevocationQuery,
   UserRevocation,
   NewSession,
   Revocation,
@@ -63,7 +65,7 @@ export class MemorySessionStore extends AuthStoreBase {
     metadata?: Record<string, unknown> | null,
   ): Promise<UserSession> {
     const session = this.insertSession({ sessionId, userId, roles: roles ?? undefined, ttl, metadata: metadata ?? undefined });
-    this.audit("session.create", userId, handleFor(sessionId), { roles: session.roles, expires_at: session.expiresAt });
+    this.record(audit.sessionCreated(session));
     return session;
   }
 
@@ -77,7 +79,7 @@ export class MemorySessionStore extends AuthStoreBase {
     const session = this.sessions.get(sessionId);
     if (!session) return false;
     this.sessions.delete(sessionId);
-    this.audit("session.delete", session.userId, handleFor(sessionId), {});
+    this.record(audit.sessionDeleted(session));
     return true;
   }
 
@@ -86,7 +88,7 @@ export class MemorySessionStore extends AuthStoreBase {
     if (!session || !isSessionLive(session, this.now())) return false;
     if (extendTtl) {
       session.expiresAt = this.now() + extendTtl;
-      this.audit("session.refresh", session.userId, handleFor(sessionId), { expires_at: session.expiresAt });
+      this.record(audit.sessionRefreshed(session, session.expiresAt));
     }
     return true;
   }
@@ -136,7 +138,7 @@ export class MemorySessionStore extends AuthStoreBase {
     const before = this.roles.get(role) ?? null;
     const after = [...new Set(permissions)];
     this.roles.set(role, after);
-    this.audit("role.set", role, null, { before, after });
+    this.record(audit.roleSet(role, before, after));
   }
 
   async updateRolePermissions(role: string, edit: RoleEdit): Promise<RoleUpdate> {
@@ -144,7 +146,7 @@ export class MemorySessionStore extends AuthStoreBase {
     const after = AuthStoreBase.plannedRole(before, edit);
     if (after === null) return { before, after: before, changed: false };
     this.roles.set(role, after);
-    this.audit("role.set", role, null, { before, after });
+    this.record(audit.roleSet(role, before, after));
     return { before, after: [...after], changed: true };
   }
 
@@ -152,7 +154,7 @@ export class MemorySessionStore extends AuthStoreBase {
     const before = this.roles.get(role);
     if (!before) return false;
     this.roles.delete(role);
-    this.audit("role.delete", role, null, { before });
+    this.record(audit.roleDeleted(role, before));
     return true;
   }
 
@@ -165,7 +167,7 @@ export class MemorySessionStore extends AuthStoreBase {
       .sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
     if (options.dryRun || expired.length === 0) return expired.map(copySession);
     for (const session of expired) this.sessions.delete(session.sessionId);
-    this.audit("session.purge", null, null, { count: expired.length, users: new Set(expired.map((s) => s.userId)).size });
+    this.record(audit.sessionsPurged(expired.length, new Set(expired.map((s) => s.userId)).size));
     return expired.map(copySession);
   }
 
@@ -206,7 +208,7 @@ export class MemorySessionStore extends AuthStoreBase {
     this.assertSessionIdFree(session);
     this.revoke(old);
     const created = this.recordToken(record, session);
-    this.audit("token.renew", record.subject, record.accessor, { replaced: handleForHash(old.tokenHash), expires_at: record.expiresAt });
+    this.record(audit.tokenRenewed(old.tokenHash, record));
     return created;
   }
 
@@ -215,10 +217,8 @@ export class MemorySessionStore extends AuthStoreBase {
     return revocation ? { ...revocation } : null;
   }
 
-  async tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null> {
-    if (this.revocations.has(token.tokenHash)) return "token";
-    const cutoff = this.cutoffs.get(token.subject);
-    return cutoff !== undefined && token.issuedAt <= cutoff ? "user" : null;
+  async tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null> {
+    return audit.revocationCause(this.revocations.has(token.tokenHash), this.cutoffs.get(token.subject), token.issuedAt);
   }
 
   async revokeUser(userId: string, reason: string | null): Promise<UserRevocation> {
@@ -237,7 +237,7 @@ export class MemorySessionStore extends AuthStoreBase {
         tokensRevoked += 1;
       }
     }
-    this.audit("user.revoke", userId, null, { cutoff_at: cutoffAt, sessions_deleted: sessionsDeleted, tokens_revoked: tokensRevoked, reason });
+    this.record(audit.userRevoked(userId, cutoffAt, sessionsDeleted, tokensRevoked, reason));
     return { userId, cutoffAt, sessionsDeleted };
   }
 
@@ -284,7 +284,7 @@ export class MemorySessionStore extends AuthStoreBase {
       this.cutoffs.set(cutoff.userId, cutoff.cutoffAt);
       this.cutoffReasons.set(cutoff.userId, cutoff.reason);
     }
-    this.audit("store.import", null, null, importAuditDetail(plan.counts, options.source));
+    this.record(audit.recordsImported(plan.counts, options.source));
     return plan.counts;
   }
 
@@ -302,12 +302,7 @@ export class MemorySessionStore extends AuthStoreBase {
   private recordToken(record: TokenRecord, session: NewSession | null): UserSession | null {
     this.tokens.set(record.tokenHash, { ...record });
     const created = session ? this.insertSession(session) : null;
-    this.audit("token.mint", record.subject, record.accessor, {
-      kind: record.kind,
-      expires_at: record.expiresAt,
-      roles: created?.roles ?? null,
-      label: record.label,
-    });
+    this.record(audit.tokenMinted(record, created?.roles ?? null));
     return created;
   }
 
@@ -322,7 +317,7 @@ export class MemorySessionStore extends AuthStoreBase {
       if (sha256Hex(id) === request.tokenHash && this.sessions.delete(id)) sessionsDeleted += 1;
     }
     if (!existing || sessionsDeleted > 0) {
-      this.audit("token.revoke", request.subject, revocation.accessor, { sessions_deleted: sessionsDeleted, reason: request.reason });
+      this.record(audit.tokenRevoked(request, revocation.accessor, sessionsDeleted));
     }
     return { alreadyRevoked: existing !== null, sessionsDeleted, revocation: { ...revocation } };
   }
@@ -335,14 +330,15 @@ export class MemorySessionStore extends AuthStoreBase {
   ): Promise<UserSession | null> {
     const session = this.sessions.get(sessionId);
     if (!session) return null;
-    const metadata = change(session.metadata);
-    if (pythonJson(metadata) === pythonJson(session.metadata)) return copySession(session);
+    const metadata = AuthStoreBase.plannedMetadata(session, change);
+    if (metadata === null) return copySession(session);
     session.metadata = metadata;
-    this.audit(action, session.userId, handleFor(sessionId), detail);
+    this.record(audit.sessionMetadataChanged(session, action, detail));
     return copySession(session);
   }
 
-  private audit(action: string, subject: string | null, target: string | null, detail: Record<string, unknown>): void {
+  private record(event: audit.AuditEvent): void {
+    const { action, subject, target, detail } = event;
     this.auditLog.push({ id: this.auditLog.length + 1, at: this.now(), action, subject, target, actor: this.actor, detail: structuredClone(detail) });
   }
 

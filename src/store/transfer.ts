@@ -137,16 +137,6 @@ export function planImport(data: StoreTransfer, existing: ExistingRecords): Impo
   return plan;
 }
 
-/** The audit detail of an import: where from, and only the non-zero counts. */
-export function importAuditDetail(counts: TransferCounts, source: string | undefined): Record<string, unknown> {
-  const detail: Record<string, unknown> = { source: source ?? null };
-  for (const kind of TRANSFER_KINDS) {
-    const { added, updated } = counts[kind];
-    if (added + updated > 0) detail[kind] = { added, updated };
-  }
-  return detail;
-}
-
 /**
  * Whether a session must not come back: its id is a revoked token, or its user was cut off at or
  * after it was made (`revoke --user` deleted every session made up to then), or its id is a token

@@ -192,24 +192,44 @@ export interface SessionStore {
   close(): Promise<void>;
 }
 
+/** The token a revocation look-up is about: its hash, its subject and when it was issued. */
+export interface RevocationQuery {
+  tokenHash: string;
+  subject: string;
+  issuedAt: number;
+}
+
+export interface PurgeBatchOptions {
+  /** Rows per transaction (where the store batches). */
+  batchSize?: number;
+  /** Return the purged sessions' ids, users and expiries (a million of them is a lot of memory). */
+  collect?: boolean;
+  /** Called after each committed batch with the number purged so far. */
+  onBatch?: (purgedSoFar: number) => void;
+}
+
+export interface PurgeBatchResult {
+  purged: number;
+  sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null;
+}
+
 /**
- * Everything resolving a Bearer token reads from the store, read at once by stores that can
- * (SqliteSessionStore.bearerLookup): the token's revocation status, the registry's kind for it,
- * and the live session whose id is the token.
+ * Everything resolving a Bearer token reads from the store (AuthStore.bearerLookup): the token's
+ * revocation status, the registry's kind for it, and the live session whose id is the token.
  */
 export interface BearerLookup {
   revocation: RevocationCause | null;
   /** The kind the registry recorded for the token; null when it recorded none. */
   kind: TokenKind | null;
-  /** The live session whose id is the token; null when there is none. */
+  /**
+   * The live session whose id is the token; null when there is none. A store may leave it (and
+   * `kind`) null once a revocation or a widget kind settles that the token gets no session.
+   */
   session: UserSession | null;
 }
 
-export interface BearerQuery {
+export interface BearerQuery extends RevocationQuery {
   token: string;
-  tokenHash: string;
-  subject: string;
-  issuedAt: number;
 }
 
 /** What pywry-auth adds on top of pywry's contract: listing, the token registry, revocations. */
@@ -248,7 +268,25 @@ export interface AuthStore extends SessionStore {
    * Why a token no longer counts, or null: its own revocation ("token"), or a user-wide
    * revocation whose cut-off is at or after the token's issue time ("user").
    */
-  tokenRevocationStatus(token: { tokenHash: string; subject: string; issuedAt: number }): Promise<RevocationCause | null>;
+  tokenRevocationStatus(token: RevocationQuery): Promise<RevocationCause | null>;
+  /**
+   * tokenRevocationStatus for many tokens, answers in their order (for `verify --stdin`); SQLite
+   * reads them in one read transaction.
+   */
+  tokenRevocationStatuses(tokens: readonly RevocationQuery[]): Promise<Array<RevocationCause | null>>;
+  /** The registry's kind for each token hash (null: not recorded), in their order. */
+  registryKinds(tokenHashes: readonly string[]): Promise<Array<TokenKind | null>>;
+  /**
+   * Everything resolving a Bearer token reads (see BearerLookup). The default reads one by one
+   * and stops once the answer is settled; SQLite reads it all in one statement.
+   */
+  bearerLookup(query: BearerQuery): Promise<BearerLookup>;
+  /**
+   * bearerLookup answered without waiting, or undefined when this store cannot answer without
+   * waiting (the default): the caller then asks bearerLookup. SQLite answers, so the middleware
+   * hands a request on in the same turn. Throws what bearerLookup would reject with.
+   */
+  bearerLookupSync(query: BearerQuery): BearerLookup | undefined;
   /** Deletes all of a user's sessions and records a cut-off time for the user's tokens. */
   revokeUser(userId: string, reason: string | null): Promise<UserRevocation>;
   findUserCutoff(userId: string): Promise<number | null>;
@@ -271,6 +309,16 @@ export interface AuthStore extends SessionStore {
   ungrantResource(sessionId: string, resource: string, permissions?: string[]): Promise<UserSession | null>;
   /** Deletes expired sessions (or, with dryRun, only lists them). */
   purgeExpired(options?: { dryRun?: boolean }): Promise<UserSession[]>;
+  /** How many sessions purgeExpired would delete now. */
+  countExpired(): Promise<number>;
+  /**
+   * purgeExpired for big stores: deletes the sessions expired at the start, each committed batch
+   * audited as `session.purge`, reporting progress after each batch. Returns the purged
+   * sessions' ids, users and expiries only when `collect` is set. The default purges in one batch
+   * (purgeExpired); SQLite deletes `batchSize` rows per transaction, so a pywry app sharing the
+   * file waits for one batch at most.
+   */
+  purgeExpiredInBatches(options?: PurgeBatchOptions): Promise<PurgeBatchResult>;
   listAudit(filter?: AuditFilter): Promise<AuditEntry[]>;
   /** Every recorded revocation, expired tokens' included while the store keeps them. */
   listRevocations(): Promise<Revocation[]>;

@@ -20,7 +20,7 @@ import {
   type Sandbox,
 } from "../helpers/cli.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 
 const SECRET = "redis-cli-test-secret-0123456789abcdef";
 const server: Promise<RedisServer> = startRedis();

@@ -98,6 +98,8 @@ describe("settings from the environment", () => {
     ["PYWRY_AUTH_STORE= (empty)", { PYWRY_AUTH_STORE: "" }, /env PYWRY_AUTH_STORE: is set but empty/],
     ["PYWRY_DEPLOY__SESSION_TTL=30 (pywry requires 60 or more)", { PYWRY_DEPLOY__SESSION_TTL: "30" }, /env PYWRY_DEPLOY__SESSION_TTL: 30: pywry requires at least 60 seconds/],
     ["PYWRY_DEPLOY__SESSION_TTL=1h (pywry reads whole seconds)", { PYWRY_DEPLOY__SESSION_TTL: "1h" }, /env PYWRY_DEPLOY__SESSION_TTL: "1h": pywry reads whole seconds/],
+    ["PYWRY_AUTH_STORE_TIMEOUT_MS=5s (whole milliseconds)", { PYWRY_AUTH_STORE_TIMEOUT_MS: "5s" }, /env PYWRY_AUTH_STORE_TIMEOUT_MS: "5s": give whole milliseconds/],
+    ["PYWRY_AUTH_STORE_TIMEOUT_MS=0", { PYWRY_AUTH_STORE_TIMEOUT_MS: "0" }, /env PYWRY_AUTH_STORE_TIMEOUT_MS: 0: give 1 to 600000 milliseconds/],
     ['PYWRY_DEPLOY__DEFAULT_ROLES=["a"] (pywry splits on commas)', { PYWRY_DEPLOY__DEFAULT_ROLES: '["a"]' }, /env PYWRY_DEPLOY__DEFAULT_ROLES: .*not JSON/],
   ];
   for (const [name, env, message] of cases) {

@@ -311,7 +311,8 @@ describe("typos in roles, permissions and actions (item 11)", () => {
     const { AUDIT_ACTIONS } = await import("../../src/cli/commands/audit.js");
     const storeDir = join(projectRoot, "src", "store");
     const written = new Set<string>();
-    for (const file of readdirSync(storeDir)) {
+    // Every store file, the backends' folders included (the actions themselves are built in store/audit.ts).
+    for (const file of readdirSync(storeDir, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".ts"))) {
       const source = readFileSync(join(storeDir, file), "utf8");
       for (const match of source.matchAll(/"((?:session|token|user|role|store)\.[a-z_]+)"/g)) written.add(match[1] as string);
     }

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemorySessionStore } from "../../src/store/memory.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import type { AuthStore } from "../../src/store/types.js";
 
 export const T0 = 1_800_000_000;

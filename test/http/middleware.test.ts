@@ -1,6 +1,7 @@
 /**
- * How the middleware hands requests on: on a SQLite store, a request whose only credential is a
- * Bearer token is decided without waiting (next() runs before the middleware returns); anything
+ * How the middleware hands requests on: on a SQLite store (whose bearerLookupSync answers), a
+ * request whose only credential is a Bearer token is decided without waiting (next() runs before
+ * the middleware returns), as is, on any store, a Bearer token that fails its signature; anything
  * else is resolved asynchronously. The results are the same either way (server.test.ts checks
  * them over real HTTP for both stores).
  */
@@ -41,7 +42,8 @@ for (const kind of STORE_KINDS) {
       await store.createSession(token, "alice", ["viewer"], 3600);
       const auth = createAuthMiddleware({ store, config, now: () => clock.now });
       assert.deepEqual(await handOff(auth, requestWith({ authorization: `Bearer ${token}` })), { synchronous: sqlite, userId: "alice" });
-      assert.deepEqual(await handOff(auth, requestWith({ authorization: `Bearer ${token}x` })), { synchronous: sqlite, userId: null });
+      // A token whose signature fails needs no store read: refused without waiting, on every store.
+      assert.deepEqual(await handOff(auth, requestWith({ authorization: `Bearer ${token}x` })), { synchronous: true, userId: null });
       await store.close();
     });
 

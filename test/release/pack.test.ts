@@ -441,7 +441,8 @@ describe("the npm package, packed and installed into a fresh project", { timeout
     );
     writeFileSync(
       join(dir, "consumer.ts"),
-      `import { generateSessionToken, validateSessionToken, SqliteSessionStore, type UserSession } from "pywry-auth";
+      `import { generateSessionToken, validateSessionToken, MemorySessionStore, SqliteSessionStore, type UserSession } from "pywry-auth";
+import { describeSessionStore, type MakeStore } from "pywry-auth/testing";
 
 const secret = "s3cret";
 const token: string = generateSessionToken("alice", secret, Math.floor(Date.now() / 1000) + 3600);
@@ -455,6 +456,10 @@ export async function roles(path: string): Promise<string[]> {
   await store.close();
   return session?.roles ?? [];
 }
+
+// A third-party store is checked with the contract suite the same way.
+const makeStore: MakeStore = (clock) => new MemorySessionStore({ now: () => clock.now });
+export const contract = (): void => describeSessionStore("MemorySessionStore", makeStore);
 
 // The types are real, not \`any\`: a wrong argument is an error.
 // @ts-expect-error a user id is a string

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test, type TestContext } from "node:test";
 import Database from "better-sqlite3-multiple-ciphers";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import { assertExit, show, type CliResult } from "../helpers/cli.js";
 import { binPath } from "../helpers/paths.js";
 import { HEAVY, SEED, replayHint, seededRandom } from "./common.js";

@@ -20,8 +20,8 @@ import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
 import { mintToken, validateToken } from "../../src/core/token.js";
 import { resolveSession } from "../../src/http/resolve.js";
-import { RedisSessionStore } from "../../src/store/redis.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { RedisSessionStore } from "../../src/store/redis/index.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import { assertExit, sandboxFor, show, type CliResult, type Sandbox } from "../helpers/cli.js";
 import { startRedis, type RedisServer } from "../helpers/redis.js";
 import { findInText, findLeaks, sensitiveValuesOf, type RecordedRun, type Sensitive } from "./leaks.js";
@@ -265,7 +265,13 @@ describe("no secret, token or session id where it does not belong", () => {
     await collect("Redis getSession after close", () => redisStore.getSession(token));
     await collect("Redis connect with a secret in the password", () => RedisSessionStore.connect(`redis://:${secret}@127.0.0.1:1/0`));
 
-    const broken = { getSession: async () => Promise.reject(new Error("boom")), listUserSessions: async () => [], tokenRevocationStatus: async () => null };
+    const broken = {
+      getSession: async () => Promise.reject(new Error("boom")),
+      listUserSessions: async () => [],
+      tokenRevocationStatus: async () => null,
+      bearerLookup: async () => Promise.reject(new Error("boom")),
+      bearerLookupSync: () => undefined,
+    };
     await collect("resolveSession with a failing store", () =>
       resolveSession({ headers: { cookie: `pywry_session=${token}`, authorization: `Bearer ${token}` } }, { store: broken, config: createAuthConfig({ tokenSecret: secret }) }),
     );

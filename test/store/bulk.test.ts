@@ -1,6 +1,6 @@
 /**
- * SqliteSessionStore's bulk and hot paths: batched purges, streamed session batches, batched
- * revocation look-ups, the short read snapshot (never staler than a millisecond or two, never
+ * SqliteSessionStore's bulk and hot paths: purges in many transactions (the contract itself is
+ * in the store suite), the short read snapshot (never staler than a millisecond or two, never
  * across one of our own writes), and the synchronous level around durable changes.
  */
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { after, describe, test } from "node:test";
 import Database from "better-sqlite3-multiple-ciphers";
 import { sha256Hex } from "../../src/core/handles.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-bulk-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
@@ -47,33 +47,6 @@ describe("SqliteSessionStore bulk operations", () => {
     const audits = (await store.listAudit({ action: "session.purge" })).map((entry) => entry.detail);
     assert.deepEqual(audits.map((detail) => detail["count"]), [10, 10, 5], "one audit entry per committed batch");
     assert.deepEqual(await store.purgeExpiredInBatches(), { purged: 0, sessions: null });
-    await store.close();
-  });
-
-  test("sessionBatches streams every session, expired ones included, optionally one user's", async () => {
-    const store = await storeWith(20, 7);
-    const batches = [...store.sessionBatches({ batchSize: 6 })];
-    assert.deepEqual(batches.map((batch) => batch.length), [6, 6, 6, 6, 3]);
-    assert.equal(new Set(batches.flat().map((session) => session.sessionId)).size, 27);
-    const mine = [...store.sessionBatches({ userId: "user-1" })].flat();
-    assert.ok(mine.length > 0 && mine.every((session) => session.userId === "user-1"));
-    await store.close();
-  });
-
-  test("tokenRevocationStatuses answers as tokenRevocationStatus does, token by token", async () => {
-    const store = SqliteSessionStore.open(freshPath(), { now: () => 5_000 });
-    await store.revokeToken({ tokenHash: sha256Hex("revoked-token"), subject: "alice", expiresAt: null, reason: null });
-    await store.revokeUser("bob", null);
-    const tokens = [
-      { tokenHash: sha256Hex("revoked-token"), subject: "alice", issuedAt: 4_000 },
-      { tokenHash: sha256Hex("other-token"), subject: "alice", issuedAt: 4_000 },
-      { tokenHash: sha256Hex("bob-old"), subject: "bob", issuedAt: 4_999 },
-      { tokenHash: sha256Hex("bob-new"), subject: "bob", issuedAt: 5_001 },
-    ];
-    const one = [];
-    for (const token of tokens) one.push(await store.tokenRevocationStatus(token));
-    assert.deepEqual(one, ["token", null, "user", null]);
-    assert.deepEqual(await store.tokenRevocationStatuses(tokens), one);
     await store.close();
   });
 });

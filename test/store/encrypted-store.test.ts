@@ -16,10 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { handleFor } from "../../src/core/handles.js";
-import { pythonNode } from "../../src/store/node-id.js";
-import { pywrySaltKey, resolveSqliteKey } from "../../src/store/sqlite-key.js";
-import { sqliteFileFormat } from "../../src/store/sqlite-connection.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { pythonNode } from "../../src/store/sqlite/node-id.js";
+import { pywrySaltKey, resolveSqliteKey } from "../../src/store/sqlite/key.js";
+import { sqliteFileFormat } from "../../src/store/sqlite/connection.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import { fixturesDir } from "../helpers/paths.js";
 import {
   copyEncryptedFixture,
@@ -52,7 +52,7 @@ function hashInChild(path: string): string {
   return execFileSync(process.execPath, ["-e", script, path], { encoding: "utf8" });
 }
 
-/** Waits until the store's short read snapshot (src/store/sqlite.ts, SNAPSHOT_MS) has ended. */
+/** Waits until the store's short read snapshot (src/store/sqlite/transactions.ts, SNAPSHOT_MS) has ended. */
 const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe("WAL shared with an independent SQLCipher while the store is open", () => {

@@ -1,4 +1,4 @@
 import { MemorySessionStore } from "../../src/store/memory.js";
-import { describeSessionStore } from "../helpers/store-suite.js";
+import { describeSessionStore } from "../../src/testing/store-suite.js";
 
 describeSessionStore("MemorySessionStore", (clock) => new MemorySessionStore({ now: () => clock.now }));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { endsWithin, scanPosition } from "../../src/store/redis-scan.js";
+import { endsWithin, scanPosition } from "../../src/store/redis/scan.js";
 
 describe("scanPosition: a SCAN cursor's place in Redis's reverse-binary walk", () => {
   test("follows the order in which Redis visits the buckets of a table of 8", () => {

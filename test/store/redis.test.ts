@@ -9,10 +9,10 @@ import type { UserSession } from "../../src/core/session.js";
 import { resolveSession } from "../../src/http/resolve.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
-import { parseRedisUrl, redactUrl } from "../../src/store/redis-url.js";
-import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis.js";
+import { parseRedisUrl, redactUrl } from "../../src/store/redis/url.js";
+import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis/index.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
-import { describeSessionStore } from "../helpers/store-suite.js";
+import { describeSessionStore } from "../../src/testing/store-suite.js";
 
 const server: Promise<RedisServer> = startRedis();
 let raw: Redis;

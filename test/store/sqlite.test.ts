@@ -7,10 +7,10 @@ import { after, describe, test } from "node:test";
 import Database from "better-sqlite3-multiple-ciphers";
 import { generateSessionToken, validateSessionToken } from "../../src/auth.js";
 import { handleFor } from "../../src/core/handles.js";
-import { SqliteSessionStore } from "../../src/store/sqlite.js";
+import { SqliteSessionStore } from "../../src/store/sqlite/store.js";
 import { fixturesDir } from "../helpers/paths.js";
 import { pywry } from "../helpers/python.js";
-import { describeSessionStore, tokenRecord } from "../helpers/store-suite.js";
+import { describeSessionStore, tokenRecord } from "../../src/testing/store-suite.js";
 
 const workDir = mkdtempSync(join(tmpdir(), "pywry-auth-sqlite-"));
 after(() => rmSync(workDir, { recursive: true, force: true }));
@@ -285,7 +285,7 @@ describe("SqliteSessionStore opening rules", () => {
 
 describe("SqliteSessionStore driver failures", () => {
   test("a driver that is not built for this Node is one actionable line, not the loader's list of paths", async () => {
-    const { toStoreError } = await import("../../src/store/sqlite.js");
+    const { toStoreError } = await import("../../src/store/sqlite/store.js");
     const loaderError = new Error("Could not locate the bindings file. Tried:\n → /a/build/better_sqlite3.node\n → /b/build/better_sqlite3.node");
     const described = toStoreError(loaderError, "/tmp/x.db");
     assert.equal(described.code, "ERR_STORE");

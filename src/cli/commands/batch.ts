@@ -7,7 +7,7 @@ import { revokedResult, wrongKindResult } from "../../auth.js";
 import { InvalidInputError } from "../../core/errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
-import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
+import type { AuthStore, TokenKind } from "../../store/types.js";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
 import { LineWriter, lineBatches } from "../lines.js";
@@ -24,7 +24,8 @@ export interface BatchVerifyOptions {
 /** Lines per batch: big enough to amortise the store's read transaction, small enough to stream. */
 const BATCH_LINES = 1024;
 
-type RevocationLookup = (tokens: Array<{ tokenHash: string; subject: string; issuedAt: number }>) => Promise<Array<RevocationCause | null>>;
+type RevocationLookup = AuthStore["tokenRevocationStatuses"];
+type KindLookup = AuthStore["registryKinds"];
 
 export async function verifyBatch(
   context: Context,
@@ -42,8 +43,8 @@ export async function verifyBatch(
   const writer = new LineWriter(stdout);
   const youngGeneration = new YoungGenerationCap();
   const run = async (store: AuthStore | null): Promise<void> => {
-    const lookup = store === null ? null : revocationLookup(store);
-    const kinds = store === null ? null : kindLookup(store);
+    const lookup: RevocationLookup | null = store === null ? null : (tokens) => store.tokenRevocationStatuses(tokens);
+    const kinds: KindLookup | null = store === null ? null : (tokenHashes) => store.registryKinds(tokenHashes);
     // As `verify` and the HTTP middleware decide: a token the registry recorded as the other kind fails.
     const expected: TokenKind = options.widget === undefined ? "session" : "widget";
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
@@ -91,30 +92,6 @@ class YoungGenerationCap {
 }
 
 const YOUNG_GENERATION_CAP = 8 * 1024 * 1024;
-
-/** The store's batched look-up when it has one, else its one-token look-up for each token. */
-function revocationLookup(store: AuthStore): RevocationLookup {
-  const batched = (store as { tokenRevocationStatuses?: RevocationLookup }).tokenRevocationStatuses;
-  if (typeof batched === "function") return (tokens) => batched.call(store, tokens);
-  return async (tokens) => {
-    const causes: Array<RevocationCause | null> = [];
-    for (const token of tokens) causes.push(await store.tokenRevocationStatus(token));
-    return causes;
-  };
-}
-
-type KindLookup = (tokenHashes: string[]) => Promise<Array<TokenKind | null>>;
-
-/** The store's batched registry look-up when it has one (SQLite), else findToken for each token. */
-function kindLookup(store: AuthStore): KindLookup {
-  const batched = (store as { registryKinds?: KindLookup }).registryKinds;
-  if (typeof batched === "function") return (tokenHashes) => batched.call(store, tokenHashes);
-  return async (tokenHashes) => {
-    const kinds: Array<TokenKind | null> = [];
-    for (const tokenHash of tokenHashes) kinds.push((await store.findToken({ tokenHash }))?.kind ?? null);
-    return kinds;
-  };
-}
 
 async function applyKinds(lookup: KindLookup, expected: TokenKind, lines: ReadonlyArray<string | null>, results: TokenValidation[]): Promise<void> {
   const positions: number[] = [];

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { InvalidInputError } from "../../core/errors.js";
 import { isSessionLive } from "../../core/session.js";
-import { sqliteFileFormat } from "../../store/sqlite-connection.js";
+import { sqliteFileFormat } from "../../store/sqlite/connection.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";

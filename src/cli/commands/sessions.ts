@@ -15,6 +15,7 @@ import { confirmDestructive } from "../confirm.js";
 import { parseListFlags, splitNames, type ListFlags } from "../input.js";
 import { checkRolesDefined } from "../known-names.js";
 import { filterPages } from "../../store/paging.js";
+import type { AuthStore } from "../../store/types.js";
 import { isoTime, whenText, type Output } from "../output.js";
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
@@ -165,52 +166,26 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
 export async function sessionPurge(context: Context, output: Output, options: { dryRun?: boolean; yes?: boolean }): Promise<void> {
   const dryRun = Boolean(options.dryRun);
   await withStore(context, dryRun ? "read" : "update", async (store) => {
-    const batched = dryRun ? null : batchPurger(store);
-    if (batched) return purgeInBatches(batched, output, options);
+    if (!dryRun) return purgeInBatches(store, output, options);
     // The store's own dry run: exactly the rows a purge would delete now.
     const expired = await store.purgeExpired({ dryRun: true });
     if (expired.length === 0) {
       output.result("no expired sessions", { purged: 0, dry_run: dryRun, sessions: [] });
       return;
     }
-    if (dryRun) {
-      const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session)]);
-      const columns = ["HANDLE", "USER", "EXPIRED"].map((header) => ({ header }));
-      const table = await output.table(columns, rows, "expired session");
-      output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
-      return;
-    }
-    await confirmDestructive(`delete ${countText(expired.length)}`, { yes: options.yes });
-    const purged = await store.purgeExpired();
-    output.result(
-      purged.length === 0 ? "no expired sessions" : `purged ${countText(purged.length)}`,
-      purgeJson(purged.length, false, purged),
-    );
+    const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session)]);
+    const columns = ["HANDLE", "USER", "EXPIRED"].map((header) => ({ header }));
+    const table = await output.table(columns, rows, "expired session");
+    output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
   });
 }
 
-/** A store that can count and purge expired sessions in batches (SQLite), for big purges. */
-interface BatchPurgeStore {
-  countExpired(): Promise<number>;
-  purgeExpiredInBatches(options: {
-    collect?: boolean;
-    onBatch?: (purgedSoFar: number) => void;
-  }): Promise<{ purged: number; sessions: Array<Pick<UserSession, "sessionId" | "userId" | "expiresAt">> | null }>;
-}
-
-function batchPurger(store: unknown): BatchPurgeStore | null {
-  const candidate = store as Partial<BatchPurgeStore>;
-  return typeof candidate.countExpired === "function" && typeof candidate.purgeExpiredInBatches === "function"
-    ? (candidate as BatchPurgeStore)
-    : null;
-}
-
 /**
- * The purge itself on a store that batches it: counts instead of loading every expired row,
- * deletes in transactions of thousands (a pywry app sharing the file waits for one batch at
+ * The purge itself: counts instead of loading every expired row, deletes in the store's batches
+ * (SQLite's are transactions of thousands: a pywry app sharing the file waits for one batch at
  * most), shows progress at a terminal, and lists the purged sessions only for --json.
  */
-async function purgeInBatches(store: BatchPurgeStore, output: Output, options: { yes?: boolean }): Promise<void> {
+async function purgeInBatches(store: AuthStore, output: Output, options: { yes?: boolean }): Promise<void> {
   const count = await store.countExpired();
   if (count === 0) {
     output.result("no expired sessions", { purged: 0, dry_run: false, sessions: [] });

@@ -2,8 +2,8 @@
  * Redis store URLs: `redis://[user:pass@]host:port/db` and `rediss://` (TLS). Kept apart from the
  * store so that showing a URL (config, errors) never loads the Redis driver.
  */
-import { InvalidInputError } from "../core/errors.js";
-import { redactUrl } from "../core/redact.js";
+import { InvalidInputError } from "../../core/errors.js";
+import { redactUrl } from "../../core/redact.js";
 
 export { redactUrl };
 

@@ -5,9 +5,10 @@
  * pysqlcipher3); the driver, SQLite3MultipleCiphers, reads and writes both, and keeps each file in
  * the format it has.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, statSync, type Stats } from "node:fs";
+import { dirname } from "node:path";
 import Database from "better-sqlite3-multiple-ciphers";
-import { StoreError } from "../core/errors.js";
+import { StoreError } from "../../core/errors.js";
 
 /** How a file is encrypted: null for a plain SQLite file. */
 export type SqliteEncryption = { cipher: "sqlcipher"; version: 3 | 4 } | null;
@@ -168,5 +169,16 @@ function decrypts(db: Database.Database): boolean {
   } catch (error) {
     if ((error as { code?: string }).code === "SQLITE_NOTADB") return false;
     throw error;
+  }
+}
+
+/** Creates an empty store file, owner-only from birth: the database holds live credentials (pywry uses tokens as session ids). */
+export function createPrivateFile(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, "wx", 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw new StoreError(`cannot create session store at ${path}: ${(error as Error).message}`, { cause: error });
   }
 }

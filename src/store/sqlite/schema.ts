@@ -3,8 +3,9 @@
  * them, plus pywry-auth's tables, all prefixed `pywry_auth_` and versioned for migrations.
  * pywry's other tables (widgets, threads, messages, ...) are never touched.
  */
-import { pythonJson } from "../core/pyjson.js";
-import { DEFAULT_ROLE_PERMISSIONS } from "../core/rbac.js";
+import type Database from "better-sqlite3-multiple-ciphers";
+import { pythonJson } from "../../core/pyjson.js";
+import { DEFAULT_ROLE_PERMISSIONS } from "../../core/rbac.js";
 
 export const PYWRY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -72,7 +73,33 @@ CREATE INDEX IF NOT EXISTS idx_pywry_auth_audit_subject ON pywry_auth_audit(subj
 
 export const META_TABLE = `CREATE TABLE IF NOT EXISTS pywry_auth_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
 
-/** pywry seeds these, as `json.dumps` lists, when role_permissions is empty. */
-export function defaultRoleRows(): Array<[string, string]> {
-  return Object.entries(DEFAULT_ROLE_PERMISSIONS).map(([role, permissions]) => [role, pythonJson(permissions)]);
+/** The pywry-auth schema version the file records (0: none yet). */
+export function readSchemaVersion(db: Database.Database): number {
+  const value = db.prepare("SELECT value FROM pywry_auth_meta WHERE key = 'schema_version'").pluck().get();
+  return Number(value ?? 0);
+}
+
+/**
+ * Creates what is missing (pywry's tables, pywry-auth's) and migrates pywry-auth's tables to
+ * SCHEMA_VERSION, in one transaction. IMMEDIATE: the write lock is taken before reading, so a
+ * busy database is waited for (busy_timeout) instead of failing at once when a read turns into a
+ * write.
+ */
+export function setUpSchema(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(PYWRY_SCHEMA);
+    seedRolePermissions(db);
+    db.exec(META_TABLE);
+    const from = readSchemaVersion(db);
+    for (let step = from; step < SCHEMA_VERSION; step += 1) db.exec(MIGRATIONS[step] ?? "");
+    db.prepare("INSERT OR REPLACE INTO pywry_auth_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+  }).immediate();
+}
+
+/** pywry seeds its default roles, as `json.dumps` lists, into an empty table on first use; do the same, never more. */
+function seedRolePermissions(db: Database.Database): void {
+  const count = db.prepare("SELECT COUNT(*) FROM role_permissions").pluck().get() as number;
+  if (count > 0) return;
+  const insert = db.prepare("INSERT INTO role_permissions (role, permissions) VALUES (?, ?)");
+  for (const [role, permissions] of Object.entries(DEFAULT_ROLE_PERMISSIONS)) insert.run(role, pythonJson(permissions));
 }

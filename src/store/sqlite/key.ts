@@ -10,8 +10,8 @@ import { createHash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { StoreError } from "../core/errors.js";
-import { checkFileOwner } from "../files.js";
+import { StoreError } from "../../core/errors.js";
+import { checkFileOwner } from "../../files.js";
 import { pythonNode } from "./node-id.js";
 
 export const KEY_ENV = "PYWRY_SQLITE_KEY";

@@ -1,11 +1,19 @@
 /**
- * The SessionStore contract, as one suite every backend must pass (memory, SQLite, and later
- * Redis). `makeStore` gets a controllable clock so expiry is tested without sleeping.
+ * The store contract (AuthStore) as one node:test suite that every backend passes: memory, SQLite
+ * and Redis here, and a third-party store built on AuthStoreBase the same way, from
+ * "pywry-auth/testing":
+ *
+ *   import { describeSessionStore } from "pywry-auth/testing";
+ *   describeSessionStore("MyStore", (clock) => MyStore.open({ now: () => clock.now }));
+ *
+ * `makeStore` gets a controllable clock (Unix seconds) so expiry is tested without sleeping, and
+ * must return an empty store each time (the suite closes them at the end).
  */
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
-import { handleFor, sha256Hex } from "../../src/core/handles.js";
-import type { AuthStore, ListPage, TokenRecord } from "../../src/store/types.js";
+import { StoreError } from "../core/errors.js";
+import { handleFor, sha256Hex } from "../core/handles.js";
+import type { AuthStore, BearerLookup, ListPage, TokenRecord } from "../store/types.js";
 
 export interface Clock {
   now: number;
@@ -349,6 +357,114 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual((await store.purgeExpired()).map((s) => s.sessionId), ["short"]);
       assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId).sort(), ["long", "never"]);
       assert.deepEqual(await store.purgeExpired(), []);
+    });
+
+    test("countExpired counts what purgeExpired would delete; purgeExpiredInBatches deletes exactly that, audited", async () => {
+      for (let index = 0; index < 7; index += 1) await store.createSession(`old-${index}`, `user-${index % 3}`, null, 5);
+      await store.createSession("long", "alice", null, 500);
+      await store.createSession("never", "bob");
+      assert.equal(await store.countExpired(), 0, "nothing has expired yet");
+      clock.now = T0 + 10;
+      assert.equal(await store.countExpired(), 7);
+      assert.equal((await store.listSessions({ includeExpired: true })).length, 9, "counting deletes nothing");
+      const progress: number[] = [];
+      const result = await store.purgeExpiredInBatches({ batchSize: 3, collect: true, onBatch: (done) => progress.push(done) });
+      assert.equal(result.purged, 7);
+      assert.deepEqual(result.sessions?.map((session) => session.sessionId).sort(), Array.from({ length: 7 }, (_, i) => `old-${i}`));
+      assert.deepEqual(result.sessions?.find((session) => session.sessionId === "old-4"), { sessionId: "old-4", userId: "user-1", expiresAt: T0 + 5 });
+      assert.ok(progress.length >= 1 && progress.every((done, i) => done > (progress[i - 1] ?? 0)), `progress grows: ${progress}`);
+      assert.equal(progress.at(-1), 7, "the last report is the total");
+      const purges = (await store.listAudit({ action: "session.purge" })).map((entry) => entry.detail["count"] as number);
+      assert.equal(purges.reduce((sum, count) => sum + count, 0), 7, "every committed batch is audited with its count");
+      assert.deepEqual((await store.listSessions({ includeExpired: true })).map((s) => s.sessionId).sort(), ["long", "never"]);
+      assert.equal(await store.countExpired(), 0);
+      assert.deepEqual(await store.purgeExpiredInBatches(), { purged: 0, sessions: null }, "without collect, no sessions");
+    });
+
+    test("tokenRevocationStatuses answers as tokenRevocationStatus does, token by token, in order", async () => {
+      clock.now = T0 + 100;
+      await store.revokeToken({ tokenHash: sha256Hex("revoked-token"), subject: "alice", expiresAt: null, reason: null });
+      await store.revokeUser("bob", null);
+      const tokens = [
+        { tokenHash: sha256Hex("revoked-token"), subject: "alice", issuedAt: T0 },
+        { tokenHash: sha256Hex("other-token"), subject: "alice", issuedAt: T0 },
+        { tokenHash: sha256Hex("bob-old"), subject: "bob", issuedAt: T0 + 99 },
+        { tokenHash: sha256Hex("bob-new"), subject: "bob", issuedAt: T0 + 101 },
+        { tokenHash: sha256Hex("revoked-token"), subject: "alice", issuedAt: T0 },
+      ];
+      const one = [];
+      for (const token of tokens) one.push(await store.tokenRevocationStatus(token));
+      assert.deepEqual(one, ["token", null, "user", null, "token"]);
+      assert.deepEqual(await store.tokenRevocationStatuses(tokens), one);
+      assert.deepEqual(await store.tokenRevocationStatuses([]), []);
+    });
+
+    test("registryKinds gives the registry's kind for each token hash, null where it recorded none", async () => {
+      const session = "alice:1800000000:0:" + "5".repeat(64);
+      const widget = "w1:1800000000:1800000300:" + "6".repeat(64);
+      await store.recordIssuedToken(tokenRecord(session, { expiresAt: null }));
+      await store.recordIssuedToken(tokenRecord(widget, { kind: "widget", subject: "w1", expiresAt: T0 + 300, roles: null }));
+      const hashes = [sha256Hex(widget), sha256Hex("never-recorded"), sha256Hex(session), sha256Hex(widget)];
+      assert.deepEqual(await store.registryKinds(hashes), ["widget", null, "session", "widget"]);
+      assert.deepEqual(await store.registryKinds([]), []);
+    });
+
+    test("bearerLookup reads a Bearer token's revocation, registry kind and own session; bearerLookupSync agrees or defers", async () => {
+      const query = (token: string, subject: string, issuedAt = T0) => ({ token, tokenHash: sha256Hex(token), subject, issuedAt });
+      const live = "alice:1800000000:0:" + "a".repeat(64);
+      const revoked = "bob:1800000000:0:" + "b".repeat(64);
+      const widget = "w1:1800000000:0:" + "c".repeat(64);
+      const expiring = "carol:1800000000:0:" + "d".repeat(64);
+      await store.recordIssuedToken(tokenRecord(live, { expiresAt: null }), { sessionId: live, userId: "alice", roles: ["editor"] });
+      await store.recordIssuedToken(tokenRecord(revoked, { subject: "bob", expiresAt: null }), { sessionId: revoked, userId: "bob" });
+      await store.recordIssuedToken(tokenRecord(widget, { kind: "widget", subject: "w1", expiresAt: null, roles: null }));
+      await store.createSession(expiring, "carol", ["viewer"], 5);
+      await store.revokeToken({ tokenHash: sha256Hex(revoked), subject: "bob", expiresAt: null, reason: null });
+      clock.now = T0 + 50;
+      await store.revokeUser("dave", null);
+      clock.now = T0 + 60;
+      const cases = [query(live, "alice"), query(revoked, "bob"), query(widget, "w1"), query(expiring, "carol"), query("dave-old", "dave", T0 + 50), query("nothing", "erin")];
+      const found: BearerLookup[] = [];
+      for (const q of cases) found.push(await store.bearerLookup(q));
+      assert.deepEqual(found[0], { revocation: null, kind: "session", session: await store.getSession(live) });
+      assert.equal(found[0]?.session?.userId, "alice");
+      assert.equal(found[1]?.revocation, "token");
+      assert.equal(found[1]?.session, null);
+      assert.equal(found[2]?.kind, "widget");
+      assert.equal(found[2]?.session, null);
+      assert.deepEqual(found[3], { revocation: null, kind: null, session: null }, "an expired session is no session");
+      assert.equal(found[4]?.revocation, "user");
+      assert.deepEqual(found[5], { revocation: null, kind: null, session: null });
+      cases.forEach((q, index) => {
+        const now = store.bearerLookupSync(q);
+        // Where the store answers without waiting, the answer is bearerLookup's (what the middleware decides by).
+        if (now !== undefined) {
+          assert.equal(now.revocation, found[index]?.revocation, q.token);
+          assert.equal(now.kind === "widget", found[index]?.kind === "widget", q.token);
+          if (now.revocation === null && now.kind !== "widget") assert.deepEqual(now.session, found[index]?.session, q.token);
+        }
+      });
+    });
+
+    test("updateRolePermissions: one audited step; an edit that changes nothing, or refuses, writes nothing", async () => {
+      const auditCount = async () => (await store.listAudit({ action: "role.set" })).length;
+      const start = await auditCount();
+      assert.deepEqual(await store.updateRolePermissions("r", (before) => [...(before ?? []), "a", "b", "a"]), { before: null, after: ["a", "b"], changed: true });
+      assert.deepEqual(await store.updateRolePermissions("r", (before) => [...(before ?? []), "b"]), { before: ["a", "b"], after: ["a", "b"], changed: false });
+      assert.deepEqual(await store.updateRolePermissions("absent", () => null), { before: null, after: null, changed: false });
+      await assert.rejects(
+        store.updateRolePermissions("r", () => {
+          throw new StoreError("refused");
+        }),
+        { message: "refused" },
+      );
+      assert.deepEqual(await store.getRolePermissions("r"), ["a", "b"]);
+      assert.equal(await store.getRolePermissions("absent"), null);
+      assert.equal((await auditCount()) - start, 1, "only the one real change is audited");
+      const edited = await store.updateRolePermissions("r", (before) => (before ?? []).filter((permission) => permission !== "a"));
+      assert.deepEqual(edited, { before: ["a", "b"], after: ["b"], changed: true });
+      const entry = (await store.listAudit({ action: "role.set" })).at(-1);
+      assert.deepEqual([entry?.subject, entry?.detail], ["r", { before: ["a", "b"], after: ["b"] }]);
     });
 
     test("every change is audited with handles, never with session ids or tokens", async () => {

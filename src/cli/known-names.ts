@@ -5,7 +5,8 @@
  */
 import { InvalidInputError } from "../core/errors.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../core/rbac.js";
-import { storeExists, withStore, type Context } from "./context.js";
+import type { Context } from "./context.js";
+import { storeExists, withStore } from "./store-access.js";
 import type { Output } from "./output.js";
 import { closest } from "./suggest.js";
 

@@ -81,7 +81,7 @@ function ttlDefault(kind: "session" | "widget"): string {
 
 /** Read only for --help (not on any command's path): a broken setting leaves the fixed text. */
 async function configuredTtls(): Promise<{ session?: string; widget?: string }> {
-  const { sessionTtlSetting, widgetTtlSetting } = await import("./context.js");
+  const { sessionTtlSetting, widgetTtlSetting } = await import("./settings.js");
   const context: Context = { options: {}, env: process.env, notice: () => undefined };
   const describe = (read: () => { value: number; origin: string }): string | undefined => {
     try {

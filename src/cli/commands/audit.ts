@@ -6,7 +6,8 @@
 import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
-import { withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { withStore } from "../store-access.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 import { didYouMean } from "../suggest.js";

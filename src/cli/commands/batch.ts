@@ -9,7 +9,9 @@ import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
-import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { configuredSecrets } from "../secrets.js";
+import { storeExists, withStore } from "../store-access.js";
 import { LineWriter, lineBatches } from "../lines.js";
 import { EXIT, stdoutStream, type Output } from "../output.js";
 

@@ -1,20 +1,10 @@
 /** `config show`: every effective setting and where it came from (like `git config --show-origin`). */
 import { existsSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
-import {
-  defaultRolesSetting,
-  loadedSettings,
-  redisPrefixSetting,
-  secretSetting,
-  sessionTtlSetting,
-  sqliteKeyStatus,
-  storeSetting,
-  widgetTtlSetting,
-  type Context,
-  describeStore,
-} from "../context.js";
+import type { Context } from "../context.js";
+import { configFilePath, defaultRolesSetting, loadedSettings, redisPrefixSetting, secretSetting, sessionTtlSetting, storeSetting, widgetTtlSetting, describeStore } from "../settings.js";
+import { sqliteKeyStatus } from "../store-access.js";
 import { EXIT, type Output } from "../output.js";
-import { configFilePath } from "../settings.js";
 import type { SettingName, SettingProblem } from "../settings-schema.js";
 
 interface Row {

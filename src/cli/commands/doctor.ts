@@ -5,17 +5,10 @@
 import { existsSync, statSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
 import type { HealthFinding } from "../../store/types.js";
-import {
-  configuredSecrets,
-  describeStore,
-  loadedSettings,
-  secretSetting,
-  sqliteKeyStatus,
-  storeSetting,
-  withStore,
-  type Context,
-  type SqliteKeyStatus,
-} from "../context.js";
+import type { Context } from "../context.js";
+import { configuredSecrets } from "../secrets.js";
+import { describeStore, loadedSettings, secretSetting, storeSetting } from "../settings.js";
+import { sqliteKeyStatus, withStore, type SqliteKeyStatus } from "../store-access.js";
 import { EXIT, type Output } from "../output.js";
 
 const MIN_SECRET_BYTES = 32;

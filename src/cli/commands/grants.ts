@@ -7,7 +7,8 @@ import { InvalidInputError, NotFoundError } from "../../core/errors.js";
 import { handleFor } from "../../core/handles.js";
 import { resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
-import { withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { withStore } from "../store-access.js";
 import { parseResource, splitNames } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 

@@ -9,27 +9,13 @@ import { join } from "node:path";
 import { parseTtl } from "../../core/duration.js";
 import { ConfigError, InvalidInputError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
-import {
-  defaultRolesSetting,
-  defaultSecretPath,
-  loadedSettings,
-  sessionTtlSetting,
-  widgetTtlSetting,
-  expandHome,
-  generateSecret,
-  storeSetting,
-  withStore,
-  writePrivateFile,
-  type Context,
-  type StoreLocation,
-  describeStore,
-  sqliteKeySources,
-  sqliteKeyStatus,
-} from "../context.js";
+import type { Context } from "../context.js";
+import { generateSecret, writePrivateFile } from "../secrets.js";
+import { configFilePath, defaultRolesSetting, defaultSecretPath, loadedSettings, sessionTtlSetting, widgetTtlSetting, expandHome, storeSetting, type StoreLocation, describeStore } from "../settings.js";
+import { withStore, sqliteKeySources, sqliteKeyStatus } from "../store-access.js";
 import { checkWriteTarget, modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
-import { configFilePath } from "../settings.js";
 import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
 
 interface InitOptions {

@@ -13,7 +13,9 @@ import { sqliteFileFormat } from "../../store/sqlite-connection.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
-import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
+import type { Context } from "../context.js";
+import { describeStore, storeLocation, type StoreLocation } from "../settings.js";
+import { withStore } from "../store-access.js";
 import type { Output } from "../output.js";
 import { storeSpecProblem } from "../settings-schema.js";
 

@@ -5,15 +5,10 @@ import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
-import {
-  checkingSecrets,
-  defaultRolesSetting,
-  secretsForMinting,
-  sessionTtlSetting,
-  widgetTtlSetting,
-  withStore,
-  type Context,
-} from "../context.js";
+import type { Context } from "../context.js";
+import { checkingSecrets, secretsForMinting } from "../secrets.js";
+import { defaultRolesSetting, sessionTtlSetting, widgetTtlSetting } from "../settings.js";
+import { withStore } from "../store-access.js";
 import { readTokenArgument } from "../input.js";
 import type { Output } from "../output.js";
 import { mintAndRecord, registryRecord, waitPastUserCutoff } from "./tokens.js";

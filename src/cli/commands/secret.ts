@@ -1,5 +1,6 @@
 /** `secret generate`: 32 random bytes as hex, on stdout or into an owner-only file. */
-import { generateSecret, writePrivateFile, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { generateSecret, writePrivateFile } from "../secrets.js";
 import { modeNote } from "../../files.js";
 import type { Output } from "../output.js";
 

@@ -11,7 +11,9 @@ import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors
 import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { assertStoreAvailable, expandHome, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { expandHome } from "../settings.js";
+import { assertStoreAvailable, withStore } from "../store-access.js";
 import { openPrivateTemporary } from "../../files.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";

@@ -4,7 +4,9 @@ import { InvalidInputError, TokenError } from "../../core/errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
-import { checkingSecrets, secretsIfConfigured, withStore, storeExists, type Context, type Secrets } from "../context.js";
+import type { Context } from "../context.js";
+import { checkingSecrets, secretsIfConfigured, type Secrets } from "../secrets.js";
+import { withStore, storeExists } from "../store-access.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { EXIT, isoTime, whenText, type Output } from "../output.js";
 

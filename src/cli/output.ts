@@ -4,10 +4,11 @@
  */
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
-import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
+import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
 import { redactMessage } from "../core/redact.js";
 import type { ListPage } from "../store/types.js";
+import { EXIT, exitCodeFor } from "./errors.js";
 import { LineWriter } from "./lines.js";
 
 /**
@@ -101,27 +102,6 @@ const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join
   get: (_target, property) => (property === "level" ? 0 : PLAIN_STYLE),
 }) as unknown as ChalkInstance;
 
-export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70, cancelled: 130 } as const;
-
-const EXIT_BY_CODE: Record<ErrorCode, number> = {
-  ERR_TOKEN_MALFORMED: EXIT.usage,
-  ERR_TOKEN_SIGNATURE: EXIT.no,
-  ERR_TOKEN_EXPIRED: EXIT.no,
-  ERR_TOKEN_REVOKED: EXIT.no,
-  ERR_TOKEN_SUBJECT: EXIT.no,
-  ERR_TOKEN_NOT_YET_VALID: EXIT.no,
-  ERR_TOKEN_KIND: EXIT.no,
-  ERR_USAGE: EXIT.usage,
-  ERR_INVALID_INPUT: EXIT.usage,
-  ERR_NO_SECRET: EXIT.environment,
-  ERR_SECRET: EXIT.environment,
-  ERR_STORE: EXIT.environment,
-  ERR_STORE_VERSION: EXIT.environment,
-  ERR_STORE_KEY: EXIT.environment,
-  ERR_CONFIG: EXIT.environment,
-  ERR_NOT_FOUND: EXIT.notFound,
-  ERR_CANCELLED: EXIT.cancelled,
-};
 
 export interface OutputOptions {
   json: boolean;
@@ -402,7 +382,7 @@ export function describeError(error: unknown): { code: string; message: string; 
 
 function describeUnredacted(error: unknown): { code: string; message: string; exitCode: number } {
   if (isPywryAuthError(error)) {
-    return { code: error.code, message: error.message, exitCode: EXIT_BY_CODE[error.code] ?? EXIT.internal };
+    return { code: error.code, message: error.message, exitCode: exitCodeFor(error.code) };
   }
   // Ctrl-C at any prompt: @inquirer/prompts rejects with an ExitPromptError.
   if (error instanceof Error && error.name === "ExitPromptError") {

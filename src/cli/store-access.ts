@@ -51,6 +51,12 @@ export async function withStore<T>(context: Context, access: StoreAccess, work: 
   }
 }
 
+/** Runs `work` with the store when one exists (and is wanted), else with null. */
+export async function withOptionalStore<T>(context: Context, wanted: boolean, work: (store: AuthStore | null) => Promise<T>): Promise<T> {
+  if (!wanted || !storeExists(context)) return work(null);
+  return withStore(context, "read", work);
+}
+
 /** Fails as withStore would when the store is missing and may not be created (to check before asking anything). */
 export function assertStoreAvailable(context: Context, access: StoreAccess): void {
   const { value: location, origin } = storeSetting(context);

@@ -27,10 +27,10 @@ export type ErrorCode =
   | "ERR_NOT_FOUND"
   | "ERR_CANCELLED";
 
-export class PywryAuthError extends Error {
-  readonly code: ErrorCode;
+export class PywryAuthError<Code extends string = ErrorCode> extends Error {
+  readonly code: Code;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -87,6 +87,6 @@ export class CancelledError extends PywryAuthError {
   }
 }
 
-export function isPywryAuthError(value: unknown): value is PywryAuthError {
+export function isPywryAuthError(value: unknown): value is PywryAuthError<string> {
   return value instanceof PywryAuthError;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { mintAndRecord, registryRecord } from "../../src/cli/commands/tokens.js";
+import { mintAndRecord, registryRecord } from "../../src/cli/mint.js";
 import { StoreError } from "../../src/core/errors.js";
 import { sha256Hex } from "../../src/core/handles.js";
 import { mintToken } from "../../src/core/token.js";

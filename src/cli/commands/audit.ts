@@ -11,6 +11,25 @@ import { withStore } from "../store-access.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 import { didYouMean } from "../suggest.js";
+import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    withListFlags(
+      program
+        .command("audit")
+        .description("the audit log of changes, oldest first (NDJSON with --json)")
+        .option("--since <time>", "only entries since this time: a duration back (1h, 7d) or ISO 8601")
+        .option("--action <action>", "only this action, or a group such as session or token")
+        .option("--user <id>", "only entries about this user (or role)"),
+      "entries",
+      "; without --after, the newest ones",
+    ),
+  examples: ["pywry-auth audit --since 1h", "pywry-auth --json audit --action session --user bob"],
+  fields: NDJSON_OUTPUT,
+  action: audit,
+});
 
 interface AuditOptions extends ListFlags {
   since?: string;

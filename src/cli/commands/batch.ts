@@ -13,7 +13,8 @@ import type { Context } from "../context.js";
 import { configuredSecrets } from "../secrets.js";
 import { storeExists, withStore } from "../store-access.js";
 import { LineWriter, lineBatches } from "../lines.js";
-import { EXIT, stdoutStream, type Output } from "../output.js";
+import { stdoutStream, type Output } from "../output.js";
+import { EXIT } from "../errors.js";
 
 export interface BatchVerifyOptions {
   widget?: string;

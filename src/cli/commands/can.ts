@@ -15,8 +15,32 @@ import type { Context } from "../context.js";
 import { checkingSecrets } from "../secrets.js";
 import { withStore } from "../store-access.js";
 import { parseResource, readTokenArgument, validateNames, withPasteHint } from "../input.js";
-import { EXIT, Output, isoTime } from "../output.js";
+import { Output, isoTime } from "../output.js";
+import { EXIT } from "../errors.js";
 import { didYouMean } from "../suggest.js";
+import { defineCommand } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("can")
+      .description("may a session, token or user do this? exit 0 yes, 1 no (like kubectl auth can-i)")
+      .argument("[permission]", "the permission, e.g. write")
+      .option("--session <id>", "ask for this session (id or handle)")
+      .option("--token <token>", "ask for the session of this token (- reads stdin)")
+      .option("--user <id>", "ask for the union of the user's live sessions")
+      .option("--resource <type:id>", "a resource, for per-resource grants, e.g. widget:w1")
+      .option("--list", "list every permission the subject has, and where it comes from")
+      .option("-q, --quiet", "print nothing; answer with the exit code only"),
+  examples: [
+    "pywry-auth can write --session 8da57535580c77fe",
+    "pywry-auth can write --user carol --resource widget:dashboard-1",
+    "pywry-auth can --list --user dave",
+  ],
+  fields: ["allowed", "reason", "permission", "from"],
+  action: can,
+});
 
 export interface CanOptions {
   session?: string;

@@ -9,7 +9,20 @@ import type { Context } from "../context.js";
 import { configuredSecrets } from "../secrets.js";
 import { describeStore, loadedSettings, secretSetting, storeSetting } from "../settings.js";
 import { sqliteKeyStatus, withStore, type SqliteKeyStatus } from "../store-access.js";
-import { EXIT, type Output } from "../output.js";
+import { type Output } from "../output.js";
+import { EXIT } from "../errors.js";
+import { defineCommand } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("doctor")
+      .description("check the secret, the store and the clock, and explain each problem with its fix (exit 0 only when all is well)"),
+  examples: ["pywry-auth doctor", "pywry-auth --json doctor", "pywry-auth --sqlite-key-file ~/.config/pywry-auth/sqlite.key doctor"],
+  fields: ["healthy", "findings"],
+  action: doctor,
+});
 
 const MIN_SECRET_BYTES = 32;
 // A clock before pywry-auth existed, or centuries ahead, makes every expiry check meaningless.

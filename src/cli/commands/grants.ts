@@ -11,6 +11,34 @@ import type { Context } from "../context.js";
 import { withStore } from "../store-access.js";
 import { parseResource, splitNames } from "../input.js";
 import { isoTime, type Output } from "../output.js";
+import { defineCommand } from "../command.js";
+
+
+export const sessionGrantCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("grant")
+      .description("grant per-resource permissions in the session's metadata (pywry's format)")
+      .argument("<id>", "session id or handle")
+      .argument("<resource>", "resource as type:id, e.g. widget:w1")
+      .argument("<permissions>", "comma-separated permissions, e.g. read,write"),
+  examples: ["pywry-auth session grant 8da57535580c77fe widget:w1 read,write"],
+  fields: ["handle", "resource", "permissions"],
+  action: sessionGrant,
+});
+
+export const sessionUngrantCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("ungrant")
+      .description("remove per-resource permissions (all of them for the resource when none are named)")
+      .argument("<id>", "session id or handle")
+      .argument("<resource>", "resource as type:id, e.g. widget:w1")
+      .argument("[permissions]", "comma-separated permissions"),
+  examples: ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
+  fields: ["handle", "resource", "permissions"],
+  action: sessionUngrant,
+});
 
 export async function sessionGrant(context: Context, output: Output, idOrHandle: string, resourceText: string, permissionsText: string): Promise<void> {
   const resource = parseResource(resourceText);

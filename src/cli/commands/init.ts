@@ -17,6 +17,23 @@ import { checkWriteTarget, modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
 import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
+import { defineCommand } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("init")
+      .description("set up pywry-auth: store, secret and defaults (asks at a terminal; --yes with flags for CI), then say what pywry needs")
+      .option("-y, --yes", "do not ask: take --store, --secret-file and the options below (or the current settings)")
+      .option("--force", "replace an existing config file")
+      .option("--session-ttl <duration>", "default lifetime of new sessions and tokens (e.g. 24h)")
+      .option("--widget-ttl <duration>", "default lifetime of widget tokens (e.g. 5m)")
+      .option("--default-roles <roles>", "roles for new sessions when --roles is not given (e.g. viewer)"),
+  examples: ["pywry-auth init", "pywry-auth init --yes --store /srv/pywry/pywry.db --secret-file /srv/pywry/secret"],
+  fields: ["config_file", "config", "secret_created", "pywry_env", "sqlite_key"],
+  action: init,
+});
 
 interface InitOptions {
   yes?: boolean;

@@ -18,6 +18,30 @@ import { describeStore, storeLocation, type StoreLocation } from "../settings.js
 import { withStore } from "../store-access.js";
 import type { Output } from "../output.js";
 import { storeSpecProblem } from "../settings-schema.js";
+import { defineCommand } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("migrate")
+      .description("copy sessions, roles, the token registry and revocations from one store to another (SQLite and Redis, either way); idempotent")
+      .requiredOption("--from <path|url>", "the store to copy from: a SQLite file or redis://host:port/db")
+      .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
+      .option("--from-key-file <path>", "file holding the SQLCipher key of an encrypted --from (default: the configured key)")
+      .option("--to-key-file <path>", "file holding the SQLCipher key for --to: a new target is encrypted with it (default: the configured key, if any)")
+      .option("--to-plain", "create --to unencrypted even when a SQLCipher key is configured")
+      .option("--dry-run", "count what would be copied, write nothing")
+      .option("-y, --yes", "do not ask before writing into a store that already exists (needed without a terminal)"),
+  examples: [
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0 --dry-run",
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0",
+    "pywry-auth migrate --from plain.db --to encrypted.db --to-key-file ~/.config/pywry-auth/sqlite.key",
+    "pywry-auth migrate --from encrypted.db --to plain.db --to-plain",
+  ],
+  fields: ["from", "to", "dry_run", "counts", "skipped"],
+  action: migrate,
+});
 
 export interface MigrateOptions {
   from: string;

@@ -5,13 +5,27 @@ import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
+import { defineCommand } from "../command.js";
 import type { Context } from "../context.js";
+import { mintAndRecord, registryRecord, waitPastUserCutoff } from "../mint.js";
 import { checkingSecrets, secretsForMinting } from "../secrets.js";
 import { defaultRolesSetting, sessionTtlSetting, widgetTtlSetting } from "../settings.js";
 import { withStore } from "../store-access.js";
 import { readTokenArgument } from "../input.js";
 import type { Output } from "../output.js";
-import { mintAndRecord, registryRecord, waitPastUserCutoff } from "./tokens.js";
+
+export default defineCommand({
+  declare: (token, defaults) =>
+    token
+      .command("renew")
+      .description("mint a fresh token for the same subject and roles, move the session to it, revoke the old one")
+      .argument("[token]", "the token to renew, or - to read it from stdin")
+      .option("--accessor <accessor>", "renew the registry token with this accessor")
+      .option("--ttl <duration>", `lifetime of the new token: seconds or 15m, 24h, 7d (default ${defaults.sessionTtl})`),
+  examples: ["printf '%s\\n' \"$T\" | pywry-auth token renew --ttl 24h -", "pywry-auth token renew --accessor 8da57535580c77fe"],
+  fields: ["token", "user_id", "issued_at", "expires_at", "accessor", "replaced", "session_id", "roles"],
+  action: tokenRenew,
+});
 
 interface RenewOptions {
   accessor?: string;

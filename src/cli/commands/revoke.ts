@@ -11,6 +11,29 @@ import { assertStoreAvailable, storeExists, withStore } from "../store-access.js
 import { confirmDestructive } from "../confirm.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
+import { defineCommand } from "../command.js";
+
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("revoke")
+      .description("revoke a token: delete its session and record the revocation (idempotent)")
+      .argument("[token]", "the token, or - to read it from stdin")
+      .option("--accessor <accessor>", "revoke the registry token with this accessor")
+      .option("--session <id>", "revoke the session with this id or handle")
+      .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
+      .option("--reason <text>", "why, kept with the revocation")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+      .option("--force", "record the revocation even when the store does not know the token or user (and no configured secret signed the token)"),
+  examples: [
+    "printf '%s\\n' \"$T\" | pywry-auth revoke --reason leaked -",
+    "pywry-auth revoke --accessor 8da57535580c77fe",
+    "pywry-auth revoke --user dave --yes",
+  ],
+  fields: ["revoked", "already_revoked", "known", "accessor", "subject", "user_id", "revoked_at", "cutoff_at", "sessions_deleted"],
+  action: revoke,
+});
 
 interface RevokeOptions {
   accessor?: string;

@@ -12,6 +12,96 @@ import { withStore } from "../store-access.js";
 import { parseListFlags, validateNames, type ListFlags } from "../input.js";
 import type { Output } from "../output.js";
 import { closest, didYouMean } from "../suggest.js";
+import { defineCommand, defineGroup, withListFlags } from "../command.js";
+
+
+/** The fields of a role's --json. */
+const ROLE_FIELDS = ["role", "permissions"];
+
+const rolesListCommand = defineCommand({
+  declare: (roles) => withListFlags(roles.command("list").description("every role with its permissions, by name"), "roles"),
+  examples: ["pywry-auth roles list"],
+  fields: null,
+  action: rolesList,
+});
+
+const rolesShowCommand = defineCommand({
+  declare: (roles) => roles.command("show").description("one role's permissions").argument("<role>", "role name"),
+  examples: ["pywry-auth roles show editor"],
+  fields: ROLE_FIELDS,
+  action: rolesShow,
+});
+
+const rolesSetCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("set")
+      .description("replace a role's permissions")
+      .argument("<role>", "role name")
+      .argument("[permissions...]", "permissions (none needs --empty)")
+      .option("--create", "create the role when the store does not have it")
+      .option("--empty", "leave the role with no permissions (it then grants nothing)")
+      .option("--force", "allow taking admin away from the admin role"),
+  examples: ["pywry-auth roles set analyst read export --create", "pywry-auth roles set anonymous --empty"],
+  fields: ROLE_FIELDS,
+  action: rolesSet,
+});
+
+const rolesGrantCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("grant")
+      .description("add permissions to a role")
+      .argument("<role>", "role name")
+      .argument("<permissions...>", "permissions to add")
+      .option("--create", "create the role when the store does not have it"),
+  examples: ["pywry-auth roles grant editor publish"],
+  fields: ROLE_FIELDS,
+  action: rolesGrant,
+});
+
+const rolesRevokeCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("revoke")
+      .description("remove permissions from a role")
+      .argument("<role>", "role name")
+      .argument("<permissions...>", "permissions to remove")
+      .option("--force", "allow taking admin away from the admin role"),
+  examples: ["pywry-auth roles revoke editor publish"],
+  fields: ROLE_FIELDS,
+  action: rolesRevoke,
+});
+
+const rolesDeleteCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("delete")
+      .description("delete a role")
+      .argument("<role>", "role name")
+      .option("--force", "allow deleting the admin role")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)"),
+  examples: ["pywry-auth roles delete analyst --yes"],
+  fields: ["role", "deleted"],
+  action: rolesDelete,
+});
+
+const rolesSeedCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("seed")
+      .description("write pywry's default roles (admin, editor, viewer, anonymous) where missing; pywry's Redis store has none until then")
+      .option("--force", "also reset default roles whose permissions were changed"),
+  examples: ["pywry-auth --store redis://127.0.0.1:6379/0 roles seed"],
+  fields: ["added", "reset", "kept", "unchanged"],
+  action: rolesSeed,
+});
+
+export default defineGroup({
+  declare: (program) => program.command("roles").description("role permissions in the store"),
+  examples: ["pywry-auth roles list", "pywry-auth roles grant editor publish", "pywry-auth help roles set"],
+  commands: [rolesListCommand, rolesShowCommand, rolesSetCommand, rolesGrantCommand, rolesRevokeCommand, rolesDeleteCommand, rolesSeedCommand],
+});
 
 /** The role whose `admin` permission guards pywry's admin pages; taking it away needs --force. */
 const ADMIN_ROLE = "admin";

@@ -18,6 +18,111 @@ import { parseListFlags, splitNames, type ListFlags } from "../input.js";
 import { checkRolesDefined } from "../known-names.js";
 import { filterPages } from "../../store/paging.js";
 import { isoTime, whenText, type Output } from "../output.js";
+import { Option } from "commander";
+import { LISTED, defineCommand, defineGroup, withListFlags } from "../command.js";
+import { sessionGrantCommand, sessionUngrantCommand } from "./grants.js";
+import { sessionExportCommand, sessionImportCommand } from "./transfer.js";
+
+
+/** The fields of a session's --json. */
+const SESSION_FIELDS = ["handle", "session_id", "user_id", "roles", "created_at", "expires_at", "expired", "metadata"];
+
+const sessionCreateCommand = defineCommand({
+  declare: (session, defaults) =>
+    session
+      .command("create")
+      .description("create a session with a random id (printed on stdout)")
+      .requiredOption("--user <id>", "user id")
+      .option("--roles <roles>", "comma-separated roles (default: the configured default roles, pywry's viewer)")
+      .addOption(new Option("--ttl <duration>", `lifetime: seconds or 15m, 24h, 7d (default ${defaults.sessionTtl})`).conflicts(["expiry"]))
+      .option("--no-expiry", "a session that never expires")
+      .option("--metadata <key=value...>", "metadata entries (repeatable)"),
+  examples: ["S=$(pywry-auth session create --user bob --roles editor --ttl 8h --metadata team=infra)"],
+  fields: ["session_id", "handle", "user_id", "roles", "created_at", "expires_at", "metadata"],
+  action: sessionCreate,
+});
+
+const sessionListCommand = defineCommand({
+  declare: (session) =>
+    withListFlags(
+      session
+        .command("list")
+        .description("sessions, by handle (ids are credentials: --reveal shows them), newest first")
+        .option("--user <id>", "only this user's sessions")
+        .option("--role <role>", "only sessions with this role")
+        .option("--expiring-within <duration>", "only sessions that expire within this time (e.g. 1h)")
+        .option("--expired", "only expired sessions")
+        .option("--all", "include expired sessions")
+        .option("--reveal", "show raw session ids"),
+      "sessions",
+    ),
+  examples: [
+    "pywry-auth session list --user bob",
+    "pywry-auth session list --expiring-within 1h",
+    "pywry-auth session list --expired",
+    "pywry-auth session list --limit 50            # then: --limit 50 --after <the cursor it prints>",
+    "pywry-auth session list --json-lines | jq -r .user_id",
+  ],
+  fields: [...SESSION_FIELDS, LISTED],
+  action: sessionList,
+});
+
+const sessionRefreshCommand = defineCommand({
+  declare: (session, defaults) =>
+    session
+      .command("refresh")
+      .description("extend a live session (pywry's refresh_session)")
+      .argument("<id>", "session id or handle")
+      .option("--ttl <duration>", `new lifetime from now (default ${defaults.sessionTtl})`),
+  examples: ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],
+  fields: ["handle", "expires_at"],
+  action: sessionRefresh,
+});
+
+const sessionPurgeCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("purge")
+      .description("delete expired sessions")
+      .option("--dry-run", "only show what would be deleted")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)"),
+  examples: ["pywry-auth session purge --dry-run", "pywry-auth session purge --yes"],
+  fields: ["purged", "dry_run", "sessions"],
+  action: sessionPurge,
+});
+
+const sessionShowCommand = defineCommand({
+  declare: (session) =>
+    session.command("show").description("one session, by id or handle").argument("<id>", "session id or handle").option("--reveal", "show the raw session id"),
+  examples: ["pywry-auth session show 8da57535580c77fe"],
+  fields: SESSION_FIELDS,
+  action: sessionShow,
+});
+
+const sessionDeleteCommand = defineCommand({
+  declare: (session) =>
+    session.command("delete").description("delete a session, by id or handle (pywry's delete_session)").argument("<id>", "session id or handle"),
+  examples: ["pywry-auth session delete 8da57535580c77fe"],
+  fields: ["deleted", "handle", "user_id"],
+  action: sessionDelete,
+});
+
+export default defineGroup({
+  declare: (program) => program.command("session").description("sessions in the store"),
+  examples: ["pywry-auth session list", "S=$(pywry-auth session create --user bob --roles editor)", "pywry-auth help session purge"],
+  commands: [
+    sessionCreateCommand,
+    sessionListCommand,
+    sessionRefreshCommand,
+    sessionPurgeCommand,
+    sessionGrantCommand,
+    sessionUngrantCommand,
+    sessionShowCommand,
+    sessionDeleteCommand,
+    sessionExportCommand,
+    sessionImportCommand,
+  ],
+});
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
 const PYWRY_LOCAL_SESSION = "local";

@@ -17,7 +17,38 @@ import { assertStoreAvailable, withStore } from "../store-access.js";
 import { openPrivateTemporary } from "../../files.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
-import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
+import { describeError, stdoutStream, type Output } from "../output.js";
+import { EXIT } from "../errors.js";
+import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
+
+
+export const sessionExportCommand = defineCommand({
+  declare: (session) =>
+    withListFlags(
+      session
+        .command("export")
+        .description("write every session (expired ones too) as NDJSON, one pywry sessions row per line, streaming; the ids are credentials")
+        .option("--user <id>", "only this user's sessions")
+        .option("--out <file>", "write to this new file (mode 0600) instead of stdout"),
+      "sessions",
+    ),
+  examples: ["pywry-auth session export --out sessions.ndjson", "pywry-auth --store old.db session export | pywry-auth --store new.db --create session import"],
+  fields: NDJSON_OUTPUT,
+  action: sessionExport,
+});
+
+export const sessionImportCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("import")
+      .description("read sessions as NDJSON (session export's format) and write them in batched transactions; bad lines are reported and skipped; running it again resumes it")
+      .argument("[file]", "the NDJSON file, or - (the default) for stdin")
+      .option("--batch-size <n>", "lines per transaction, all or nothing (default 5000)")
+      .option("--dry-run", "check every line and count what would change, write nothing"),
+  examples: ["pywry-auth session import sessions.ndjson", "pywry-auth session import --dry-run < sessions.ndjson"],
+  fields: ["lines", "batches", "dry_run", "added", "updated", "unchanged", "rejected", "errors"],
+  action: sessionImport,
+});
 
 /** The fields of a line, as pywry names its columns. */
 const FIELDS = new Set(["session_id", "user_id", "roles", "created_at", "expires_at", "metadata"]);

@@ -3,7 +3,7 @@
  * The library (core, store, http) throws only its own codes (src/core/errors.ts); a usage
  * mistake and a broken configuration are the command line's to report.
  */
-import { PywryAuthError, type ErrorCode } from "../core/errors.js";
+import { InvalidInputError, PywryAuthError, type ErrorCode } from "../core/errors.js";
 
 /** The codes only the command line reports. */
 export type CliErrorCode = "ERR_USAGE" | "ERR_CONFIG";
@@ -47,4 +47,29 @@ const EXIT_BY_CODE: Record<ErrorCode | CliErrorCode, number> = {
 /** The exit code for an error's code; an unknown code is a bug in pywry-auth. */
 export function exitCodeFor(code: string): number {
   return Object.hasOwn(EXIT_BY_CODE, code) ? EXIT_BY_CODE[code as keyof typeof EXIT_BY_CODE] : EXIT.internal;
+}
+
+/**
+ * Runs `parse` on what the user typed (a flag's value, a file they named): the library's
+ * ERR_INVALID_INPUT about it is, to the command line, the user's usage mistake.
+ */
+export function asUsage<A extends unknown[], T>(parse: (...args: A) => T, ...args: A): T {
+  try {
+    return parse(...args);
+  } catch (error) {
+    throw usageErrorFrom(error);
+  }
+}
+
+/** The pages of a list that continues after --after's cursor: a cursor the store did not make is a usage mistake. */
+export async function* pagesAfterFlag<T>(pages: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  try {
+    yield* pages;
+  } catch (error) {
+    throw usageErrorFrom(error);
+  }
+}
+
+function usageErrorFrom(error: unknown): unknown {
+  return error instanceof InvalidInputError ? new UsageError(error.message) : error;
 }

@@ -4,7 +4,8 @@
  */
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
-import { InvalidInputError, isPywryAuthError } from "../core/errors.js";
+import { isPywryAuthError } from "../core/errors.js";
+import { UsageError } from "./errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
 import { redactMessage } from "../core/redact.js";
 import type { ListPage } from "../store/types.js";
@@ -240,7 +241,7 @@ export class Output {
     const known = new Set(items.flatMap((item) => (item && typeof item === "object" ? Object.keys(item) : [])));
     if (items.length > 0 && !known.has(field)) {
       this.stdout.write(`${jsonText(data, PRETTY)}\n`);
-      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`, "ERR_USAGE");
+      throw new UsageError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`);
     }
     for (const item of items) {
       const value = (item as Record<string, unknown>)[field];
@@ -342,7 +343,7 @@ export class Output {
     if (format === "json") return `${index === 0 ? "[\n" : ",\n"}  ${jsonText(data, COMPACT)}`;
     const field = this.field!;
     if (index === 0 && !Object.hasOwn(data, field)) {
-      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${Object.keys(data).join(", ")}`, "ERR_USAGE");
+      throw new UsageError(`no field ${JSON.stringify(field)} in the result; fields: ${Object.keys(data).join(", ")}`);
     }
     const value = data[field];
     return `${typeof value === "string" ? value : jsonText(value ?? null, COMPACT)}\n`;

@@ -2,6 +2,7 @@
  * The signing secret: found where settings.ts says it is, read as pywry reads it, created on the
  * first mint when none is configured, typed at a hidden prompt when a check has none.
  */
+import { asUsage } from "./errors.js";
 import { statSync } from "node:fs";
 import { relative } from "node:path";
 import { SecretError, isPywryAuthError } from "../core/errors.js";
@@ -85,7 +86,8 @@ export function writePrivateFile(
   overwrite: boolean,
   fail: FailWith = (message) => new SecretError(message, "ERR_SECRET"),
 ): WrittenFile {
-  return writeFileAtomically(path, content, overwrite, fail);
+  // An existing file (without `overwrite`) is the user's to move or --force: a usage mistake.
+  return asUsage(writeFileAtomically, path, content, overwrite, fail);
 }
 
 function findSecret(context: Context): Secrets | null {

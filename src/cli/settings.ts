@@ -11,7 +11,7 @@ import { AUTH_CONFIG_DEFAULTS, DEFAULT_WIDGET_TTL } from "../core/config.js";
 import { DEFAULT_ROLES } from "../core/rbac.js";
 import { redactUrl } from "../core/redact.js";
 import type { Context } from "./context.js";
-import { ConfigError } from "../core/errors.js";
+import { ConfigError } from "./errors.js";
 import { firstProblem, loadSettings, problemError, type LoadedSettings, type SettingName } from "./settings-schema.js";
 
 // The config file's shape lives with its schema; this name stays for the code that imports it from here.

@@ -4,7 +4,8 @@
  * command asks for the store.
  */
 import { existsSync, statSync } from "node:fs";
-import { InvalidInputError, StoreError, isPywryAuthError } from "../core/errors.js";
+import { StoreError, isPywryAuthError } from "../core/errors.js";
+import { UsageError } from "./errors.js";
 import { checkFileOwner } from "../files.js";
 import type { AuthStore } from "../store/types.js";
 import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
@@ -134,7 +135,7 @@ export async function sqliteKeyStatus(context: Context, path: string): Promise<S
 /** Where the SQLite key may come from: --sqlite-key-file, PYWRY_SQLITE_KEY, the config file, the keyring, pywry's salt. */
 export function sqliteKeySources(context: Context): KeySourceOptions {
   const flag = context.options.sqliteKeyFile;
-  if (flag === "") throw new InvalidInputError("--sqlite-key-file needs a path", "ERR_USAGE");
+  if (flag === "") throw new UsageError("--sqlite-key-file needs a path");
   const fromConfig = loadedSettings(context).config.sqliteKeyFile;
   return {
     env: context.env,

@@ -1,6 +1,7 @@
 /**
- * Every failure pywry-auth reports carries a stable `code`; callers (and the CLI's exit-code table)
- * branch on the code, never on message text, which may be reworded.
+ * Every failure the library reports carries a stable `code`; callers (and the CLI's exit-code table)
+ * branch on the code, never on message text, which may be reworded. These are the library's
+ * codes; the command line adds its own (ERR_USAGE, ERR_CONFIG: src/cli/errors.ts).
  */
 
 export const TOKEN_ERROR_CODES = [
@@ -16,14 +17,12 @@ export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
 
 export type ErrorCode =
   | TokenErrorCode
-  | "ERR_USAGE"
   | "ERR_INVALID_INPUT"
   | "ERR_NO_SECRET"
   | "ERR_SECRET"
   | "ERR_STORE"
   | "ERR_STORE_VERSION"
   | "ERR_STORE_KEY"
-  | "ERR_CONFIG"
   | "ERR_NOT_FOUND"
   | "ERR_CANCELLED";
 
@@ -45,10 +44,10 @@ export class TokenError extends PywryAuthError {
   }
 }
 
-/** The caller asked for something that cannot be done as asked (bad id, bad TTL, bad flag). */
+/** The caller asked for something that cannot be done as asked (bad id, bad TTL, bad cursor). */
 export class InvalidInputError extends PywryAuthError {
-  constructor(message: string, code: "ERR_INVALID_INPUT" | "ERR_USAGE" = "ERR_INVALID_INPUT") {
-    super(code, message);
+  constructor(message: string) {
+    super("ERR_INVALID_INPUT", message);
   }
 }
 
@@ -63,13 +62,6 @@ export class SecretError extends PywryAuthError {
 export class StoreError extends PywryAuthError {
   constructor(message: string, options?: { cause?: unknown; code?: "ERR_STORE" | "ERR_STORE_VERSION" | "ERR_STORE_KEY" }) {
     super(options?.code ?? "ERR_STORE", message, { cause: options?.cause });
-  }
-}
-
-/** The configuration file cannot be read or holds something unusable. */
-export class ConfigError extends PywryAuthError {
-  constructor(message: string) {
-    super("ERR_CONFIG", message);
   }
 }
 

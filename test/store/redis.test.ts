@@ -417,11 +417,11 @@ describe("Redis URLs", () => {
     assert.deepEqual(parseRedisUrl("REDISS://:pw@h:1/2"), { url: "rediss://:pw@h:1/2", shown: "rediss://:***@h:1/2", tls: true, db: 2 });
     assert.equal(parseRedisUrl("redis://h").db, 0);
     assert.throws(() => parseRedisUrl("redis://:pw@h/abc"), (error: Error & { code?: string }) => {
-      assert.equal(error.code, "ERR_USAGE");
+      assert.equal(error.code, "ERR_INVALID_INPUT");
       assert.equal(error.message.includes(":pw@"), false);
       return true;
     });
-    assert.throws(() => parseRedisUrl("http://h"), { code: "ERR_USAGE" });
+    assert.throws(() => parseRedisUrl("http://h"), { code: "ERR_INVALID_INPUT" });
   });
 });
 

@@ -4,7 +4,7 @@
  * NDJSON, one entry per line, for `jq`, log shippers and `tail`-style processing.
  */
 import { parseInstant, parseTtl } from "../../core/duration.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError, asUsage, pagesAfterFlag } from "../errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
 import type { Context } from "../context.js";
 import { withStore } from "../store-access.js";
@@ -66,7 +66,7 @@ export async function audit(context: Context, output: Output, options: AuditOpti
   // --limit alone: the newest entries (like tail); after a cursor: the next ones.
   if (request.limit !== undefined && request.after === undefined) filter.limit = request.limit;
   await withStore(context, "read", async (store) => {
-    await output.list(store.auditPages(filter, { after: request.after }), {
+    await output.list(pagesAfterFlag(store.auditPages(filter, { after: request.after })), {
       noun: "audit event",
       columns: ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"],
       cells: (entry) => [isoTime(entry.at), entry.action, entry.subject ?? "-", entry.target ?? "-", entry.actor ?? "-", JSON.stringify(entry.detail)],
@@ -84,13 +84,10 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
   if (options.since !== undefined) filter.since = parseSince(options.since, now);
   if (options.action !== undefined) {
     const action = options.action.trim();
-    if (action.length === 0) throw new InvalidInputError("--action needs an action, e.g. session or token.mint", "ERR_USAGE");
+    if (action.length === 0) throw new UsageError("--action needs an action, e.g. session or token.mint");
     if (!AUDIT_ACTIONS.includes(action) && !AUDIT_GROUPS.includes(action)) {
-      throw new InvalidInputError(
-        `unknown --action ${JSON.stringify(action)}${didYouMean(action, [...AUDIT_GROUPS, ...AUDIT_ACTIONS])}: ` +
-          `use a group (${AUDIT_GROUPS.join(", ")}) or an action (${AUDIT_ACTIONS.join(", ")})`,
-        "ERR_USAGE",
-      );
+      throw new UsageError(`unknown --action ${JSON.stringify(action)}${didYouMean(action, [...AUDIT_GROUPS, ...AUDIT_ACTIONS])}: ` +
+          `use a group (${AUDIT_GROUPS.join(", ")}) or an action (${AUDIT_ACTIONS.join(", ")})`);
     }
     filter.action = action;
   }
@@ -105,15 +102,12 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
 function parseSince(text: string, now: number): number {
   const trimmed = text.trim();
   if (LOOKS_LIKE_DATE.test(trimmed) || (BARE_NUMBER.test(trimmed) && Number(trimmed) >= EPOCH_THRESHOLD)) {
-    return parseInstant(trimmed);
+    return asUsage(parseInstant, trimmed);
   }
   try {
     return now - parseTtl(trimmed);
   } catch {
-    throw new InvalidInputError(
-      `invalid --since '${text}': use a duration back from now (1h, 7d) or a time (2026-01-31T12:00:00Z, Unix seconds)`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`invalid --since '${text}': use a duration back from now (1h, 7d) or a time (2026-01-31T12:00:00Z, Unix seconds)`);
   }
 }
 

@@ -4,7 +4,7 @@
  * written). With a store, each batch's revocations are checked in one read transaction.
  */
 import { revokedResult, wrongKindResult } from "../../auth.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
@@ -36,7 +36,7 @@ export async function verifyBatch(
   input: AsyncIterable<Buffer | string> & { isTTY?: boolean } = process.stdin,
   stdout: NodeJS.WritableStream = stdoutStream(),
 ): Promise<number> {
-  if (input.isTTY) throw new InvalidInputError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line", "ERR_USAGE");
+  if (input.isTTY) throw new UsageError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line");
   const secrets = configuredSecrets(context).all;
   const subject = options.widget ?? options.user;
   const started = performance.now();

@@ -6,7 +6,8 @@
  * with its own exit code, never a "no".
  */
 import { verifyToken } from "../../auth.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { DEFAULT_ROLE_PERMISSIONS, grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
@@ -82,17 +83,17 @@ export async function can(context: Context, output: Output, permission: string |
 async function answer(context: Context, output: Output | null, permission: string | undefined, options: CanOptions): Promise<number> {
   const chosen = [options.session, options.token, options.user].filter((value) => value !== undefined);
   if (chosen.length !== 1) {
-    throw new InvalidInputError("name exactly one subject: --session <id|handle>, --token <token|-> or --user <id>", "ERR_USAGE");
+    throw new UsageError("name exactly one subject: --session <id|handle>, --token <token|-> or --user <id>");
   }
   if (options.list && permission !== undefined) {
-    throw new InvalidInputError("--list lists every permission: name no permission with it", "ERR_USAGE");
+    throw new UsageError("--list lists every permission: name no permission with it");
   }
   if (!options.list && permission === undefined) {
-    throw new InvalidInputError("name the permission to check (e.g. can write --session <handle>), or pass --list", "ERR_USAGE");
+    throw new UsageError("name the permission to check (e.g. can write --session <handle>), or pass --list");
   }
   const wanted = permission === undefined ? undefined : (validateNames([permission], "permission")[0] ?? permission);
   const resource = options.resource === undefined ? undefined : parseResource(options.resource);
-  if (options.user !== undefined && options.user.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  if (options.user !== undefined && options.user.length === 0) throw new UsageError("--user needs a user id");
   // Read everything from stdin and the environment before touching the store.
   const token = options.token === undefined ? undefined : await readTokenArgument(options.token);
   const secrets = token === undefined ? undefined : await checkingSecrets(context);
@@ -162,10 +163,7 @@ async function tokenSubject(store: AuthStore, token: string, secrets: readonly s
   const result = await verifyToken(token, { secrets, store, kind: "session" });
   if (!result.valid || result.userId === null) {
     const error = result.error;
-    throw new InvalidInputError(
-      withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token),
-      "ERR_USAGE",
-    );
+    throw new UsageError(withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token));
   }
   const session = (await store.getSession(token)) ?? (await store.listUserSessions(result.userId))[0];
   if (!session) {

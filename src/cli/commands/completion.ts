@@ -3,7 +3,7 @@
  * never drifts from the commands that exist.
  */
 import type { Command } from "commander";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import type { Context } from "../context.js";
 import { buildProgram } from "../main.js";
 import type { Output } from "../output.js";
@@ -29,7 +29,7 @@ export async function completion(_context: Context, output: Output, shell: strin
   const nodes = walk(await buildProgram(), "");
   const scripts: Record<string, () => string> = { bash: () => bashScript(nodes), zsh: () => zshScript(nodes), fish: () => fishScript(nodes) };
   const render = scripts[shell];
-  if (!render) throw new InvalidInputError(`unknown shell ${JSON.stringify(shell)}: use bash, zsh or fish`, "ERR_USAGE");
+  if (!render) throw new UsageError(`unknown shell ${JSON.stringify(shell)}: use bash, zsh or fish`);
   output.line(render());
 }
 

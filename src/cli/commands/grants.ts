@@ -3,7 +3,8 @@
  * (`metadata["permissions"]["type:id"] = [...]`), which pywry's check_permission consults when no
  * role grants the permission.
  */
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
@@ -43,7 +44,7 @@ export const sessionUngrantCommand = defineCommand({
 export async function sessionGrant(context: Context, output: Output, idOrHandle: string, resourceText: string, permissionsText: string): Promise<void> {
   const resource = parseResource(resourceText);
   const permissions = splitNames(permissionsText, "permission");
-  if (permissions.length === 0) throw new InvalidInputError("name at least one permission to grant, e.g. read,write", "ERR_USAGE");
+  if (permissions.length === 0) throw new UsageError("name at least one permission to grant, e.g. read,write");
   await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);
     if (!isSessionLive(session, Date.now() / 1000)) {
@@ -68,7 +69,7 @@ export async function sessionUngrant(
   const resource = parseResource(resourceText);
   const permissions = permissionsText === undefined ? undefined : splitNames(permissionsText, "permission");
   if (permissions?.length === 0) {
-    throw new InvalidInputError("name at least one permission to remove, or none to remove the whole grant", "ERR_USAGE");
+    throw new UsageError("name at least one permission to remove, or none to remove the whole grant");
   }
   await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseTtl } from "../../core/duration.js";
-import { ConfigError, InvalidInputError } from "../../core/errors.js";
+import { ConfigError, UsageError, asUsage } from "../errors.js";
 import { redactUrl } from "../../core/redact.js";
 import type { Context } from "../context.js";
 import { generateSecret, writePrivateFile } from "../secrets.js";
@@ -61,10 +61,10 @@ export async function init(context: Context, output: Output, options: InitOption
   context.tolerateInvalidSettings = true;
   const interactive = !options.yes;
   if (interactive && (!process.stdin.isTTY || !process.stdout.isTTY)) {
-    throw new InvalidInputError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)", "ERR_USAGE");
+    throw new UsageError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)");
   }
   if (existsSync(configPath) && !options.force && !(interactive && (await confirmOverwrite(configPath)))) {
-    throw new InvalidInputError(`${configPath} already exists; pass --force to replace it`, "ERR_USAGE");
+    throw new UsageError(`${configPath} already exists; pass --force to replace it`);
   }
   // The file is being replaced: what is wrong in it no longer matters (its valid values still do).
   const loaded = loadedSettings(context);
@@ -181,8 +181,8 @@ function planFromFlags(context: Context, options: InitOptions): Plan {
   return {
     store: options.store ? storeSpec(context, options.store) : describeSpec(storeSetting(context).value),
     secretFile: expandHome(options.secretFile ?? defaultSecretPath(context.env), context.env),
-    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl, "--session-ttl"),
-    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl, "--widget-ttl"),
+    sessionTtl: options.sessionTtl === undefined ? undefined : asUsage(parseTtl, options.sessionTtl, "--session-ttl"),
+    widgetTtl: options.widgetTtl === undefined ? undefined : asUsage(parseTtl, options.widgetTtl, "--widget-ttl"),
     defaultRoles: options.defaultRoles === undefined ? undefined : nonEmptyRoles(options.defaultRoles),
   };
 }
@@ -290,7 +290,7 @@ function pywryEnvironment(location: StoreLocation): Record<string, string> {
 
 function nonEmptyRoles(text: string): string[] {
   const roles = splitNames(text, "role");
-  if (roles.length === 0) throw new InvalidInputError("name at least one default role, e.g. viewer", "ERR_USAGE");
+  if (roles.length === 0) throw new UsageError("name at least one default role, e.g. viewer");
   return roles;
 }
 

@@ -7,7 +7,7 @@
  * target records the copy as one `store.import` entry.
  */
 import { existsSync } from "node:fs";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { isSessionLive } from "../../core/session.js";
 import { sqliteFileFormat } from "../../store/sqlite-connection.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
@@ -61,7 +61,7 @@ export async function migrate(context: Context, output: Output, options: Migrate
   const to = locate(context, options.to, "--to", { keyFile: options.toKeyFile, plain: options.toPlain });
   checkKeyOptions(from.location, to.location, options);
   if (sameStore(from.location, to.location)) {
-    throw new InvalidInputError(`--from and --to name the same store (${describe(from.location)})`, "ERR_USAGE");
+    throw new UsageError(`--from and --to name the same store (${describe(from.location)})`);
   }
   const dryRun = Boolean(options.dryRun);
   // Copying into a store that already exists replaces its rows for the same ids: ask first.
@@ -87,7 +87,7 @@ interface Located {
 
 function locate(context: Context, spec: string, flag: string, key: { keyFile?: string; plain?: boolean }): Located {
   const problem = storeSpecProblem(spec);
-  if (problem) throw new InvalidInputError(`${flag}: ${problem}`, "ERR_USAGE");
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
   const options = { ...context.options, store: spec, createPlain: key.plain };
   if (key.keyFile !== undefined) options.sqliteKeyFile = key.keyFile;
   const scoped: Context = { ...context, options };
@@ -96,13 +96,13 @@ function locate(context: Context, spec: string, flag: string, key: { keyFile?: s
 
 /** Key options name SQLite files; and an existing target keeps its format, so --to-plain cannot apply to it. */
 function checkKeyOptions(from: StoreLocation, to: StoreLocation, options: MigrateOptions): void {
-  if (options.toPlain && options.toKeyFile !== undefined) throw new InvalidInputError("--to-plain and --to-key-file contradict each other", "ERR_USAGE");
-  if (from.kind === "redis" && options.fromKeyFile !== undefined) throw new InvalidInputError("--from-key-file is for an encrypted SQLite source, and --from is Redis", "ERR_USAGE");
+  if (options.toPlain && options.toKeyFile !== undefined) throw new UsageError("--to-plain and --to-key-file contradict each other");
+  if (from.kind === "redis" && options.fromKeyFile !== undefined) throw new UsageError("--from-key-file is for an encrypted SQLite source, and --from is Redis");
   if (to.kind === "redis" && (options.toKeyFile !== undefined || options.toPlain)) {
-    throw new InvalidInputError(`${options.toPlain ? "--to-plain" : "--to-key-file"} is for a SQLite target, and --to is Redis`, "ERR_USAGE");
+    throw new UsageError(`${options.toPlain ? "--to-plain" : "--to-key-file"} is for a SQLite target, and --to is Redis`);
   }
   if (to.kind === "sqlite" && options.toPlain && sqliteFileFormat(to.path) === "encrypted") {
-    throw new InvalidInputError(`${to.path} exists and is encrypted; migrate keeps an existing store's format (--to-plain applies to a new file)`, "ERR_USAGE");
+    throw new UsageError(`${to.path} exists and is encrypted; migrate keeps an existing store's format (--to-plain applies to a new file)`);
   }
 }
 

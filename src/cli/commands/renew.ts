@@ -1,7 +1,8 @@
 /** `token renew`: a fresh token for the same subject and roles; the old one is revoked with its session. */
 import { verifyToken } from "../../auth.js";
 import { parseTtl } from "../../core/duration.js";
-import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
+import { NotFoundError, TokenError } from "../../core/errors.js";
+import { UsageError, asUsage } from "../errors.js";
 import { handleForHash, sha256Hex } from "../../core/handles.js";
 import { mintToken } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
@@ -44,14 +45,14 @@ interface OldToken {
 
 export async function tokenRenew(context: Context, output: Output, tokenArgument: string | undefined, options: RenewOptions): Promise<void> {
   if ((tokenArgument === undefined) === (options.accessor === undefined)) {
-    throw new InvalidInputError("name the token to renew: a token (or - for stdin) or --accessor <id>, not both", "ERR_USAGE");
+    throw new UsageError("name the token to renew: a token (or - for stdin) or --accessor <id>, not both");
   }
   const ttlText = options.ttl;
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   await withStore(context, "update", async (store) => {
     const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
     const ttl =
-      ttlText !== undefined ? parseTtl(ttlText, "--ttl") : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
+      ttlText !== undefined ? asUsage(parseTtl, ttlText, "--ttl") : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
     const session = await store.findSession(handleForHash(old.tokenHash));
     const roles = session?.roles ?? old.roles ?? defaultRolesSetting(context).value;
     const secret = secretsForMinting(context).all[0] ?? "";

@@ -1,5 +1,6 @@
 /** `revoke`: by token, accessor or session. Deletes the session so pywry stops honouring it at once. */
-import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
+import { NotFoundError, TokenError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex } from "../../core/token.js";
 import type { UserSession } from "../../core/session.js";
@@ -54,10 +55,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
     return revokePicked(context, output, options.reason ?? null, Boolean(options.yes));
   }
   if (targets.length !== 1) {
-    throw new InvalidInputError(
-      "name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>",
-      "ERR_USAGE",
-    );
+    throw new UsageError("name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>");
   }
   const reason = options.reason ?? null;
   const force = Boolean(options.force);
@@ -158,7 +156,7 @@ async function revokeUser(
   reason: string | null,
   options: { yes: boolean; force: boolean },
 ): Promise<void> {
-  if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  if (userId.length === 0) throw new UsageError("--user needs a user id");
   const who = `user ${JSON.stringify(userId)}`;
   assertStoreAvailable(context, "update");
   const exists = storeExists(context, "update");

@@ -2,7 +2,8 @@
  * `roles list|show|set|grant|revoke|delete`: the role_permissions table pywry's check_permission
  * enforces. Changes go through the store, which audits each one in the same transaction.
  */
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError, pagesAfterFlag } from "../errors.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../core/rbac.js";
 import type { AuthStore } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
@@ -113,7 +114,7 @@ export async function rolesList(context: Context, output: Output, options: ListF
   // nothing by role (pywry's Redis store never seeds one; its SQLite store seeds on next start).
   const redis = storeLocation(context).kind === "redis";
   const listed = await withStore(context, "read", (store) =>
-    output.list(store.rolePages({ after: request.after }), {
+    output.list(pagesAfterFlag(store.rolePages({ after: request.after })), {
       noun: "role",
       columns: ["ROLE", "PERMISSIONS"],
       cells: (entry) => [entry.role, entry.permissions.join(", ") || output.style.dim("(none)")],
@@ -147,12 +148,9 @@ export async function rolesSet(
   const name = validateRole(role);
   const after = validateNames(permissions ?? [], "permission");
   if (after.length === 0 && !options.empty) {
-    throw new InvalidInputError(
-      `roles set ${name} with no permissions would leave the role granting nothing: name its permissions, or pass --empty if you mean that`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`roles set ${name} with no permissions would leave the role granting nothing: name its permissions, or pass --empty if you mean that`);
   }
-  if (after.length > 0 && options.empty) throw new InvalidInputError("--empty leaves the role with no permissions: name none with it", "ERR_USAGE");
+  if (after.length > 0 && options.empty) throw new UsageError("--empty leaves the role with no permissions: name none with it");
   guardAdmin(name, after, Boolean(options.force), `roles set ${name} ${[...after, ADMIN_PERMISSION].join(" ")}`);
   await withWritableStore(context, async (store) => {
     const roles = await store.listRoles();
@@ -230,10 +228,7 @@ export async function rolesRevoke(
 export async function rolesDelete(context: Context, output: Output, role: string, options: { force?: boolean; yes?: boolean }): Promise<void> {
   const name = validateRole(role);
   if (name === ADMIN_ROLE && !options.force) {
-    throw new InvalidInputError(
-      `refusing to delete the ${ADMIN_ROLE} role: sessions with it would lose every permission, ${ADMIN_PERMISSION} included; pass --force if you mean it`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`refusing to delete the ${ADMIN_ROLE} role: sessions with it would lose every permission, ${ADMIN_PERMISSION} included; pass --force if you mean it`);
   }
   await withWritableStore(context, async (store) => {
     const before = await store.getRolePermissions(name);
@@ -307,10 +302,7 @@ function reportRole(output: Output, role: string, before: string[] | null, after
 function guardAdmin(role: string, after: readonly string[], force: boolean, suggestion: string | null): void {
   if (role !== ADMIN_ROLE || force || after.includes(ADMIN_PERMISSION)) return;
   const hint = suggestion ? ` (to keep it: ${suggestion})` : "";
-  throw new InvalidInputError(
-    `refusing to leave the ${ADMIN_ROLE} role without the ${ADMIN_PERMISSION} permission${hint}; pass --force if you mean it`,
-    "ERR_USAGE",
-  );
+  throw new UsageError(`refusing to leave the ${ADMIN_ROLE} role without the ${ADMIN_PERMISSION} permission${hint}; pass --force if you mean it`);
 }
 
 function validateRole(role: string): string {
@@ -319,7 +311,7 @@ function validateRole(role: string): string {
 
 function requirePermissions(permissions: string[] | undefined): string[] {
   const names = validateNames(permissions ?? [], "permission");
-  if (names.length === 0) throw new InvalidInputError("name at least one permission", "ERR_USAGE");
+  if (names.length === 0) throw new UsageError("name at least one permission");
   return names;
 }
 

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseTtl } from "../../core/duration.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError, asUsage, pagesAfterFlag } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { jsonText, unreadableReason } from "../../core/pyjson.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
@@ -154,7 +155,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   // Everything is checked before the store is opened, so a typo never creates a store file.
   assertMintableSubject(options.user, "user id");
   const roles = options.roles === undefined ? defaultRolesSetting(context).value : splitNames(options.roles, "role");
-  if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
+  if (roles.length === 0) throw new UsageError("--roles needs at least one role, e.g. --roles viewer");
   const ttl = chooseTtl(options.ttl, options.expiry !== false, sessionTtlSetting(context).value);
   const metadata = parseMetadata(options.metadata ?? []);
   if (options.roles !== undefined) await checkRolesDefined(context, output, roles);
@@ -183,9 +184,9 @@ interface SessionListOptions extends ListFlags {
 
 export async function sessionList(context: Context, output: Output, options: SessionListOptions): Promise<void> {
   if (options.expired && options.expiringWithin !== undefined) {
-    throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
+    throw new UsageError("--expired and --expiring-within cannot be combined: expired sessions expire within no time");
   }
-  const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin, "--expiring-within");
+  const within = options.expiringWithin === undefined ? undefined : asUsage(parseTtl, options.expiringWithin, "--expiring-within");
   const request = parseListFlags(options);
   const reveal = Boolean(options.reveal);
   const now = Date.now() / 1000;
@@ -205,7 +206,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
     return true;
   };
   await withStore(context, "read", async (store) => {
-    const pages = store.sessionPages({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }, { after: request.after });
+    const pages = pagesAfterFlag(store.sessionPages({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }, { after: request.after }));
     await output.list(filterPages(pages, wanted), {
       noun: "session",
       columns: ["HANDLE", "USER", "ROLES", "CREATED", "EXPIRES", ...(reveal ? ["SESSION ID"] : [])],
@@ -241,7 +242,7 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
 }
 
 export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
-  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
+  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : asUsage(parseTtl, options.ttl, "--ttl");
   await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
@@ -347,10 +348,10 @@ export async function sessionDelete(context: Context, output: Output, idOrHandle
 /** Seconds to live, or null for a session that never expires. */
 function chooseTtl(ttl: string | undefined, expires: boolean, defaultTtl: number): number | null {
   if (!expires) {
-    if (ttl !== undefined) throw new InvalidInputError("--ttl and --no-expiry cannot be combined", "ERR_USAGE");
+    if (ttl !== undefined) throw new UsageError("--ttl and --no-expiry cannot be combined");
     return null;
   }
-  return ttl === undefined ? defaultTtl : parseTtl(ttl, "--ttl");
+  return ttl === undefined ? defaultTtl : asUsage(parseTtl, ttl, "--ttl");
 }
 
 /**
@@ -362,10 +363,10 @@ function parseMetadata(entries: readonly string[]): Record<string, unknown> {
   for (const entry of entries) {
     const equals = entry.indexOf("=");
     if (equals <= 0) {
-      throw new InvalidInputError(`invalid --metadata ${JSON.stringify(entry)}: use key=value with a non-empty key`, "ERR_USAGE");
+      throw new UsageError(`invalid --metadata ${JSON.stringify(entry)}: use key=value with a non-empty key`);
     }
     const key = entry.slice(0, equals);
-    if (pairs.has(key)) throw new InvalidInputError(`--metadata key ${JSON.stringify(key)} is given twice`, "ERR_USAGE");
+    if (pairs.has(key)) throw new UsageError(`--metadata key ${JSON.stringify(key)} is given twice`);
     pairs.set(key, jsonOrText(entry.slice(equals + 1)));
   }
   // fromEntries defines own properties, so a key such as "__proto__" stays an ordinary key.

@@ -2,6 +2,7 @@
 import { Option } from "commander";
 import { parseInstant, parseTtl } from "../../core/duration.js";
 import { InvalidInputError } from "../../core/errors.js";
+import { UsageError, asUsage, pagesAfterFlag } from "../errors.js";
 import { MAX_EXPIRY, assertMintableSubject, mintToken } from "../../core/token.js";
 import type { TokenKind, TokenRecord } from "../../store/types.js";
 import { LISTED, defineCommand, defineGroup, withListFlags } from "../command.js";
@@ -113,7 +114,7 @@ export async function tokenList(context: Context, output: Output, options: Token
   const request = parseListFlags(options);
   const now = Date.now() / 1000;
   await withStore(context, "read", async (store) => {
-    const pages = store.tokenPages({ subject: options.user, kind: options.kind, all: options.all }, { after: request.after });
+    const pages = pagesAfterFlag(store.tokenPages({ subject: options.user, kind: options.kind, all: options.all }, { after: request.after }));
     await output.list(pages, {
       noun: "token",
       columns: ["ACCESSOR", "KIND", "SUBJECT", "ISSUED", "EXPIRES", "STATUS", "LABEL"],
@@ -154,13 +155,13 @@ export function tokenJson(record: TokenRecord, now: number, cursor?: string): Re
 function chooseExpiry(options: TokenCreateOptions, now: number, defaultTtl: number): number | null {
   if (!options.expiry) return null;
   if (options.expiresAt !== undefined) {
-    const at = parseInstant(options.expiresAt);
-    if (at <= now) throw new InvalidInputError(`--expires-at ${options.expiresAt} is in the past`, "ERR_USAGE");
+    const at = asUsage(parseInstant, options.expiresAt);
+    if (at <= now) throw new UsageError(`--expires-at ${options.expiresAt} is in the past`);
     // Checked here too, before the store is opened (or created), not only when minting.
     if (Math.trunc(at) > MAX_EXPIRY) throw new InvalidInputError("expiry is after the year 9999: use no expiry instead");
     return at;
   }
-  const ttl = options.ttl === undefined ? defaultTtl : parseTtl(options.ttl, "--ttl");
+  const ttl = options.ttl === undefined ? defaultTtl : asUsage(parseTtl, options.ttl, "--ttl");
   return now + ttl;
 }
 

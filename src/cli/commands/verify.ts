@@ -1,6 +1,6 @@
 /** `verify`: is this token valid (for this user or widget, at this time)? SQLite is loaded only when a store exists. */
 import { verifyToken } from "../../auth.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError, asUsage } from "../errors.js";
 import type { TokenValidation } from "../../core/token.js";
 import type { Context } from "../context.js";
 import { defineCommand } from "../command.js";
@@ -41,17 +41,17 @@ interface VerifyOptions {
 
 export async function verify(context: Context, output: Output, tokenArgument: string | undefined, options: VerifyOptions): Promise<number> {
   if (options.widget !== undefined && options.user !== undefined) {
-    throw new InvalidInputError("--widget and --user cannot be combined: a token has one subject", "ERR_USAGE");
+    throw new UsageError("--widget and --user cannot be combined: a token has one subject");
   }
   if (options.stdin) {
-    if (tokenArgument !== undefined) throw new InvalidInputError("--stdin reads the tokens from stdin: give no token argument", "ERR_USAGE");
-    if (output.field !== undefined) throw new InvalidInputError("--field does not apply to --stdin, which writes one JSON object per line", "ERR_USAGE");
+    if (tokenArgument !== undefined) throw new UsageError("--stdin reads the tokens from stdin: give no token argument");
+    if (output.field !== undefined) throw new UsageError("--field does not apply to --stdin, which writes one JSON object per line");
     const { verifyBatch } = await import("./batch.js");
     const at = options.at === undefined ? undefined : await instant(options.at);
     return verifyBatch(context, output, { widget: options.widget, user: options.user, at, offline: options.offline });
   }
   if (tokenArgument === undefined) {
-    throw new InvalidInputError("missing required argument 'token': give a token, - to read one from stdin, or --stdin for one per line", "ERR_USAGE");
+    throw new UsageError("missing required argument 'token': give a token, - to read one from stdin, or --stdin for one per line");
   }
   const token = await readTokenArgument(tokenArgument);
   const secrets = await checkingSecrets(context);
@@ -74,7 +74,7 @@ export async function verify(context: Context, output: Output, tokenArgument: st
 /** --at as Unix seconds; the duration parser (and its `ms` dependency) loads only for --at. */
 async function instant(text: string): Promise<number> {
   const { parseInstant } = await import("../../core/duration.js");
-  return parseInstant(text);
+  return asUsage(parseInstant, text);
 }
 
 function verifyText(result: TokenValidation, now: number, output: Output): string {

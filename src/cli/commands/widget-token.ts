@@ -1,4 +1,5 @@
 /** `widget-token`: a short-lived token for one widget, recorded in the registry unless asked not to. */
+import { asUsage } from "../errors.js";
 import { parseTtl } from "../../core/duration.js";
 import { assertMintableSubject, mintWidgetToken } from "../../core/token.js";
 import { defineCommand } from "../command.js";
@@ -30,7 +31,7 @@ interface WidgetTokenOptions {
 }
 
 export async function widgetToken(context: Context, output: Output, widgetId: string, options: WidgetTokenOptions): Promise<void> {
-  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
+  const ttl = options.ttl === undefined ? widgetTtlSetting(context).value : asUsage(parseTtl, options.ttl, "--ttl");
   assertMintableSubject(widgetId, "widget id");
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });

@@ -1,8 +1,9 @@
 /**
- * What every command is given: the global options, the environment, where notices go, and the
- * settings once read. Settings resolution is settings.ts, the secret secrets.ts, the store
+ * What every command is given: the global options, the environment, where notices go, the clock,
+ * and the settings once read. Settings resolution is settings.ts, the secret secrets.ts, the store
  * store-access.ts.
  */
+import type { CliClock } from "./clock.js";
 import type { LoadedSettings } from "./settings-schema.js";
 
 export interface GlobalOptions {
@@ -24,6 +25,8 @@ export interface Context {
   env: NodeJS.ProcessEnv;
   /** Messages for the operator (stderr). */
   notice: (message: string) => void;
+  /** The time, and waiting for it (clock.ts): the system's, or a test's. */
+  clock: CliClock;
   /** Every setting from every source, read and checked on first use (settings-schema.ts). */
   settings?: LoadedSettings;
   /**

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { systemCliClock } from "./clock.js";
 import { fieldProblem, type CommandDefinition, type HelpDefaults, type JsonFields, type LeafCommand } from "./command.js";
 import type { Context, GlobalOptions } from "./context.js";
 import { UsageError } from "./errors.js";
@@ -133,7 +134,7 @@ const FIXED_HELP_DEFAULTS: HelpDefaults = { sessionTtl: "24h, or the configured 
 /** Read only for --help (not on any command's path): a broken setting leaves the fixed text. */
 async function configuredTtls(): Promise<HelpDefaults> {
   const { sessionTtlSetting, widgetTtlSetting } = await import("./settings.js");
-  const context: Context = { options: {}, env: process.env, notice: () => undefined };
+  const context: Context = { options: {}, env: process.env, notice: () => undefined, clock: systemCliClock };
   const describe = (read: () => { value: number; origin: string }): string | undefined => {
     try {
       const { value, origin } = read();
@@ -228,7 +229,7 @@ function actionOf(definition: LeafCommand) {
     const invoked = args[args.length - 1] as Command;
     const options = invoked.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
     const output = new Output({ json: Boolean(options.json), color: options.color, field: options.field });
-    const context: Context = { options, env: process.env, notice: (message) => output.notice(message) };
+    const context: Context = { options, env: process.env, notice: (message) => output.notice(message), clock: systemCliClock };
     try {
       if (options.field !== undefined) refuseUnknownField(commandPath(invoked), definition.fields, options.field);
       process.exitCode = (await definition.action(context, output, ...args.slice(0, -2), options)) ?? EXIT.ok;

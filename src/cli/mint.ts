@@ -2,17 +2,15 @@
  * Minting a token that nobody holds yet and recording it in the store: shared by `token create`,
  * `widget-token` and `token renew`.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { handleForHash, sha256Hex } from "../core/handles.js";
 import type { MintedToken } from "../core/token.js";
 import type { AuthStore, TokenKind, TokenRecord } from "../store/types.js";
+import type { CliClock } from "./clock.js";
 
-/**
- * A user-wide revocation rejects the user's tokens issued up to its cut-off, and tokens carry
- * whole seconds: a token minted in the cut-off's own second would be born revoked. Wait it out.
- */
+/** A token nobody holds yet (neither the registry nor a session), minted at `clock`'s time. */
 export async function mintUnused(
   store: AuthStore,
+  clock: CliClock,
   mint: (now: number) => MintedToken,
   avoidHash?: string,
 ): Promise<{ minted: MintedToken; now: number }> {
@@ -21,11 +19,11 @@ export async function mintUnused(
   // whether the registry has it or a session has it as its id (a pywry login, which the
   // registry never sees).
   for (;;) {
-    const now = Date.now() / 1000;
+    const now = clock.now();
     const minted = mint(now);
     const tokenHash = sha256Hex(minted.token);
     if (tokenHash !== avoidHash && !(await tokenInUse(store, minted.token))) return { minted, now };
-    await sleep(1000 - (Date.now() % 1000) + 5);
+    await clock.sleep(1000 - ((now * 1000) % 1000) + 5);
   }
 }
 
@@ -37,12 +35,13 @@ export async function mintUnused(
  */
 export async function mintAndRecord<T>(
   store: AuthStore,
+  clock: CliClock,
   mint: (now: number) => MintedToken,
   record: (minted: MintedToken, now: number) => Promise<T>,
   avoidHash?: string,
 ): Promise<{ minted: MintedToken; now: number; recorded: T }> {
   for (;;) {
-    const { minted, now } = await mintUnused(store, mint, avoidHash);
+    const { minted, now } = await mintUnused(store, clock, mint, avoidHash);
     try {
       return { minted, now, recorded: await record(minted, now) };
     } catch (error) {
@@ -64,11 +63,15 @@ async function inUseAfterAll(store: AuthStore, token: string): Promise<boolean> 
   }
 }
 
-export async function waitPastUserCutoff(store: AuthStore, userId: string): Promise<void> {
+/**
+ * A user-wide revocation rejects the user's tokens issued up to its cut-off, and tokens carry
+ * whole seconds: a token minted in the cut-off's own second would be born revoked. Wait it out.
+ */
+export async function waitPastUserCutoff(store: AuthStore, clock: CliClock, userId: string): Promise<void> {
   const cutoff = await store.findUserCutoff(userId);
   if (cutoff === null) return;
-  const waitMs = (Math.floor(cutoff) + 1) * 1000 - Date.now();
-  if (waitMs > 0 && waitMs <= 1000) await sleep(waitMs + 5);
+  const waitMs = (Math.floor(cutoff) + 1) * 1000 - clock.now() * 1000;
+  if (waitMs > 0 && waitMs <= 1000) await clock.sleep(waitMs + 5);
 }
 
 export function registryRecord(

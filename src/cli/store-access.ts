@@ -80,7 +80,7 @@ async function openStore(context: Context, location: StoreLocation, access: Stor
   const mode = access === "read" ? "read" : "write";
   if (location.kind === "redis") {
     const { RedisSessionStore } = await import("../store/redis.js");
-    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode });
+    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode, now: context.clock.now });
   }
   const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite.js"), import("../store/sqlite-connection.js")]);
   const format = sqliteFileFormat(location.path);
@@ -88,7 +88,7 @@ async function openStore(context: Context, location: StoreLocation, access: Stor
   if (key && format !== "encrypted") {
     context.notice(`creating the session store encrypted (SQLCipher 4), key from ${key.source}`);
   }
-  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source });
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source, now: context.clock.now });
 }
 
 /**

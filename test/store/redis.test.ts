@@ -488,7 +488,7 @@ describe("the HTTP session resolution on a Redis store", () => {
     try {
       const secret = "middleware-secret";
       const now = Math.floor(Date.now() / 1000);
-      const token = generateSessionToken("alice", secret, now + 600, { now });
+      const token = generateSessionToken("alice", secret, now + 600, { now: () => now });
       await pywryCreateSession(prefix, token, "alice", ["editor"], 600, {}, now);
       const config = { sessionCookie: "pywry_session", authHeader: "Authorization", tokenSecret: secret };
       const byCookie = await resolveSession({ headers: { cookie: `pywry_session=${token}` } }, { store, config });
@@ -595,7 +595,7 @@ describe("RedisSessionStore behind the HTTP resolver", () => {
     const now = 1_800_000_000;
     const store = await connect({ now: () => now });
     try {
-      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now });
+      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now: () => now });
       await store.createSession(token, "alice", ["viewer"], 3600);
       const options = { store, config: createAuthConfig({ enabled: true, tokenSecret: "resolver-secret" }), now: () => now };
       const encoded = encodeURIComponent(token);

@@ -62,7 +62,7 @@ const BARE_NUMBER = /^\d+(\.\d+)?$/;
 
 export async function audit(context: Context, output: Output, options: AuditOptions): Promise<void> {
   const request = parseListFlags(options);
-  const filter = auditFilter(options, Date.now() / 1000);
+  const filter = auditFilter(options, context.clock.now());
   // --limit alone: the newest entries (like tail); after a cursor: the next ones.
   if (request.limit !== undefined && request.after === undefined) filter.limit = request.limit;
   await withStore(context, "read", async (store) => {

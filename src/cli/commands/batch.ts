@@ -50,7 +50,7 @@ export async function verifyBatch(
     // As `verify` and the HTTP middleware decide: a token the registry recorded as the other kind fails.
     const expected: TokenKind = options.widget === undefined ? "session" : "widget";
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
-      const now = options.at ?? Date.now() / 1000;
+      const now = options.at ?? context.clock.now();
       const results: TokenValidation[] = new Array(lines.length);
       for (let index = 0; index < lines.length; index += 1) {
         const line = lines[index]!;

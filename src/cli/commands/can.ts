@@ -104,7 +104,7 @@ async function answer(context: Context, output: Output | null, permission: strin
         ? await tokenSubject(store, token, secrets?.all ?? [])
         : options.user !== undefined
           ? await userSubject(store, options.user)
-          : await sessionSubject(store, options.session ?? ""),
+          : await sessionSubject(store, options.session ?? "", context.clock.now()),
     roles: await store.listRoles(),
   }));
 
@@ -143,12 +143,12 @@ function warnUnknownPermission(output: Output, permission: string, subject: Subj
   output.warn(`no role or grant in the store mentions permission ${JSON.stringify(permission)}${didYouMean(permission, known)}`);
 }
 
-async function sessionSubject(store: AuthStore, idOrHandle: string): Promise<Subject> {
+async function sessionSubject(store: AuthStore, idOrHandle: string, now: number): Promise<Subject> {
   const session = await store.findSession(idOrHandle);
   // The argument may be a raw session id, which is a credential: never echo it.
   if (!session) throw new NotFoundError("no session with that id or handle");
   const handle = handleFor(session.sessionId);
-  if (!isSessionLive(session, Date.now() / 1000)) {
+  if (!isSessionLive(session, now)) {
     throw new NotFoundError(`session ${handle} expired at ${isoTime(session.expiresAt ?? 0)}: pywry no longer accepts it`);
   }
   return { sessions: [session], nameSession: false, label: `session ${handle}` };

@@ -32,7 +32,7 @@ const PYWRY_LOCAL_SESSION = "local";
 export async function doctor(context: Context, output: Output): Promise<number> {
   // Invalid settings are findings; each check below reports a setting it needs that is invalid.
   context.tolerateInvalidSettings = true;
-  const findings = [...checkSettings(context), ...checkSecret(context), checkClock(), ...(await checkStore(context))];
+  const findings = [...checkSettings(context), ...checkSecret(context), checkClock(context.clock.now()), ...(await checkStore(context))];
   const healthy = findings.every((finding) => finding.status === "ok");
   const marks = { ok: output.verdict(true, "ok  "), warn: output.style.yellow.bold("warn"), fail: output.verdict(false, "FAIL") };
   const lines = findings.flatMap((finding) => [
@@ -96,8 +96,7 @@ function checkSecret(context: Context): HealthFinding[] {
   return findings;
 }
 
-function checkClock(): HealthFinding {
-  const now = Date.now() / 1000;
+function checkClock(now: number): HealthFinding {
   return now >= SANE_CLOCK.from && now <= SANE_CLOCK.to
     ? { check: "clock", status: "ok", message: new Date(now * 1000).toISOString() }
     : {

@@ -47,7 +47,7 @@ export async function sessionGrant(context: Context, output: Output, idOrHandle:
   if (permissions.length === 0) throw new UsageError("name at least one permission to grant, e.g. read,write");
   await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);
-    if (!isSessionLive(session, Date.now() / 1000)) {
+    if (!isSessionLive(session, context.clock.now())) {
       output.warn(`session ${handleFor(session.sessionId)} expired at ${isoTime(session.expiresAt ?? 0)}; pywry will not use this grant`);
     }
     const before = grantFor(session, resource.key);

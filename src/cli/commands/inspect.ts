@@ -28,7 +28,7 @@ async function inspect(context: Context, output: Output, tokenArgument: string):
   const decoded = decodeToken(token);
   if (!decoded.ok) throw new TokenError(decoded.error.code, withPasteHint(`cannot decode: ${decoded.error.message}`, token));
   const { claims } = decoded;
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   const secrets = secretsIfConfigured(context);
   const signerIndex = secrets ? signingSecretIndex(token, secrets.all) : null;
   const signature = !secrets ? "unchecked" : signerIndex === null ? "invalid" : "valid";

@@ -69,7 +69,7 @@ export async function migrate(context: Context, output: Output, options: Migrate
     await confirmDestructive(`copy ${describe(from.location)} into the existing store ${describe(to.location)}`, { yes: options.yes });
   }
   const result = await withStore(from.context, "read", async (source) => {
-    const { data, skipped } = await exportRecords(source);
+    const { data, skipped } = await exportRecords(source, context.clock.now());
     const counts = await withTarget(to, dryRun, (target) => target.importRecords(data, { dryRun, source: describe(from.location) }));
     return { counts, skipped, sourceHasRoles: data.roles.size > 0 };
   });
@@ -125,8 +125,7 @@ interface Skipped {
   revocations: number;
 }
 
-async function exportRecords(source: AuthStore): Promise<{ data: StoreTransfer; skipped: Skipped }> {
-  const now = Date.now() / 1000;
+async function exportRecords(source: AuthStore, now: number): Promise<{ data: StoreTransfer; skipped: Skipped }> {
   const sessions = await source.listSessions({ includeExpired: true });
   const revocations = await source.listRevocations();
   const live = sessions.filter((session) => isSessionLive(session, now));

@@ -50,15 +50,16 @@ export async function tokenRenew(context: Context, output: Output, tokenArgument
   const ttlText = options.ttl;
   const token = tokenArgument === undefined ? undefined : await readTokenArgument(tokenArgument);
   await withStore(context, "update", async (store) => {
-    const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "");
+    const old = token !== undefined ? await describeToken(context, store, token) : await describeAccessor(store, options.accessor ?? "", context.clock.now());
     const ttl =
       ttlText !== undefined ? asUsage(parseTtl, ttlText, "--ttl") : (old.kind === "widget" ? widgetTtlSetting(context) : sessionTtlSetting(context)).value;
     const session = await store.findSession(handleForHash(old.tokenHash));
     const roles = session?.roles ?? old.roles ?? defaultRolesSetting(context).value;
     const secret = secretsForMinting(context).all[0] ?? "";
-    await waitPastUserCutoff(store, old.subject);
+    await waitPastUserCutoff(store, context.clock, old.subject);
     const { minted, recorded: created } = await mintAndRecord(
       store,
+      context.clock,
       (at) => mintToken({ subject: old.subject, secret, now: at, expiresAt: at + ttl, subjectLabel: "subject" }),
       (fresh, now) =>
         store.renewToken(
@@ -100,12 +101,12 @@ async function describeToken(context: Context, store: AuthStore, token: string):
   };
 }
 
-async function describeAccessor(store: AuthStore, accessor: string): Promise<OldToken> {
+async function describeAccessor(store: AuthStore, accessor: string, now: number): Promise<OldToken> {
   const record = await store.findToken({ accessor });
   if (!record) throw new NotFoundError(`no token with accessor ${accessor} in the registry`);
   const revokedBy = await store.tokenRevocationStatus({ tokenHash: record.tokenHash, subject: record.subject, issuedAt: record.issuedAt });
   if (revokedBy !== null) throw new TokenError("ERR_TOKEN_REVOKED", `cannot renew: token ${accessor} has been revoked`);
-  if (record.expiresAt !== null && record.expiresAt < Date.now() / 1000) {
+  if (record.expiresAt !== null && record.expiresAt < now) {
     throw new TokenError("ERR_TOKEN_EXPIRED", `cannot renew: token ${accessor} has expired`);
   }
   return record;

@@ -113,7 +113,7 @@ async function revokePicked(context: Context, output: Output, reason: string | n
   await withStore(context, "update", async (store) => {
     const sessions = await store.listSessions();
     if (sessions.length === 0) throw new NotFoundError("no live sessions to revoke");
-    const rows = pickerRows(sessions, Date.now() / 1000);
+    const rows = pickerRows(sessions, context.clock.now());
     const { search, Separator } = await import("@inquirer/prompts");
     // The header is a separator, which cannot be chosen; its leading space lines it up with the
     // choices, which follow the prompt's two-character cursor column.

@@ -189,7 +189,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
   const within = options.expiringWithin === undefined ? undefined : asUsage(parseTtl, options.expiringWithin, "--expiring-within");
   const request = parseListFlags(options);
   const reveal = Boolean(options.reveal);
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   let warned = false;
   const wanted = (session: UserSession): boolean => {
     if (options.role !== undefined && !session.roles.includes(options.role)) return false;
@@ -228,7 +228,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
 export async function sessionShow(context: Context, output: Output, idOrHandle: string, options: { reveal?: boolean }): Promise<void> {
   const session = await withStore(context, "read", (store) => store.findSession(idOrHandle));
   if (!session) throw new NotFoundError("no session with that id or handle");
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   const lines = [
     `handle    ${handleFor(session.sessionId)}`,
     ...(options.reveal ? [`id        ${session.sessionId}`] : []),
@@ -248,7 +248,7 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
     if (!session) throw new NotFoundError("no session with that id or handle");
     const handle = handleFor(session.sessionId);
     if (!(await store.refreshSession(session.sessionId, ttl))) {
-      const now = Date.now() / 1000;
+      const now = context.clock.now();
       if (!isSessionLive(session, now)) {
         throw new NotFoundError(
           `session ${handle} expired ${whenText(session.expiresAt, now)}; pywry cannot refresh an expired session: create a new one`,
@@ -259,7 +259,7 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
     }
     const refreshed = await store.findSession(session.sessionId);
     const expiresAt = refreshed?.expiresAt ?? null;
-    const now = Date.now() / 1000;
+    const now = context.clock.now();
     if (session.expiresAt === null) {
       output.warn(`session ${handle} never expired; it now expires ${whenText(expiresAt, now)}`);
     }
@@ -282,7 +282,7 @@ export async function sessionPurge(context: Context, output: Output, options: { 
       return;
     }
     if (dryRun) {
-      const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session)]);
+      const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session, context.clock.now())]);
       const columns = ["HANDLE", "USER", "EXPIRED"].map((header) => ({ header }));
       const table = await output.table(columns, rows, "expired session");
       output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
@@ -397,8 +397,8 @@ function countText(count: number): string {
   return `${count} expired session${count === 1 ? "" : "s"}`;
 }
 
-function expiredText(session: UserSession): string {
-  return whenText(session.expiresAt, Date.now() / 1000);
+function expiredText(session: UserSession, now: number): string {
+  return whenText(session.expiresAt, now);
 }
 
 /** Metadata as pywry stored it, or why it could not be read. */

@@ -73,17 +73,17 @@ export async function tokenCreate(context: Context, output: Output, options: Tok
   const sessionRoles = roles.length > 0 ? roles : defaultRolesSetting(context).value;
   const defaultTtl = sessionTtlSetting(context).value;
   // Check every input before anything is created: bad input must leave no secret and no store behind.
-  chooseExpiry(options, Date.now() / 1000, defaultTtl);
+  chooseExpiry(options, context.clock.now(), defaultTtl);
   assertMintableSubject(options.user, "user id");
   if (options.session && roles.length > 0) await checkRolesDefined(context, output, roles);
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) =>
     mintToken({ subject: options.user, secret, now, expiresAt: chooseExpiry(options, now, defaultTtl), subjectLabel: "user id" });
   const minted = !options.session
-    ? mint(Date.now() / 1000)
+    ? mint(context.clock.now())
     : await withStore(context, "mint", async (store) => {
-        await waitPastUserCutoff(store, options.user);
-        const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
+        await waitPastUserCutoff(store, context.clock, options.user);
+        const { minted: fresh } = await mintAndRecord(store, context.clock, mint, (token, now) =>
           store.recordIssuedToken(registryRecord(token, "session", now, options.label, sessionRoles), {
             sessionId: token.token,
             userId: token.subject,
@@ -112,7 +112,7 @@ interface TokenListOptions extends ListFlags {
 
 export async function tokenList(context: Context, output: Output, options: TokenListOptions): Promise<void> {
   const request = parseListFlags(options);
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   await withStore(context, "read", async (store) => {
     const pages = pagesAfterFlag(store.tokenPages({ subject: options.user, kind: options.kind, all: options.all }, { after: request.after }));
     await output.list(pages, {

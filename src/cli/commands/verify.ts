@@ -55,9 +55,9 @@ export async function verify(context: Context, output: Output, tokenArgument: st
   }
   const token = await readTokenArgument(tokenArgument);
   const secrets = await checkingSecrets(context);
-  const now = options.at === undefined ? Date.now() / 1000 : await instant(options.at);
+  const now = options.at === undefined ? context.clock.now() : await instant(options.at);
   const result = await withOptionalStore(context, !options.offline, (store) =>
-    verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
+    verifyToken(token, { secrets: secrets.all, store, now: () => now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
   );
   const error = result.error === null ? null : { ...result.error, message: withPasteHint(result.error.message, token) };
   output.result(verifyText({ ...result, error }, now, output), {

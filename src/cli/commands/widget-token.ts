@@ -36,9 +36,9 @@ export async function widgetToken(context: Context, output: Output, widgetId: st
   const secret = secretsForMinting(context).all[0] ?? "";
   const mint = (now: number) => mintWidgetToken({ widgetId, secret, ttl, now });
   const minted = !options.record
-    ? mint(Date.now() / 1000)
+    ? mint(context.clock.now())
     : await withStore(context, "mint", async (store) => {
-        const { minted: fresh } = await mintAndRecord(store, mint, (token, now) =>
+        const { minted: fresh } = await mintAndRecord(store, context.clock, mint, (token, now) =>
           store.recordIssuedToken(registryRecord(token, "widget", now, options.label, null)),
         );
         return fresh;

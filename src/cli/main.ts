@@ -9,9 +9,8 @@ import { Command, CommanderError, Option } from "commander";
 import { systemCliClock } from "./clock.js";
 import { fieldProblem, type CommandDefinition, type HelpDefaults, type JsonFields, type LeafCommand } from "./command.js";
 import type { Context, GlobalOptions } from "./context.js";
-import { UsageError } from "./errors.js";
+import { EXIT, UsageError } from "./errors.js";
 import { Output, loadColour } from "./output.js";
-import { EXIT } from "./errors.js";
 import { closest } from "./suggest.js";
 
 /**
@@ -309,10 +308,6 @@ function commandPath(command: Command): string {
   const names: string[] = [];
   for (let current: Command | null = command; current?.parent; current = current.parent) names.unshift(current.name());
   return names.join(" ");
-}
-
-function allCommands(root: Command): Command[] {
-  return root.commands.flatMap((child) => [child, ...allCommands(child)]);
 }
 
 function packageVersion(): string {

@@ -5,11 +5,10 @@
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
 import { isPywryAuthError } from "../core/errors.js";
-import { UsageError } from "./errors.js";
+import { EXIT, exitCodeFor, UsageError } from "./errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
 import { redactMessage } from "../core/redact.js";
 import type { ListPage } from "../store/types.js";
-import { EXIT, exitCodeFor } from "./errors.js";
 import { LineWriter } from "./lines.js";
 
 /**
@@ -102,7 +101,6 @@ const STDOUT: Pick<NodeJS.WritableStream, "write"> = {
 const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join(" "), {
   get: (_target, property) => (property === "level" ? 0 : PLAIN_STYLE),
 }) as unknown as ChalkInstance;
-
 
 export interface OutputOptions {
   json: boolean;
@@ -393,24 +391,6 @@ function describeUnredacted(error: unknown): { code: string; message: string; ex
   const message = error instanceof Error ? error.message : String(error);
   return { code: "ERR_INTERNAL", message: `internal error: ${message}`, exitCode: EXIT.internal };
 }
-
-const BORDERLESS = {
-  top: "",
-  "top-mid": "",
-  "top-left": "",
-  "top-right": "",
-  bottom: "",
-  "bottom-mid": "",
-  "bottom-left": "",
-  "bottom-right": "",
-  left: "",
-  "left-mid": "",
-  mid: "",
-  "mid-mid": "",
-  right: "",
-  "right-mid": "",
-  middle: "",
-};
 
 // Beyond this, JavaScript dates end (year 275760).
 const LAST_DATE_SECONDS = 8.64e12;

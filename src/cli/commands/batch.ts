@@ -4,7 +4,7 @@
  * written). With a store, each batch's revocations are checked in one read transaction.
  */
 import { revokedResult, wrongKindResult } from "../../auth.js";
-import { UsageError } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, RevocationCause, TokenKind } from "../../store/types.js";
@@ -14,7 +14,6 @@ import { configuredSecrets } from "../secrets.js";
 import { storeExists, withStore } from "../store-access.js";
 import { LineWriter, lineBatches } from "../lines.js";
 import { stdoutStream, type Output } from "../output.js";
-import { EXIT } from "../errors.js";
 
 export interface BatchVerifyOptions {
   widget?: string;

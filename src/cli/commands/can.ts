@@ -7,7 +7,7 @@
  */
 import { verifyToken } from "../../auth.js";
 import { NotFoundError } from "../../core/errors.js";
-import { UsageError } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { DEFAULT_ROLE_PERMISSIONS, grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
@@ -17,7 +17,6 @@ import { checkingSecrets } from "../secrets.js";
 import { withStore } from "../store-access.js";
 import { parseResource, readTokenArgument, validateNames, withPasteHint } from "../input.js";
 import { Output, isoTime } from "../output.js";
-import { EXIT } from "../errors.js";
 import { didYouMean } from "../suggest.js";
 import { defineCommand } from "../command.js";
 

@@ -8,7 +8,7 @@
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors.js";
-import { UsageError, pagesAfterFlag } from "../errors.js";
+import { EXIT, pagesAfterFlag, UsageError } from "../errors.js";
 import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
@@ -19,7 +19,6 @@ import { openPrivateTemporary } from "../../files.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { describeError, stdoutStream, type Output } from "../output.js";
-import { EXIT } from "../errors.js";
 import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
 
 

@@ -1,6 +1,6 @@
 /** `verify`: is this token valid (for this user or widget, at this time)? SQLite is loaded only when a store exists. */
 import { verifyToken } from "../../auth.js";
-import { UsageError, asUsage } from "../errors.js";
+import { asUsage, EXIT, UsageError } from "../errors.js";
 import type { TokenValidation } from "../../core/token.js";
 import type { Context } from "../context.js";
 import { defineCommand } from "../command.js";
@@ -8,7 +8,6 @@ import { readTokenArgument, withPasteHint } from "../input.js";
 import { checkingSecrets } from "../secrets.js";
 import { withOptionalStore } from "../store-access.js";
 import { isoTime, whenText, type Output } from "../output.js";
-import { EXIT } from "../errors.js";
 
 export default defineCommand({
   declare: (program) =>

@@ -13,7 +13,6 @@ import { isoTime, type Output } from "../output.js";
 import { didYouMean } from "../suggest.js";
 import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     withListFlags(

@@ -20,7 +20,6 @@ import { Output, isoTime } from "../output.js";
 import { didYouMean } from "../suggest.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program

@@ -9,7 +9,6 @@ import { buildProgram } from "../main.js";
 import type { Output } from "../output.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program.command("completion").description("print a shell completion script (bash, zsh or fish)").argument("<shell>", "bash, zsh or fish"),

@@ -9,7 +9,6 @@ import { EXIT } from "../errors.js";
 import type { SettingName, SettingProblem } from "../settings-schema.js";
 import { defineCommand, defineGroup } from "../command.js";
 
-
 const configShowCommand = defineCommand({
   declare: (config) =>
     config

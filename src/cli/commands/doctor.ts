@@ -13,7 +13,6 @@ import { type Output } from "../output.js";
 import { EXIT } from "../errors.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program

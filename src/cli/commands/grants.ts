@@ -14,7 +14,6 @@ import { parseResource, splitNames } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 import { defineCommand } from "../command.js";
 
-
 export const sessionGrantCommand = defineCommand({
   declare: (session) =>
     session

@@ -19,7 +19,6 @@ import type { Output } from "../output.js";
 import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program

@@ -20,7 +20,6 @@ import type { Output } from "../output.js";
 import { storeSpecProblem } from "../settings-schema.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program

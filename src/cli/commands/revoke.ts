@@ -14,7 +14,6 @@ import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
 import { defineCommand } from "../command.js";
 
-
 export default defineCommand({
   declare: (program) =>
     program

@@ -15,7 +15,6 @@ import type { Output } from "../output.js";
 import { closest, didYouMean } from "../suggest.js";
 import { defineCommand, defineGroup, withListFlags } from "../command.js";
 
-
 /** The fields of a role's --json. */
 const ROLE_FIELDS = ["role", "permissions"];
 

@@ -5,7 +5,6 @@ import { modeNote } from "../../files.js";
 import type { Output } from "../output.js";
 import { defineCommand, defineGroup } from "../command.js";
 
-
 const secretGenerateCommand = defineCommand({
   declare: (secret) =>
     secret

@@ -1,5 +1,6 @@
 /**
- * `session create|list|show|refresh|purge|delete`. Session ids are credentials: `create` prints
+ * The `session` group: `session create|list|show|refresh|purge|delete` here, with grant and
+ * ungrant (grants.ts), export and import (transfer.ts). Session ids are credentials: `create` prints
  * the new id (and nothing else) on stdout; everything else names sessions by handle and shows ids
  * only with --reveal.
  */
@@ -23,7 +24,6 @@ import { Option } from "commander";
 import { LISTED, defineCommand, defineGroup, withListFlags } from "../command.js";
 import { sessionGrantCommand, sessionUngrantCommand } from "./grants.js";
 import { sessionExportCommand, sessionImportCommand } from "./transfer.js";
-
 
 /** The fields of a session's --json. */
 const SESSION_FIELDS = ["handle", "session_id", "user_id", "roles", "created_at", "expires_at", "expired", "metadata"];

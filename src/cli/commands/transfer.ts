@@ -21,7 +21,6 @@ import { LineWriter, Progress, lineBatches } from "../lines.js";
 import { describeError, stdoutStream, type Output } from "../output.js";
 import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
 
-
 export const sessionExportCommand = defineCommand({
   declare: (session) =>
     withListFlags(

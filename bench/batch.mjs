@@ -20,7 +20,7 @@ const revokedHashes = [];
   const fd = openSync(tokensFile, "w");
   let chunk = "";
   for (let index = 0; index < N; index += 1) {
-    const token = generateSessionToken(`user-${index}`, SECRET, now + 86400 + (index % 5000), { now: now - (index % 3600) });
+    const token = generateSessionToken(`user-${index}`, SECRET, now + 86400 + (index % 5000), { now: () => now - (index % 3600) });
     if (index % 100 === 50) revokedHashes.push(sha256Hex(token));
     chunk += `${token}\n`;
     if (chunk.length > 1 << 20) {

@@ -9,7 +9,7 @@ const home = tempDir("coldstart");
 const SECRET = "0f".repeat(32);
 const env = cliEnv(home, { PYWRY_AUTH_SECRET: SECRET });
 const now = Math.floor(Date.now() / 1000);
-const token = generateSessionToken("alice", SECRET, now + 3600, { now });
+const token = generateSessionToken("alice", SECRET, now + 3600, { now: () => now });
 const store = join(home, "pywry.db");
 (await SqliteSessionStore.open(store)).close();
 

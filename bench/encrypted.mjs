@@ -31,7 +31,7 @@ async function seeded(encrypted) {
   const now = Math.floor(Date.now() / 1000);
   const tokens = [];
   for (let index = 0; index < SESSIONS; index += 1) {
-    const token = generateSessionToken(`user-${index}`, SECRET, now + 3600, { now });
+    const token = generateSessionToken(`user-${index}`, SECRET, now + 3600, { now: () => now });
     await store.createSession(token, `user-${index}`, ["viewer"], 3600);
     tokens.push(token);
   }

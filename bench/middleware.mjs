@@ -23,7 +23,7 @@ const store = SqliteSessionStore.open(storePath);
 const now = Math.floor(Date.now() / 1000);
 const tokens = [];
 for (let index = 0; index < TOKENS; index += 1) {
-  const token = generateSessionToken(`user-${index}`, SECRET, now + 3600, { now });
+  const token = generateSessionToken(`user-${index}`, SECRET, now + 3600, { now: () => now });
   await store.createSession(token, `user-${index}`, ["viewer"], 3600);
   tokens.push(token);
 }

@@ -10,7 +10,9 @@ const { generateSessionToken, validateSessionToken, verifyToken, SqliteSessionSt
 const N = scaled(200_000, 1000);
 const SECRET = "0f".repeat(32);
 const NOW = 1_764_000_000;
-const tokens = Array.from({ length: N }, (_, index) => generateSessionToken(`user-${index}`, SECRET, NOW + 3600 + index, { now: NOW - (index % 1000) }));
+// The clock every timed call is given (one function, so a call allocates no more than before).
+const CLOCK = () => NOW;
+const tokens = Array.from({ length: N }, (_, index) => generateSessionToken(`user-${index}`, SECRET, NOW + 3600 + index, { now: () => NOW - (index % 1000) }));
 const payloads = tokens.map((token) => token.slice(0, token.lastIndexOf(":")));
 
 // A store with revocations and user cut-offs to look through (none of them hits these tokens,
@@ -53,13 +55,13 @@ async function bareHmac() {
 
 function validate() {
   let valid = 0;
-  for (let index = 0; index < N; index += 1) if (validateSessionToken(tokens[index], SECRET, { now: NOW }).valid) valid += 1;
+  for (let index = 0; index < N; index += 1) if (validateSessionToken(tokens[index], SECRET, { now: CLOCK }).valid) valid += 1;
   if (valid !== N) throw new Error(`only ${valid} of ${N} tokens validated`);
 }
 
 async function verifyWithStore() {
   let valid = 0;
-  for (let index = 0; index < N; index += 1) if ((await verifyToken(tokens[index], { secrets: SECRET, store, now: NOW })).valid) valid += 1;
+  for (let index = 0; index < N; index += 1) if ((await verifyToken(tokens[index], { secrets: SECRET, store, now: CLOCK })).valid) valid += 1;
   if (valid !== N) throw new Error(`only ${valid} of ${N} tokens verified`);
 }
 

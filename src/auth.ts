@@ -2,14 +2,15 @@
  * The public token API: pywry's function names and shapes, with the clock defaulting to now.
  * The pure logic lives in core/token.ts; this layer adds the clock and the store's revocations.
  */
+import { systemClock, type Clock } from "./core/clock.js";
 import { DEFAULT_WIDGET_TTL } from "./core/config.js";
 import { sha256Hex } from "./core/handles.js";
 import { mintToken, mintWidgetToken, validateToken, validateTokenFor, type TokenValidation } from "./core/token.js";
 import type { AuthStore, RevocationCause, TokenKind } from "./store/types.js";
 
 export interface ClockOption {
-  /** Unix seconds to use as the current time (defaults to the system clock). */
-  now?: number;
+  /** The clock, in Unix seconds (defaults to the system clock), as every `now` option in the library. */
+  now?: Clock;
 }
 
 export type SessionTokenResult = Omit<TokenValidation, "secretIndex">;
@@ -89,7 +90,7 @@ export function revokedResult(result: TokenValidation, cause: RevocationCause): 
 }
 
 function clock(options: ClockOption): number {
-  return options.now ?? Date.now() / 1000;
+  return (options.now ?? systemClock)();
 }
 
 // The last single secret's list, kept: validation runs per request, with the same secret.

@@ -126,7 +126,7 @@ export function checkWriteTarget(path: string, overwrite: boolean, fail: FailWit
     throw fail(`${what} ${path} is a symbolic link: refusing to write through it (it may have been planted); remove it, or give the real path`);
   }
   if (!existing.isFile()) throw fail(`${what} ${path} exists and is not a regular file: refusing to replace it`);
-  if (!overwrite) throw new InvalidInputError(`${path} already exists; ${ifExists}`, "ERR_USAGE");
+  if (!overwrite) throw new InvalidInputError(`${path} already exists; ${ifExists}`);
 }
 
 function createTemporary(directory: string, name: string, fail: FailWith): { fd: number; temporary: string } {
@@ -162,7 +162,7 @@ function publish(temporary: string, path: string, overwrite: boolean, fail: Fail
   } catch (error) {
     removeQuietly(temporary);
     if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new InvalidInputError(`${path} already exists; ${ifExists}`, "ERR_USAGE");
+      throw new InvalidInputError(`${path} already exists; ${ifExists}`);
     }
     throw fail(`cannot write ${what} ${path}: ${(error as Error).message}`);
   }

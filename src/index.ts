@@ -31,6 +31,7 @@ export { MemorySessionStore } from "./store/memory.js";
 export { AuthStoreBase } from "./store/base.js";
 
 export type { ClockOption, SessionTokenResult, VerifyOptions } from "./auth.js";
+export type { Clock } from "./core/clock.js";
 export type { DecodedToken, TokenClaims, TokenFailure, TokenValidation } from "./core/token.js";
 export type { AuthConfig } from "./core/config.js";
 export type { GrantSource } from "./core/rbac.js";

@@ -43,18 +43,18 @@ describe("the library, imported by its package name", () => {
 
   test("round-trips session and widget tokens with pywry's signatures", () => {
     const now = 1_800_000_000;
-    const token = library.generateSessionToken("alice", "secret", now + 60, { now });
-    assert.deepEqual(library.validateSessionToken(token, "secret", { now }), {
+    const token = library.generateSessionToken("alice", "secret", now + 60, { now: () => now });
+    assert.deepEqual(library.validateSessionToken(token, "secret", { now: () => now }), {
       valid: true,
       userId: "alice",
       issuedAt: now,
       expiresAt: now + 60,
       error: null,
     });
-    const widget = library.generateWidgetToken("w1", "secret", 300, { now });
-    assert.equal(library.validateWidgetToken(widget, "w1", "secret", { now: now + 299 }), true);
-    assert.equal(library.validateWidgetToken(widget, "w2", "secret", { now }), false);
-    assert.equal(library.validateWidgetToken(widget, "w1", "secret", { now: now + 301 }), false);
+    const widget = library.generateWidgetToken("w1", "secret", 300, { now: () => now });
+    assert.equal(library.validateWidgetToken(widget, "w1", "secret", { now: () => now + 299 }), true);
+    assert.equal(library.validateWidgetToken(widget, "w2", "secret", { now: () => now }), false);
+    assert.equal(library.validateWidgetToken(widget, "w1", "secret", { now: () => now + 301 }), false);
   });
 
   test("a widget token is also a valid session token for the widget id, exactly as in pywry", () => {

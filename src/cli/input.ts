@@ -1,5 +1,5 @@
 /** Reading operator input: tokens from argv or stdin, lists, times. */
-import { InvalidInputError } from "../core/errors.js";
+import { UsageError } from "./errors.js";
 import { MAX_TOKEN_LENGTH } from "../core/token.js";
 
 /** A token argument; "-" reads one token from stdin (so it stays out of argv and shell history). */
@@ -8,8 +8,8 @@ export async function readTokenArgument(argument: string): Promise<string> {
   const text = await readStdin(MAX_TOKEN_LENGTH * 2);
   // Only line endings are stripped: a leading space is part of a (different, invalid) token.
   const token = text.replace(/[\r\n]+$/, "");
-  if (token.length === 0) throw new InvalidInputError("no token on stdin", "ERR_USAGE");
-  if (/[\r\n]/.test(token)) throw new InvalidInputError("expected one token on stdin, found several lines", "ERR_USAGE");
+  if (token.length === 0) throw new UsageError("no token on stdin");
+  if (/[\r\n]/.test(token)) throw new UsageError("expected one token on stdin, found several lines");
   return token;
 }
 
@@ -46,7 +46,7 @@ export function splitNames(text: string | undefined, what: string): string[] {
 export function validateNames(names: readonly string[], what: string): string[] {
   for (const name of names) {
     if (name.length === 0 || /[\s\p{Cc}]/u.test(name)) {
-      throw new InvalidInputError(`invalid ${what} ${JSON.stringify(name)}: names must be non-empty, without whitespace or control characters`, "ERR_USAGE");
+      throw new UsageError(`invalid ${what} ${JSON.stringify(name)}: names must be non-empty, without whitespace or control characters`);
     }
   }
   return [...new Set(names)];
@@ -72,7 +72,7 @@ export function parseListFlags(flags: ListFlags): ListRequest {
   if (flags.after !== undefined) {
     // The store checks the cursor's shape; the text is never echoed (it may be a pasted secret).
     if (flags.after.trim() === "" || flags.after !== flags.after.trim()) {
-      throw new InvalidInputError("invalid --after cursor: use the cursor a previous page printed", "ERR_USAGE");
+      throw new UsageError("invalid --after cursor: use the cursor a previous page printed");
     }
     request.after = flags.after;
   }
@@ -83,7 +83,7 @@ export function parseLimit(text: string): number {
   const trimmed = text.trim();
   const limit = /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN;
   if (!Number.isSafeInteger(limit) || limit <= 0) {
-    throw new InvalidInputError(`invalid --limit '${text}': use a positive whole number`, "ERR_USAGE");
+    throw new UsageError(`invalid --limit '${text}': use a positive whole number`);
   }
   return limit;
 }
@@ -92,19 +92,19 @@ export function parseLimit(text: string): number {
 export function parseResource(text: string): { type: string; id: string; key: string } {
   const colon = text.indexOf(":");
   if (colon <= 0 || colon === text.length - 1) {
-    throw new InvalidInputError(`invalid resource ${JSON.stringify(text)}: use type:id, e.g. widget:w1`, "ERR_USAGE");
+    throw new UsageError(`invalid resource ${JSON.stringify(text)}: use type:id, e.g. widget:w1`);
   }
   return { type: text.slice(0, colon), id: text.slice(colon + 1), key: text };
 }
 
 async function readStdin(limit: number): Promise<string> {
-  if (process.stdin.isTTY) throw new InvalidInputError("'-' reads the token from stdin, but stdin is a terminal", "ERR_USAGE");
+  if (process.stdin.isTTY) throw new UsageError("'-' reads the token from stdin, but stdin is a terminal");
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of process.stdin) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > limit) throw new InvalidInputError("stdin is too large to hold a token", "ERR_USAGE");
+    if (size > limit) throw new UsageError("stdin is too large to hold a token");
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString("utf8");

@@ -3,9 +3,10 @@
  * defined one is taken for a typo and refused with a suggestion; any other unknown name is
  * allowed (a role may be defined later) with a warning, so nothing mistyped passes silently.
  */
-import { InvalidInputError } from "../core/errors.js";
+import { UsageError } from "./errors.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../core/rbac.js";
-import { storeExists, withStore, type Context } from "./context.js";
+import type { Context } from "./context.js";
+import { storeExists, withStore } from "./store-access.js";
 import type { Output } from "./output.js";
 import { closest } from "./suggest.js";
 
@@ -17,10 +18,7 @@ export async function checkRolesDefined(context: Context, output: Output, roles:
     if (defined.has(role)) continue;
     const suggestion = closest(role, defined);
     if (suggestion !== undefined) {
-      throw new InvalidInputError(
-        `unknown role ${JSON.stringify(role)} (did you mean ${JSON.stringify(suggestion)}?); the store defines ${[...defined].join(", ")}`,
-        "ERR_USAGE",
-      );
+      throw new UsageError(`unknown role ${JSON.stringify(role)} (did you mean ${JSON.stringify(suggestion)}?); the store defines ${[...defined].join(", ")}`);
     }
     output.warn(`role ${JSON.stringify(role)} is not defined in the store, so it grants nothing until it is (pywry-auth roles set ${role} <permissions> --create)`);
   }

@@ -4,7 +4,8 @@
  */
 import type { ChalkInstance } from "chalk";
 import { fstatSync, writeSync } from "node:fs";
-import { InvalidInputError, isPywryAuthError, type ErrorCode } from "../core/errors.js";
+import { isPywryAuthError } from "../core/errors.js";
+import { EXIT, exitCodeFor, UsageError } from "./errors.js";
 import { jsonText, type JsonStyle } from "../core/pyjson.js";
 import { redactMessage } from "../core/redact.js";
 import type { ListPage } from "../store/types.js";
@@ -100,28 +101,6 @@ const STDOUT: Pick<NodeJS.WritableStream, "write"> = {
 const PLAIN_STYLE: ChalkInstance = new Proxy((...texts: unknown[]) => texts.join(" "), {
   get: (_target, property) => (property === "level" ? 0 : PLAIN_STYLE),
 }) as unknown as ChalkInstance;
-
-export const EXIT = { ok: 0, no: 1, usage: 2, environment: 3, notFound: 4, internal: 70, cancelled: 130 } as const;
-
-const EXIT_BY_CODE: Record<ErrorCode, number> = {
-  ERR_TOKEN_MALFORMED: EXIT.usage,
-  ERR_TOKEN_SIGNATURE: EXIT.no,
-  ERR_TOKEN_EXPIRED: EXIT.no,
-  ERR_TOKEN_REVOKED: EXIT.no,
-  ERR_TOKEN_SUBJECT: EXIT.no,
-  ERR_TOKEN_NOT_YET_VALID: EXIT.no,
-  ERR_TOKEN_KIND: EXIT.no,
-  ERR_USAGE: EXIT.usage,
-  ERR_INVALID_INPUT: EXIT.usage,
-  ERR_NO_SECRET: EXIT.environment,
-  ERR_SECRET: EXIT.environment,
-  ERR_STORE: EXIT.environment,
-  ERR_STORE_VERSION: EXIT.environment,
-  ERR_STORE_KEY: EXIT.environment,
-  ERR_CONFIG: EXIT.environment,
-  ERR_NOT_FOUND: EXIT.notFound,
-  ERR_CANCELLED: EXIT.cancelled,
-};
 
 export interface OutputOptions {
   json: boolean;
@@ -260,7 +239,7 @@ export class Output {
     const known = new Set(items.flatMap((item) => (item && typeof item === "object" ? Object.keys(item) : [])));
     if (items.length > 0 && !known.has(field)) {
       this.stdout.write(`${jsonText(data, PRETTY)}\n`);
-      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`, "ERR_USAGE");
+      throw new UsageError(`no field ${JSON.stringify(field)} in the result; fields: ${[...known].join(", ")}`);
     }
     for (const item of items) {
       const value = (item as Record<string, unknown>)[field];
@@ -362,7 +341,7 @@ export class Output {
     if (format === "json") return `${index === 0 ? "[\n" : ",\n"}  ${jsonText(data, COMPACT)}`;
     const field = this.field!;
     if (index === 0 && !Object.hasOwn(data, field)) {
-      throw new InvalidInputError(`no field ${JSON.stringify(field)} in the result; fields: ${Object.keys(data).join(", ")}`, "ERR_USAGE");
+      throw new UsageError(`no field ${JSON.stringify(field)} in the result; fields: ${Object.keys(data).join(", ")}`);
     }
     const value = data[field];
     return `${typeof value === "string" ? value : jsonText(value ?? null, COMPACT)}\n`;
@@ -402,7 +381,7 @@ export function describeError(error: unknown): { code: string; message: string; 
 
 function describeUnredacted(error: unknown): { code: string; message: string; exitCode: number } {
   if (isPywryAuthError(error)) {
-    return { code: error.code, message: error.message, exitCode: EXIT_BY_CODE[error.code] ?? EXIT.internal };
+    return { code: error.code, message: error.message, exitCode: exitCodeFor(error.code) };
   }
   // Ctrl-C at any prompt: @inquirer/prompts rejects with an ExitPromptError.
   if (error instanceof Error && error.name === "ExitPromptError") {
@@ -412,24 +391,6 @@ function describeUnredacted(error: unknown): { code: string; message: string; ex
   const message = error instanceof Error ? error.message : String(error);
   return { code: "ERR_INTERNAL", message: `internal error: ${message}`, exitCode: EXIT.internal };
 }
-
-const BORDERLESS = {
-  top: "",
-  "top-mid": "",
-  "top-left": "",
-  "top-right": "",
-  bottom: "",
-  "bottom-mid": "",
-  "bottom-left": "",
-  "bottom-right": "",
-  left: "",
-  "left-mid": "",
-  mid: "",
-  "mid-mid": "",
-  right: "",
-  "right-mid": "",
-  middle: "",
-};
 
 // Beyond this, JavaScript dates end (year 275760).
 const LAST_DATE_SECONDS = 8.64e12;

@@ -1,6 +1,6 @@
 /**
- * The `pywry-auth` command reference (docs/cli.md), rendered from the commander definitions in
- * main.ts so the documentation cannot drift from the code. `npm run docs` writes it; a test
+ * The `pywry-auth` command reference (docs/cli.md), rendered from the command definitions
+ * (commands/*.ts, gathered by main.ts) so the documentation cannot drift from the code. `npm run docs` writes it; a test
  * renders it afresh and compares it with the checked-in file.
  *
  * Development tooling only: the CLI never imports this module, and it is left out of the npm
@@ -10,7 +10,7 @@ import type { EventEmitter } from "node:events";
 import type { Argument, Command, Help, Option } from "commander";
 import { TOKEN_ERROR_CODES } from "../core/errors.js";
 import { buildProgram } from "./main.js";
-import { EXIT } from "./output.js";
+import { EXIT } from "./errors.js";
 
 /** Where `npm run docs` writes the reference, relative to the project root. */
 export const CLI_REFERENCE_PATH = "docs/cli.md";
@@ -29,14 +29,15 @@ const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
 };
 
 /** Renders the whole reference as Markdown. `program` defaults to the real CLI. */
-export function renderCliReference(program: Command = buildProgram()): string {
+export async function renderCliReference(program?: Command): Promise<string> {
+  program ??= await buildProgram();
   const help = program.createHelp();
   const name = program.name();
   const commands = subcommandsOf(program, help).flatMap((command) => [command, ...descendantsOf(command, help)]);
   const lines: string[] = [
     `# ${name} command reference`,
     "",
-    "<!-- Generated from the commander definitions in src/cli/main.ts by `npm run docs`. Do not edit by hand:",
+    "<!-- Generated from the command definitions in src/cli/commands/ by `npm run docs`. Do not edit by hand:",
     "     a test fails when this file no longer matches the code. -->",
     "",
     "## Name",

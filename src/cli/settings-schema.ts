@@ -10,7 +10,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { readDuration, readDurationSeconds } from "../core/duration.js";
-import { ConfigError, InvalidInputError, type PywryAuthError } from "../core/errors.js";
+import type { PywryAuthError } from "../core/errors.js";
+import { ConfigError, UsageError } from "./errors.js";
 import { looksLikeCredential, redactUrl } from "../core/redact.js";
 import { parseRedisUrl } from "../store/redis/url.js";
 import { configFilePath } from "./settings.js";
@@ -375,10 +376,10 @@ function readConfig(env: NodeJS.ProcessEnv, problems: SettingProblem[]): { confi
 }
 
 /** One problem as an error: a usage error (exit 2) for a flag, a configuration error (exit 3) otherwise. */
-export function problemError(problem: SettingProblem, others = 0): PywryAuthError {
+export function problemError(problem: SettingProblem, others = 0): PywryAuthError<string> {
   const more = others > 0 ? ` (and ${others} more invalid setting${others === 1 ? "" : "s"}: pywry-auth config show lists them)` : "";
   const message = `invalid setting: ${problem.source}: ${problem.message}${more}`;
-  return problem.kind === "flag" ? new InvalidInputError(message, "ERR_USAGE") : new ConfigError(message);
+  return problem.kind === "flag" ? new UsageError(message) : new ConfigError(message);
 }
 
 /** Flag problems first (they are the user's latest word), then the environment, then the file. */

@@ -36,12 +36,12 @@ export const MAX_DURATION_SECONDS = 100 * 36525 * 864;
 export const DURATION_HELP = "use whole seconds (3600) or a duration like 90s, 15m, 1h30m, 24h, 7d, 2w";
 
 /**
- * A duration in whole seconds, or an ERR_USAGE error saying what is wrong with `text` (after
+ * A duration in whole seconds, or an ERR_INVALID_INPUT error saying what is wrong with `text` (after
  * `name`, the flag or setting it came from, when given).
  */
 export function parseDuration(text: string, name?: string): number {
   const result = readDuration(text);
-  if (typeof result === "string") throw new InvalidInputError(name ? `${name}: ${result}` : result, "ERR_USAGE");
+  if (typeof result === "string") throw new InvalidInputError(name ? `${name}: ${result}` : result);
   return result;
 }
 
@@ -120,7 +120,7 @@ export function parseInstant(text: string): number {
   // Date.parse accepts many loose forms; require something that starts like an ISO date.
   const millis = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
   if (Number.isNaN(millis)) {
-    throw new InvalidInputError(`invalid time '${text}': use Unix seconds or ISO 8601 (2026-01-31T12:00:00Z)`, "ERR_USAGE");
+    throw new InvalidInputError(`invalid time '${text}': use Unix seconds or ISO 8601 (2026-01-31T12:00:00Z)`);
   }
   return millis / 1000;
 }

@@ -1,6 +1,7 @@
 /**
- * Every failure pywry-auth reports carries a stable `code`; callers (and the CLI's exit-code table)
- * branch on the code, never on message text, which may be reworded.
+ * Every failure the library reports carries a stable `code`; callers (and the CLI's exit-code table)
+ * branch on the code, never on message text, which may be reworded. These are the library's
+ * codes; the command line adds its own (ERR_USAGE, ERR_CONFIG: src/cli/errors.ts).
  */
 
 export const TOKEN_ERROR_CODES = [
@@ -16,21 +17,19 @@ export type TokenErrorCode = (typeof TOKEN_ERROR_CODES)[number];
 
 export type ErrorCode =
   | TokenErrorCode
-  | "ERR_USAGE"
   | "ERR_INVALID_INPUT"
   | "ERR_NO_SECRET"
   | "ERR_SECRET"
   | "ERR_STORE"
   | "ERR_STORE_VERSION"
   | "ERR_STORE_KEY"
-  | "ERR_CONFIG"
   | "ERR_NOT_FOUND"
   | "ERR_CANCELLED";
 
-export class PywryAuthError extends Error {
-  readonly code: ErrorCode;
+export class PywryAuthError<Code extends string = ErrorCode> extends Error {
+  readonly code: Code;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -45,10 +44,10 @@ export class TokenError extends PywryAuthError {
   }
 }
 
-/** The caller asked for something that cannot be done as asked (bad id, bad TTL, bad flag). */
+/** The caller asked for something that cannot be done as asked (bad id, bad TTL, bad cursor). */
 export class InvalidInputError extends PywryAuthError {
-  constructor(message: string, code: "ERR_INVALID_INPUT" | "ERR_USAGE" = "ERR_INVALID_INPUT") {
-    super(code, message);
+  constructor(message: string) {
+    super("ERR_INVALID_INPUT", message);
   }
 }
 
@@ -66,13 +65,6 @@ export class StoreError extends PywryAuthError {
   }
 }
 
-/** The configuration file cannot be read or holds something unusable. */
-export class ConfigError extends PywryAuthError {
-  constructor(message: string) {
-    super("ERR_CONFIG", message);
-  }
-}
-
 /** A session, token, accessor or role that was named does not exist. */
 export class NotFoundError extends PywryAuthError {
   constructor(message: string) {
@@ -87,6 +79,6 @@ export class CancelledError extends PywryAuthError {
   }
 }
 
-export function isPywryAuthError(value: unknown): value is PywryAuthError {
+export function isPywryAuthError(value: unknown): value is PywryAuthError<string> {
   return value instanceof PywryAuthError;
 }

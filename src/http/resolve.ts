@@ -3,6 +3,7 @@
  * Credentials are tried in pywry's order (cookie, Bearer header, `?session=`); the first that
  * yields a live session wins.
  */
+import { systemClock, type Clock } from "../core/clock.js";
 import type { AuthConfig } from "../core/config.js";
 import { InvalidInputError } from "../core/errors.js";
 import { sha256Hex } from "../core/handles.js";
@@ -29,7 +30,7 @@ export interface ResolveSessionOptions {
    */
   secrets?: readonly string[];
   /** The clock, in Unix seconds (defaults to the system clock). */
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -219,6 +220,3 @@ function newestLive(sessions: readonly UserSession[], now: number): UserSession 
   return newest;
 }
 
-function systemClock(): number {
-  return Date.now() / 1000;
-}

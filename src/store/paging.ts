@@ -17,7 +17,6 @@ export function pageSizeOf(page: PageOptions): number {
 export function invalidCursor(): InvalidInputError {
   return new InvalidInputError(
     "invalid --after cursor: use a cursor from an earlier page of the same list on the same store (the cursor field of --json, or the one a listing printed)",
-    "ERR_USAGE",
   );
 }
 

@@ -240,7 +240,7 @@ export interface AuthStore extends SessionStore {
    * Keyset paging: a walk from any cursor yields every row that exists for the whole walk
    * exactly once, whatever is added or deleted meanwhile (rows added or deleted during the walk
    * may or may not appear). Continue with the same filter and page size as the walk that gave
-   * the cursor. Throws InvalidInputError (ERR_USAGE) for a cursor it did not make.
+   * the cursor. Throws InvalidInputError (ERR_INVALID_INPUT) for a cursor it did not make.
    */
   sessionPages(filter?: SessionFilter, page?: PageOptions): AsyncIterable<ListPage<UserSession>>;
   /** Registry entries a page at a time, with sessionPages' guarantees. */

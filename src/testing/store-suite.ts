@@ -703,7 +703,7 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
         () => store.tokenPages({}, { after: "not a cursor" }),
         () => store.auditPages({}, { after: "not a cursor" }),
       ]) {
-        await assert.rejects(walk(pages() as AsyncIterable<ListPage<unknown>>, String), (error: Error & { code?: string }) => error.code === "ERR_USAGE" && !error.message.includes("not a cursor"));
+        await assert.rejects(walk(pages() as AsyncIterable<ListPage<unknown>>, String), (error: Error & { code?: string }) => error.code === "ERR_INVALID_INPUT" && !error.message.includes("not a cursor"));
       }
     });
 

@@ -17,16 +17,16 @@ function helpOf(command: Command): string {
 }
 
 describe("help", () => {
-  test("every command's --help ends with examples", () => {
-    const commands = leaves(buildProgram());
+  test("every command's --help ends with examples", async () => {
+    const commands = leaves(await buildProgram());
     assert.ok(commands.length >= 25, `only ${commands.length} commands found`);
     for (const command of commands) {
       assert.match(helpOf(command), /\nExamples:\n {2}\$ .*pywry-auth /, `${command.name()} has examples`);
     }
   });
 
-  test("no example passes a token or secret as an argument (argv is visible to every user)", () => {
-    for (const command of leaves(buildProgram())) {
+  test("no example passes a token or secret as an argument (argv is visible to every user)", async () => {
+    for (const command of leaves(await buildProgram())) {
       const help = helpOf(command);
       assert.doesNotMatch(help, /\$ pywry-auth (verify|inspect|revoke|token renew) \S*[:]\d+/, command.name());
       assert.doesNotMatch(help, /--secret /, command.name());
@@ -57,12 +57,12 @@ describe("declaring only the command being run", () => {
     }
   });
 
-  test("each command declared alone is exactly the same command as in the whole program", () => {
-    const whole = buildProgram();
+  test("each command declared alone is exactly the same command as in the whole program", async () => {
+    const whole = await buildProgram();
     const groups = whole.commands.filter((sub) => sub.name() !== "help");
     assert.ok(groups.length >= 15, `only ${groups.length} top-level commands`);
     for (const group of groups) {
-      const alone = buildProgram(group.name());
+      const alone = await buildProgram(group.name());
       assert.deepEqual(alone.commands.map((sub) => sub.name()), [group.name()]);
       assert.deepEqual(leaves(alone).map(helpOf), leaves(group).map(helpOf), group.name());
     }

@@ -95,9 +95,9 @@ describe("--field is checked before the command runs (item 7)", () => {
       ["doctor", ["doctor"]],
       ["session delete", ["session", "delete", handle]],
     ];
-    const { JSON_FIELDS } = await import("../../src/cli/fields.js");
+    const commands = await (await import("../../src/cli/main.js")).leafCommands();
     for (const [path, args, input] of cases) {
-      const declared = JSON_FIELDS[path];
+      const declared = commands.get(path)?.fields;
       assert.ok(Array.isArray(declared), path);
       const printed = await keysOf(args, input);
       for (const key of printed) assert.ok((declared as string[]).includes(key), `${path} prints ${key}, which is not declared`);

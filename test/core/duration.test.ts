@@ -32,25 +32,25 @@ describe("the duration grammar (parseDuration, parseTtl)", () => {
 
   test("refuses ambiguous upper-case units, saying why", () => {
     for (const text of ["15M", "1H", "7D", "10S"]) {
-      assert.throws(() => parseDuration(text), { code: "ERR_USAGE", message: /lower-case.*ambiguous/ }, text);
+      assert.throws(() => parseDuration(text), { code: "ERR_INVALID_INPUT", message: /lower-case.*ambiguous/ }, text);
     }
   });
 
   test("refuses months and years, which have no fixed length", () => {
     for (const text of ["1y", "6mo", "2months"]) {
-      assert.throws(() => parseDuration(text), { code: "ERR_USAGE", message: /months and years/ }, text);
+      assert.throws(() => parseDuration(text), { code: "ERR_INVALID_INPUT", message: /months and years/ }, text);
     }
   });
 
   test("refuses anything under a second with a message that says so", () => {
     for (const text of ["500ms", "999ms", "0.5s"]) {
-      assert.throws(() => parseDuration(text), { code: "ERR_USAGE", message: /under a second/ }, text);
+      assert.throws(() => parseDuration(text), { code: "ERR_INVALID_INPUT", message: /under a second/ }, text);
     }
   });
 
   test("refuses fractions that do not come to whole seconds", () => {
     for (const text of ["1.5", "1500ms", "1.0001m", "0.5"]) {
-      assert.throws(() => parseDuration(text), { code: "ERR_USAGE", message: /whole seconds/ }, text);
+      assert.throws(() => parseDuration(text), { code: "ERR_INVALID_INPUT", message: /whole seconds/ }, text);
     }
   });
 
@@ -69,7 +69,7 @@ describe("the duration grammar (parseDuration, parseTtl)", () => {
       ["h", /90s, 15m, 1h30m/],
       ["36600d", /100 years/],
     ] as const) {
-      assert.throws(() => parseDuration(text), { code: "ERR_USAGE", message: reason }, text);
+      assert.throws(() => parseDuration(text), { code: "ERR_INVALID_INPUT", message: reason }, text);
     }
   });
 
@@ -89,7 +89,7 @@ describe("parseInstant", () => {
   });
 
   test("refuses loose date strings rather than guessing", () => {
-    for (const text of ["tomorrow", "Jan 5", "12/01/2026", ""]) assert.throws(() => parseInstant(text), { code: "ERR_USAGE" }, text);
+    for (const text of ["tomorrow", "Jan 5", "12/01/2026", ""]) assert.throws(() => parseInstant(text), { code: "ERR_INVALID_INPUT" }, text);
   });
 });
 

@@ -56,7 +56,7 @@ for (const kind of STORE_KINDS) {
     }
 
     async function login(user: string, roles: string[]): Promise<string> {
-      const token = generateSessionToken(user, SECRET, clock.now + 3600, { now: clock.now });
+      const token = generateSessionToken(user, SECRET, clock.now + 3600, { now: () => clock.now });
       await store.createSession(token, user, roles, 3600);
       return token;
     }

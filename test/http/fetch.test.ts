@@ -18,7 +18,7 @@ for (const kind of STORE_KINDS) {
     beforeEach(async () => {
       clock.now = T0;
       store = kind.open(clock);
-      token = generateSessionToken("alice", SECRET, T0 + 3600, { now: T0 });
+      token = generateSessionToken("alice", SECRET, T0 + 3600, { now: () => T0 });
       await store.createSession(token, "alice", ["viewer"], 3600);
     });
     afterEach(() => store.close());

@@ -38,7 +38,7 @@ for (const kind of STORE_KINDS) {
     test(`a Bearer-only request is decided ${sqlite ? "without waiting" : "asynchronously"}, with the same session`, async () => {
       const clock = { now: T0 };
       const store = kind.open(clock);
-      const token = generateSessionToken("alice", SECRET, T0 + 3600, { now: T0 });
+      const token = generateSessionToken("alice", SECRET, T0 + 3600, { now: () => T0 });
       await store.createSession(token, "alice", ["viewer"], 3600);
       const auth = createAuthMiddleware({ store, config, now: () => clock.now });
       assert.deepEqual(await handOff(auth, requestWith({ authorization: `Bearer ${token}` })), { synchronous: sqlite, userId: "alice" });
@@ -50,7 +50,7 @@ for (const kind of STORE_KINDS) {
     test("a cookie, a query or a token without its own session is resolved asynchronously", async () => {
       const clock = { now: T0 };
       const store = kind.open(clock);
-      const token = generateSessionToken("bob", SECRET, T0 + 3600, { now: T0 });
+      const token = generateSessionToken("bob", SECRET, T0 + 3600, { now: () => T0 });
       await store.createSession("bob-session", "bob", ["viewer"], 3600);
       const auth = createAuthMiddleware({ store, config, now: () => clock.now });
       assert.deepEqual(await handOff(auth, requestWith({ cookie: "pywry_session=bob-session" })), { synchronous: false, userId: "bob" });

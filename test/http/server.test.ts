@@ -72,7 +72,7 @@ for (const kind of STORE_KINDS) {
     }
 
     function mint(user: string, options: { expiresIn?: number; secret?: string } = {}): string {
-      return generateSessionToken(user, options.secret ?? SECRET, clock.now + (options.expiresIn ?? 3600), { now: clock.now });
+      return generateSessionToken(user, options.secret ?? SECRET, clock.now + (options.expiresIn ?? 3600), { now: () => clock.now });
     }
 
     /** What pywry's login does: a session whose id is the token. */
@@ -228,10 +228,10 @@ for (const kind of STORE_KINDS) {
 
       test("a token issued more than 60 s in the future is refused, even with a session of its own (stricter than pywry)", async () => {
         await serve();
-        const ahead = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 3600 });
+        const ahead = generateSessionToken("alice", SECRET, T0 + 7200, { now: () => T0 + 3600 });
         await store.createSession(ahead, "alice", ["viewer"], 3600);
         assert.equal((await get("/whoami", { Authorization: `Bearer ${ahead}` })).body.userId, null);
-        const skewed = generateSessionToken("alice", SECRET, T0 + 7200, { now: T0 + 60 });
+        const skewed = generateSessionToken("alice", SECRET, T0 + 7200, { now: () => T0 + 60 });
         await store.createSession(skewed, "alice", ["viewer"], 3600);
         assert.equal((await get("/whoami", { Authorization: `Bearer ${skewed}` })).body.userId, "alice", "60 s of clock skew is allowed");
       });
@@ -331,7 +331,7 @@ for (const kind of STORE_KINDS) {
 
     test("expired sessions are never returned, whichever way they are named", async () => {
       await serve();
-      const token = generateSessionToken("alice", SECRET, null, { now: clock.now });
+      const token = generateSessionToken("alice", SECRET, null, { now: () => clock.now });
       await store.createSession(token, "alice", ["viewer"], 60);
       clock.now = T0 + 61;
       const encoded = encodeURIComponent(token);

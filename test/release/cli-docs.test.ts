@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { describe, test } from "node:test";
 import type { Command } from "commander";
 import { buildProgram } from "../../src/cli/main.js";
-import { EXIT } from "../../src/cli/output.js";
+import { EXIT } from "../../src/cli/errors.js";
 import { CLI_REFERENCE_PATH, renderCliReference } from "../../src/cli/reference.js";
 import { projectRoot } from "../helpers/paths.js";
 
@@ -43,8 +43,8 @@ function firstDifference(expected: string, actual: string): string {
 }
 
 describe("docs/cli.md, the command reference", () => {
-  test("is up to date with the commander definitions", () => {
-    const rendered = renderCliReference();
+  test("is up to date with the command definitions", async () => {
+    const rendered = await renderCliReference();
     const file = checkedIn(CLI_REFERENCE_PATH);
     if (rendered !== file) {
       assert.fail(
@@ -54,9 +54,9 @@ describe("docs/cli.md, the command reference", () => {
     }
   });
 
-  test("documents every visible command, argument and option, and the exit codes", () => {
-    const program = buildProgram();
-    const text = renderCliReference(program);
+  test("documents every visible command, argument and option, and the exit codes", async () => {
+    const program = await buildProgram();
+    const text = await renderCliReference(program);
     const help = program.createHelp();
     for (const command of [program, ...commandsOf(program)]) {
       let after = "";
@@ -77,17 +77,17 @@ describe("docs/cli.md, the command reference", () => {
     for (const code of Object.values(EXIT)) assert.match(text, new RegExp(`^\\| ${code} \\| \\S`, "m"), `exit code ${code}`);
   });
 
-  test("changes when a command changes, so a stale file fails the check above", () => {
-    const before = renderCliReference(buildProgram());
-    const changed = buildProgram();
+  test("changes when a command changes, so a stale file fails the check above", async () => {
+    const before = await renderCliReference(await buildProgram());
+    const changed = await buildProgram();
     const verify = changed.commands.find((command) => command.name() === "verify");
     assert.ok(verify);
     verify.option("--docs-probe", "a new option nobody documented");
-    const after = renderCliReference(changed);
+    const after = await renderCliReference(changed);
     assert.notEqual(after, before);
     assert.match(after, /`--docs-probe` \| a new option nobody documented/);
     changed.command("docs-probe").description("a new command");
-    assert.match(renderCliReference(changed), /^### pywry-auth docs-probe$/m);
+    assert.match(await renderCliReference(changed), /^### pywry-auth docs-probe$/m);
   });
 
   test("is never loaded by the CLI at run time", () => {

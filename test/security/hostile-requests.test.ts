@@ -169,7 +169,7 @@ describe("an Express app under fuzzed paths (property)", () => {
 
   beforeEach(async () => {
     store = new MemorySessionStore({ now: () => clock.now });
-    viewer = generateSessionToken("vera", SECRET, T0 + 3600, { now: T0 });
+    viewer = generateSessionToken("vera", SECRET, T0 + 3600, { now: () => T0 });
     await store.createSession(viewer, "vera", ["viewer"], 3600);
     const app = express();
     app.use(createAuthMiddleware({ store, config, publicPaths: ["/auth"], now: () => clock.now }));
@@ -247,7 +247,7 @@ for (const kind of STORE_KINDS) {
       await store.close();
     });
 
-    const mint = (user: string) => generateSessionToken(user, SECRET, clock.now + 3600, { now: clock.now });
+    const mint = (user: string) => generateSessionToken(user, SECRET, clock.now + 3600, { now: () => clock.now });
     const whoami = async (path: string, headers: Record<string, string | string[]> = {}) =>
       (JSON.parse((await rawRequest(server.origin, path, headers)).body) as { userId: string | null }).userId;
 
@@ -289,7 +289,7 @@ for (const kind of STORE_KINDS) {
 
     test("a recorded widget token is not a Bearer token, even for a user with the widget's id (stricter than pywry)", async () => {
       await store.createSession("alice-session", "alice", ["admin"], 3600);
-      const widget = generateWidgetToken("alice", SECRET, 300, { now: clock.now });
+      const widget = generateWidgetToken("alice", SECRET, 300, { now: () => clock.now });
       // Before it is recorded, nothing can tell it from a session token for "alice" (pywry's format).
       assert.equal(await whoami("/", { Authorization: `Bearer ${widget}` }), "alice");
       await store.recordIssuedToken({

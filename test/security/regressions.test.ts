@@ -4,13 +4,14 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { mintAndRecord, registryRecord } from "../../src/cli/commands/tokens.js";
+import { mintAndRecord, registryRecord } from "../../src/cli/mint.js";
 import { StoreError } from "../../src/core/errors.js";
 import { sha256Hex } from "../../src/core/handles.js";
 import { mintToken } from "../../src/core/token.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { RedisSessionStore } from "../../src/store/redis/index.js";
 import { assertCliError, assertExit, sandboxFor } from "../helpers/cli.js";
+import { fakeClock } from "../helpers/clock.js";
 import { startRedis, type RedisServer } from "../helpers/redis.js";
 
 
@@ -19,8 +20,8 @@ describe("found by the concurrency suite: two processes minting the same token i
     const store = new MemorySessionStore();
     const mint = (now: number) => mintToken({ subject: "shared", secret: "s", now, expiresAt: Math.trunc(now) + 3600 });
     let raced = false;
-    const started = Date.now();
-    const { minted } = await mintAndRecord(store, mint, async (token, now) => {
+    const clock = fakeClock(1_800_000_000.25);
+    const { minted } = await mintAndRecord(store, clock, mint, async (token, now) => {
       if (!raced) {
         // Another process records the very same token between our check and our write ...
         raced = true;
@@ -32,7 +33,8 @@ describe("found by the concurrency suite: two processes minting the same token i
     });
     assert.ok(raced);
     assert.equal((await store.listTokens({ all: true })).length, 2, "ours and the other process's");
-    assert.ok(Date.now() - started < 2500);
+    assert.equal(minted.issuedAt, 1_800_000_001, "minted again in the next second");
+    assert.equal(clock.slept.length, 1, "after one wait for that second");
     assert.ok(await store.findToken({ tokenHash: sha256Hex(minted.token) }));
   });
 
@@ -40,7 +42,7 @@ describe("found by the concurrency suite: two processes minting the same token i
     const store = new MemorySessionStore();
     const mint = (now: number) => mintToken({ subject: "solo", secret: "s", now, expiresAt: Math.trunc(now) + 3600 });
     await assert.rejects(
-      mintAndRecord(store, mint, async () => {
+      mintAndRecord(store, fakeClock(1_800_000_000), mint, async () => {
         throw new StoreError("disk full");
       }),
       { message: "disk full" },

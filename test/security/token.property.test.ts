@@ -93,8 +93,8 @@ describe("token parser under hostile input (property)", () => {
         assert.ok(result.error && result.error.code.startsWith("ERR_TOKEN_"));
         assert.equal(validateTokenFor(input, "alice", [key], at).valid, false);
         assert.equal(signingSecretIndex(input, [key]), null);
-        assert.equal(validateSessionToken(input, key, { now: at }).valid, false);
-        assert.equal(validateWidgetToken(input, "w", key, { now: at }), false);
+        assert.equal(validateSessionToken(input, key, { now: () => at }).valid, false);
+        assert.equal(validateWidgetToken(input, "w", key, { now: () => at }), false);
       }),
       fcParams(400),
     );
@@ -256,7 +256,7 @@ describe("minted tokens (property)", () => {
         const forOther = validateTokenFor(token, other, [key], at);
         assert.equal(forOther.valid, false);
         assert.equal(forOther.error?.code, "ERR_TOKEN_SUBJECT");
-        assert.equal(validateWidgetToken(token, other, key, { now: at }), false);
+        assert.equal(validateWidgetToken(token, other, key, { now: () => at }), false);
         if (otherKey !== key) assert.equal(validateToken(token, [otherKey], at).valid, false);
         // Re-signing another subject's payload with the same signature is a signature failure.
         const swapped = `${other}${token.slice(who.length)}`;
@@ -273,10 +273,10 @@ describe("minted tokens (property)", () => {
       fc.asyncProperty(fc.oneof(minted.map((m) => ({ token: m.token, key: m.secret, at: m.now, who: m.subject })), anyInput.map((token) => ({ token, key: "k", at: 0, who: "w" }))), async ({ token, key, at, who }) => {
         assert.deepEqual(validateToken(token, [key], at), validateToken(token, [key], at));
         assert.deepEqual(decodeToken(token), decodeToken(token));
-        const verified = await verifyToken(token, { secrets: [key], store, now: at });
-        assert.deepEqual(verified, await verifyToken(token, { secrets: [key], store, now: at }));
+        const verified = await verifyToken(token, { secrets: [key], store, now: () => at });
+        assert.deepEqual(verified, await verifyToken(token, { secrets: [key], store, now: () => at }));
         assert.deepEqual(verified, validateToken(token, [key], at));
-        if (verified.valid) assert.equal(generateSessionToken(who, key, verified.expiresAt, { now: at }), token);
+        if (verified.valid) assert.equal(generateSessionToken(who, key, verified.expiresAt, { now: () => at }), token);
       }),
       fcParams(200),
     );

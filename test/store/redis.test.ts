@@ -418,11 +418,11 @@ describe("Redis URLs", () => {
     assert.deepEqual(parseRedisUrl("REDISS://:pw@h:1/2"), { url: "rediss://:pw@h:1/2", shown: "rediss://:***@h:1/2", tls: true, db: 2 });
     assert.equal(parseRedisUrl("redis://h").db, 0);
     assert.throws(() => parseRedisUrl("redis://:pw@h/abc"), (error: Error & { code?: string }) => {
-      assert.equal(error.code, "ERR_USAGE");
+      assert.equal(error.code, "ERR_INVALID_INPUT");
       assert.equal(error.message.includes(":pw@"), false);
       return true;
     });
-    assert.throws(() => parseRedisUrl("http://h"), { code: "ERR_USAGE" });
+    assert.throws(() => parseRedisUrl("http://h"), { code: "ERR_INVALID_INPUT" });
   });
 });
 
@@ -489,7 +489,7 @@ describe("the HTTP session resolution on a Redis store", () => {
     try {
       const secret = "middleware-secret";
       const now = Math.floor(Date.now() / 1000);
-      const token = generateSessionToken("alice", secret, now + 600, { now });
+      const token = generateSessionToken("alice", secret, now + 600, { now: () => now });
       await pywryCreateSession(prefix, token, "alice", ["editor"], 600, {}, now);
       const config = { sessionCookie: "pywry_session", authHeader: "Authorization", tokenSecret: secret };
       const byCookie = await resolveSession({ headers: { cookie: `pywry_session=${token}` } }, { store, config });
@@ -596,7 +596,7 @@ describe("RedisSessionStore behind the HTTP resolver", () => {
     const now = 1_800_000_000;
     const store = await connect({ now: () => now });
     try {
-      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now });
+      const token = generateSessionToken("alice", "resolver-secret", now + 3600, { now: () => now });
       await store.createSession(token, "alice", ["viewer"], 3600);
       const options = { store, config: createAuthConfig({ enabled: true, tokenSecret: "resolver-secret" }), now: () => now };
       const encoded = encodeURIComponent(token);

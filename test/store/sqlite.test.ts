@@ -125,11 +125,11 @@ describe("SqliteSessionStore writes what pywry reads", () => {
 
   test("tokens minted by this library validate in pywry's algorithm, and pywry's in ours", () => {
     const now = 1_800_000_000;
-    const ours = generateSessionToken("alice@example.com", "päss🔑", now + 600, { now });
+    const ours = generateSessionToken("alice@example.com", "päss🔑", now + 600, { now: () => now });
     assert.deepEqual(pywry({ op: "validate", token: ours, secret: "päss🔑", now: now + 1 }), { valid: true, user_id: "alice@example.com", error: null });
     const theirs = pywry<{ token: string }>({ op: "generate", user_id: "ünïcødé", secret: "päss🔑", now, expires_at: now + 600 }).token;
-    assert.equal(theirs, generateSessionToken("ünïcødé", "päss🔑", now + 600, { now }), "byte-for-byte the same token");
-    assert.equal(validateSessionToken(theirs, "päss🔑", { now: now + 1 }).userId, "ünïcødé");
+    assert.equal(theirs, generateSessionToken("ünïcødé", "päss🔑", now + 600, { now: () => now }), "byte-for-byte the same token");
+    assert.equal(validateSessionToken(theirs, "päss🔑", { now: () => now + 1 }).userId, "ünïcødé");
   });
 });
 
@@ -380,8 +380,8 @@ describe("SqliteSessionStore opened read-only before pywry-auth's tables exist",
     const path = pywryDatabaseCopy();
     assert.deepEqual(tableNames(path).filter((name) => name.startsWith("pywry_auth")), [], "a database pywry alone has used");
     const reader = SqliteSessionStore.open(path, { mode: "read", now: () => now });
-    const token = generateSessionToken("alice", "s", now + 3600, { now });
-    const widget = generateSessionToken("w1", "s", now + 300, { now });
+    const token = generateSessionToken("alice", "s", now + 3600, { now: () => now });
+    const widget = generateSessionToken("w1", "s", now + 300, { now: () => now });
     const query = (value: string, subject: string) => ({ token: value, tokenHash: sha256(value), subject, issuedAt: now });
     try {
       assert.equal(await reader.tokenRevocationStatus(query(token, "alice")), null);

@@ -4,12 +4,31 @@
  * NDJSON, one entry per line, for `jq`, log shippers and `tail`-style processing.
  */
 import { parseInstant, parseTtl } from "../../core/duration.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError, asUsage, pagesAfterFlag } from "../errors.js";
 import type { AuditEntry, AuditFilter } from "../../store/types.js";
-import { withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { withStore } from "../store-access.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { isoTime, type Output } from "../output.js";
 import { didYouMean } from "../suggest.js";
+import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    withListFlags(
+      program
+        .command("audit")
+        .description("the audit log of changes, oldest first (NDJSON with --json)")
+        .option("--since <time>", "only entries since this time: a duration back (1h, 7d) or ISO 8601")
+        .option("--action <action>", "only this action, or a group such as session or token")
+        .option("--user <id>", "only entries about this user (or role)"),
+      "entries",
+      "; without --after, the newest ones",
+    ),
+  examples: ["pywry-auth audit --since 1h", "pywry-auth --json audit --action session --user bob"],
+  fields: NDJSON_OUTPUT,
+  action: audit,
+});
 
 interface AuditOptions extends ListFlags {
   since?: string;
@@ -42,11 +61,11 @@ const BARE_NUMBER = /^\d+(\.\d+)?$/;
 
 export async function audit(context: Context, output: Output, options: AuditOptions): Promise<void> {
   const request = parseListFlags(options);
-  const filter = auditFilter(options, Date.now() / 1000);
+  const filter = auditFilter(options, context.clock.now());
   // --limit alone: the newest entries (like tail); after a cursor: the next ones.
   if (request.limit !== undefined && request.after === undefined) filter.limit = request.limit;
   await withStore(context, "read", async (store) => {
-    await output.list(store.auditPages(filter, { after: request.after }), {
+    await output.list(pagesAfterFlag(store.auditPages(filter, { after: request.after })), {
       noun: "audit event",
       columns: ["TIME", "ACTION", "SUBJECT", "TARGET", "ACTOR", "DETAIL"],
       cells: (entry) => [isoTime(entry.at), entry.action, entry.subject ?? "-", entry.target ?? "-", entry.actor ?? "-", JSON.stringify(entry.detail)],
@@ -64,13 +83,10 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
   if (options.since !== undefined) filter.since = parseSince(options.since, now);
   if (options.action !== undefined) {
     const action = options.action.trim();
-    if (action.length === 0) throw new InvalidInputError("--action needs an action, e.g. session or token.mint", "ERR_USAGE");
+    if (action.length === 0) throw new UsageError("--action needs an action, e.g. session or token.mint");
     if (!AUDIT_ACTIONS.includes(action) && !AUDIT_GROUPS.includes(action)) {
-      throw new InvalidInputError(
-        `unknown --action ${JSON.stringify(action)}${didYouMean(action, [...AUDIT_GROUPS, ...AUDIT_ACTIONS])}: ` +
-          `use a group (${AUDIT_GROUPS.join(", ")}) or an action (${AUDIT_ACTIONS.join(", ")})`,
-        "ERR_USAGE",
-      );
+      throw new UsageError(`unknown --action ${JSON.stringify(action)}${didYouMean(action, [...AUDIT_GROUPS, ...AUDIT_ACTIONS])}: ` +
+          `use a group (${AUDIT_GROUPS.join(", ")}) or an action (${AUDIT_ACTIONS.join(", ")})`);
     }
     filter.action = action;
   }
@@ -85,15 +101,12 @@ function auditFilter(options: AuditOptions, now: number): AuditFilter {
 function parseSince(text: string, now: number): number {
   const trimmed = text.trim();
   if (LOOKS_LIKE_DATE.test(trimmed) || (BARE_NUMBER.test(trimmed) && Number(trimmed) >= EPOCH_THRESHOLD)) {
-    return parseInstant(trimmed);
+    return asUsage(parseInstant, trimmed);
   }
   try {
     return now - parseTtl(trimmed);
   } catch {
-    throw new InvalidInputError(
-      `invalid --since '${text}': use a duration back from now (1h, 7d) or a time (2026-01-31T12:00:00Z, Unix seconds)`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`invalid --since '${text}': use a duration back from now (1h, 7d) or a time (2026-01-31T12:00:00Z, Unix seconds)`);
   }
 }
 

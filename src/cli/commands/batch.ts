@@ -4,14 +4,16 @@
  * written). With a store, each batch's revocations are checked in one read transaction.
  */
 import { revokedResult, wrongKindResult } from "../../auth.js";
-import { InvalidInputError } from "../../core/errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { sha256Hex } from "../../core/handles.js";
 import { MAX_TOKEN_LENGTH, validateToken, validateTokenFor, type TokenFailure, type TokenValidation } from "../../core/token.js";
 import type { AuthStore, TokenKind } from "../../store/types.js";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
-import { configuredSecrets, storeExists, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { configuredSecrets } from "../secrets.js";
+import { storeExists, withStore } from "../store-access.js";
 import { LineWriter, lineBatches } from "../lines.js";
-import { EXIT, stdoutStream, type Output } from "../output.js";
+import { stdoutStream, type Output } from "../output.js";
 
 export interface BatchVerifyOptions {
   widget?: string;
@@ -34,7 +36,7 @@ export async function verifyBatch(
   input: AsyncIterable<Buffer | string> & { isTTY?: boolean } = process.stdin,
   stdout: NodeJS.WritableStream = stdoutStream(),
 ): Promise<number> {
-  if (input.isTTY) throw new InvalidInputError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line", "ERR_USAGE");
+  if (input.isTTY) throw new UsageError("--stdin reads tokens from stdin, but stdin is a terminal: pipe them in, one per line");
   const secrets = configuredSecrets(context).all;
   const subject = options.widget ?? options.user;
   const started = performance.now();
@@ -48,7 +50,7 @@ export async function verifyBatch(
     // As `verify` and the HTTP middleware decide: a token the registry recorded as the other kind fails.
     const expected: TokenKind = options.widget === undefined ? "session" : "widget";
     for await (const { first, lines } of lineBatches(input, { batchSize: BATCH_LINES, maxLineLength: MAX_TOKEN_LENGTH })) {
-      const now = options.at ?? Date.now() / 1000;
+      const now = options.at ?? context.clock.now();
       const results: TokenValidation[] = new Array(lines.length);
       for (let index = 0; index < lines.length; index += 1) {
         const line = lines[index]!;

@@ -6,15 +6,40 @@
  * with its own exit code, never a "no".
  */
 import { verifyToken } from "../../auth.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { DEFAULT_ROLE_PERMISSIONS, grantSource, resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { checkingSecrets, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { checkingSecrets } from "../secrets.js";
+import { withStore } from "../store-access.js";
 import { parseResource, readTokenArgument, validateNames, withPasteHint } from "../input.js";
-import { EXIT, Output, isoTime } from "../output.js";
+import { Output, isoTime } from "../output.js";
 import { didYouMean } from "../suggest.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("can")
+      .description("may a session, token or user do this? exit 0 yes, 1 no (like kubectl auth can-i)")
+      .argument("[permission]", "the permission, e.g. write")
+      .option("--session <id>", "ask for this session (id or handle)")
+      .option("--token <token>", "ask for the session of this token (- reads stdin)")
+      .option("--user <id>", "ask for the union of the user's live sessions")
+      .option("--resource <type:id>", "a resource, for per-resource grants, e.g. widget:w1")
+      .option("--list", "list every permission the subject has, and where it comes from")
+      .option("-q, --quiet", "print nothing; answer with the exit code only"),
+  examples: [
+    "pywry-auth can write --session 8da57535580c77fe",
+    "pywry-auth can write --user carol --resource widget:dashboard-1",
+    "pywry-auth can --list --user dave",
+  ],
+  fields: ["allowed", "reason", "permission", "from"],
+  action: can,
+});
 
 export interface CanOptions {
   session?: string;
@@ -56,17 +81,17 @@ export async function can(context: Context, output: Output, permission: string |
 async function answer(context: Context, output: Output | null, permission: string | undefined, options: CanOptions): Promise<number> {
   const chosen = [options.session, options.token, options.user].filter((value) => value !== undefined);
   if (chosen.length !== 1) {
-    throw new InvalidInputError("name exactly one subject: --session <id|handle>, --token <token|-> or --user <id>", "ERR_USAGE");
+    throw new UsageError("name exactly one subject: --session <id|handle>, --token <token|-> or --user <id>");
   }
   if (options.list && permission !== undefined) {
-    throw new InvalidInputError("--list lists every permission: name no permission with it", "ERR_USAGE");
+    throw new UsageError("--list lists every permission: name no permission with it");
   }
   if (!options.list && permission === undefined) {
-    throw new InvalidInputError("name the permission to check (e.g. can write --session <handle>), or pass --list", "ERR_USAGE");
+    throw new UsageError("name the permission to check (e.g. can write --session <handle>), or pass --list");
   }
   const wanted = permission === undefined ? undefined : (validateNames([permission], "permission")[0] ?? permission);
   const resource = options.resource === undefined ? undefined : parseResource(options.resource);
-  if (options.user !== undefined && options.user.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  if (options.user !== undefined && options.user.length === 0) throw new UsageError("--user needs a user id");
   // Read everything from stdin and the environment before touching the store.
   const token = options.token === undefined ? undefined : await readTokenArgument(options.token);
   const secrets = token === undefined ? undefined : await checkingSecrets(context);
@@ -77,7 +102,7 @@ async function answer(context: Context, output: Output | null, permission: strin
         ? await tokenSubject(store, token, secrets?.all ?? [])
         : options.user !== undefined
           ? await userSubject(store, options.user)
-          : await sessionSubject(store, options.session ?? ""),
+          : await sessionSubject(store, options.session ?? "", context.clock.now()),
     roles: await store.listRoles(),
   }));
 
@@ -116,12 +141,12 @@ function warnUnknownPermission(output: Output, permission: string, subject: Subj
   output.warn(`no role or grant in the store mentions permission ${JSON.stringify(permission)}${didYouMean(permission, known)}`);
 }
 
-async function sessionSubject(store: AuthStore, idOrHandle: string): Promise<Subject> {
+async function sessionSubject(store: AuthStore, idOrHandle: string, now: number): Promise<Subject> {
   const session = await store.findSession(idOrHandle);
   // The argument may be a raw session id, which is a credential: never echo it.
   if (!session) throw new NotFoundError("no session with that id or handle");
   const handle = handleFor(session.sessionId);
-  if (!isSessionLive(session, Date.now() / 1000)) {
+  if (!isSessionLive(session, now)) {
     throw new NotFoundError(`session ${handle} expired at ${isoTime(session.expiresAt ?? 0)}: pywry no longer accepts it`);
   }
   return { sessions: [session], nameSession: false, label: `session ${handle}` };
@@ -136,10 +161,7 @@ async function tokenSubject(store: AuthStore, token: string, secrets: readonly s
   const result = await verifyToken(token, { secrets, store, kind: "session" });
   if (!result.valid || result.userId === null) {
     const error = result.error;
-    throw new InvalidInputError(
-      withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token),
-      "ERR_USAGE",
-    );
+    throw new UsageError(withPasteHint(`cannot answer for this token: it does not verify (${error?.message ?? "invalid"}, ${error?.code ?? "ERR_TOKEN_MALFORMED"})`, token));
   }
   const session = (await store.getSession(token)) ?? (await store.listUserSessions(result.userId))[0];
   if (!session) {

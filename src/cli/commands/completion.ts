@@ -3,10 +3,19 @@
  * never drifts from the commands that exist.
  */
 import type { Command } from "commander";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import type { Context } from "../context.js";
 import { buildProgram } from "../main.js";
 import type { Output } from "../output.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program.command("completion").description("print a shell completion script (bash, zsh or fish)").argument("<shell>", "bash, zsh or fish"),
+  examples: ["source <(pywry-auth completion bash)", "pywry-auth completion fish | source"],
+  fields: "it prints a shell script",
+  action: completion,
+});
 
 interface Node {
   /** Space-separated command path, "" for the program itself. */
@@ -16,10 +25,10 @@ interface Node {
 }
 
 export async function completion(_context: Context, output: Output, shell: string): Promise<void> {
-  const nodes = walk(buildProgram(), "");
+  const nodes = walk(await buildProgram(), "");
   const scripts: Record<string, () => string> = { bash: () => bashScript(nodes), zsh: () => zshScript(nodes), fish: () => fishScript(nodes) };
   const render = scripts[shell];
-  if (!render) throw new InvalidInputError(`unknown shell ${JSON.stringify(shell)}: use bash, zsh or fish`, "ERR_USAGE");
+  if (!render) throw new UsageError(`unknown shell ${JSON.stringify(shell)}: use bash, zsh or fish`);
   output.line(render());
 }
 

@@ -1,21 +1,29 @@
 /** `config show`: every effective setting and where it came from (like `git config --show-origin`). */
 import { existsSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
-import {
-  defaultRolesSetting,
-  loadedSettings,
-  redisPrefixSetting,
-  secretSetting,
-  sessionTtlSetting,
-  sqliteKeyStatus,
-  storeSetting,
-  widgetTtlSetting,
-  type Context,
-  describeStore,
-} from "../context.js";
-import { EXIT, type Output } from "../output.js";
-import { configFilePath } from "../settings.js";
+import type { Context } from "../context.js";
+import { configFilePath, defaultRolesSetting, loadedSettings, redisPrefixSetting, secretSetting, sessionTtlSetting, storeSetting, widgetTtlSetting, describeStore } from "../settings.js";
+import { sqliteKeyStatus } from "../store-access.js";
+import { type Output } from "../output.js";
+import { EXIT } from "../errors.js";
 import type { SettingName, SettingProblem } from "../settings-schema.js";
+import { defineCommand, defineGroup } from "../command.js";
+
+const configShowCommand = defineCommand({
+  declare: (config) =>
+    config
+      .command("show")
+      .description("every effective setting and where it came from (flag, environment, config file, pywry's environment, default)"),
+  examples: ["pywry-auth config show", "pywry-auth --json config show"],
+  fields: null,
+  action: configShow,
+});
+
+export default defineGroup({
+  declare: (program) => program.command("config").description("pywry-auth's configuration"),
+  examples: ["pywry-auth config show"],
+  commands: [configShowCommand],
+});
 
 interface Row {
   key: string;

@@ -5,18 +5,23 @@
 import { existsSync, statSync } from "node:fs";
 import { isPywryAuthError } from "../../core/errors.js";
 import type { HealthFinding } from "../../store/types.js";
-import {
-  configuredSecrets,
-  describeStore,
-  loadedSettings,
-  secretSetting,
-  sqliteKeyStatus,
-  storeSetting,
-  withStore,
-  type Context,
-  type SqliteKeyStatus,
-} from "../context.js";
-import { EXIT, type Output } from "../output.js";
+import type { Context } from "../context.js";
+import { configuredSecrets } from "../secrets.js";
+import { describeStore, loadedSettings, secretSetting, storeSetting } from "../settings.js";
+import { sqliteKeyStatus, withStore, type SqliteKeyStatus } from "../store-access.js";
+import { type Output } from "../output.js";
+import { EXIT } from "../errors.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("doctor")
+      .description("check the secret, the store and the clock, and explain each problem with its fix (exit 0 only when all is well)"),
+  examples: ["pywry-auth doctor", "pywry-auth --json doctor", "pywry-auth --sqlite-key-file ~/.config/pywry-auth/sqlite.key doctor"],
+  fields: ["healthy", "findings"],
+  action: doctor,
+});
 
 const MIN_SECRET_BYTES = 32;
 // A clock before pywry-auth existed, or centuries ahead, makes every expiry check meaningless.
@@ -26,7 +31,7 @@ const PYWRY_LOCAL_SESSION = "local";
 export async function doctor(context: Context, output: Output): Promise<number> {
   // Invalid settings are findings; each check below reports a setting it needs that is invalid.
   context.tolerateInvalidSettings = true;
-  const findings = [...checkSettings(context), ...checkSecret(context), checkClock(), ...(await checkStore(context))];
+  const findings = [...checkSettings(context), ...checkSecret(context), checkClock(context.clock.now()), ...(await checkStore(context))];
   const healthy = findings.every((finding) => finding.status === "ok");
   const marks = { ok: output.verdict(true, "ok  "), warn: output.style.yellow.bold("warn"), fail: output.verdict(false, "FAIL") };
   const lines = findings.flatMap((finding) => [
@@ -90,8 +95,7 @@ function checkSecret(context: Context): HealthFinding[] {
   return findings;
 }
 
-function checkClock(): HealthFinding {
-  const now = Date.now() / 1000;
+function checkClock(now: number): HealthFinding {
   return now >= SANE_CLOCK.from && now <= SANE_CLOCK.to
     ? { check: "clock", status: "ok", message: new Date(now * 1000).toISOString() }
     : {

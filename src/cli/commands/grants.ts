@@ -3,21 +3,50 @@
  * (`metadata["permissions"]["type:id"] = [...]`), which pywry's check_permission consults when no
  * role grants the permission.
  */
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { resourceGrantsOf } from "../../core/rbac.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
-import { withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { withStore } from "../store-access.js";
 import { parseResource, splitNames } from "../input.js";
 import { isoTime, type Output } from "../output.js";
+import { defineCommand } from "../command.js";
+
+export const sessionGrantCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("grant")
+      .description("grant per-resource permissions in the session's metadata (pywry's format)")
+      .argument("<id>", "session id or handle")
+      .argument("<resource>", "resource as type:id, e.g. widget:w1")
+      .argument("<permissions>", "comma-separated permissions, e.g. read,write"),
+  examples: ["pywry-auth session grant 8da57535580c77fe widget:w1 read,write"],
+  fields: ["handle", "resource", "permissions"],
+  action: sessionGrant,
+});
+
+export const sessionUngrantCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("ungrant")
+      .description("remove per-resource permissions (all of them for the resource when none are named)")
+      .argument("<id>", "session id or handle")
+      .argument("<resource>", "resource as type:id, e.g. widget:w1")
+      .argument("[permissions]", "comma-separated permissions"),
+  examples: ["pywry-auth session ungrant 8da57535580c77fe widget:w1 write"],
+  fields: ["handle", "resource", "permissions"],
+  action: sessionUngrant,
+});
 
 export async function sessionGrant(context: Context, output: Output, idOrHandle: string, resourceText: string, permissionsText: string): Promise<void> {
   const resource = parseResource(resourceText);
   const permissions = splitNames(permissionsText, "permission");
-  if (permissions.length === 0) throw new InvalidInputError("name at least one permission to grant, e.g. read,write", "ERR_USAGE");
+  if (permissions.length === 0) throw new UsageError("name at least one permission to grant, e.g. read,write");
   await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);
-    if (!isSessionLive(session, Date.now() / 1000)) {
+    if (!isSessionLive(session, context.clock.now())) {
       output.warn(`session ${handleFor(session.sessionId)} expired at ${isoTime(session.expiresAt ?? 0)}; pywry will not use this grant`);
     }
     const before = grantFor(session, resource.key);
@@ -39,7 +68,7 @@ export async function sessionUngrant(
   const resource = parseResource(resourceText);
   const permissions = permissionsText === undefined ? undefined : splitNames(permissionsText, "permission");
   if (permissions?.length === 0) {
-    throw new InvalidInputError("name at least one permission to remove, or none to remove the whole grant", "ERR_USAGE");
+    throw new UsageError("name at least one permission to remove, or none to remove the whole grant");
   }
   await withStore(context, "update", async (store) => {
     const session = await findSession(store, idOrHandle);

@@ -7,30 +7,32 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseTtl } from "../../core/duration.js";
-import { ConfigError, InvalidInputError } from "../../core/errors.js";
+import { ConfigError, UsageError, asUsage } from "../errors.js";
 import { redactUrl } from "../../core/redact.js";
-import {
-  defaultRolesSetting,
-  defaultSecretPath,
-  loadedSettings,
-  sessionTtlSetting,
-  widgetTtlSetting,
-  expandHome,
-  generateSecret,
-  storeSetting,
-  withStore,
-  writePrivateFile,
-  type Context,
-  type StoreLocation,
-  describeStore,
-  sqliteKeySources,
-  sqliteKeyStatus,
-} from "../context.js";
+import type { Context } from "../context.js";
+import { generateSecret, writePrivateFile } from "../secrets.js";
+import { configFilePath, defaultRolesSetting, defaultSecretPath, loadedSettings, sessionTtlSetting, widgetTtlSetting, expandHome, storeSetting, type StoreLocation, describeStore } from "../settings.js";
+import { withStore, sqliteKeySources, sqliteKeyStatus } from "../store-access.js";
 import { checkWriteTarget, modeNote, type WrittenFile } from "../../files.js";
 import { splitNames } from "../input.js";
 import type { Output } from "../output.js";
-import { configFilePath } from "../settings.js";
 import { storeSpecProblem, type ConfigFile } from "../settings-schema.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("init")
+      .description("set up pywry-auth: store, secret and defaults (asks at a terminal; --yes with flags for CI), then say what pywry needs")
+      .option("-y, --yes", "do not ask: take --store, --secret-file and the options below (or the current settings)")
+      .option("--force", "replace an existing config file")
+      .option("--session-ttl <duration>", "default lifetime of new sessions and tokens (e.g. 24h)")
+      .option("--widget-ttl <duration>", "default lifetime of widget tokens (e.g. 5m)")
+      .option("--default-roles <roles>", "roles for new sessions when --roles is not given (e.g. viewer)"),
+  examples: ["pywry-auth init", "pywry-auth init --yes --store /srv/pywry/pywry.db --secret-file /srv/pywry/secret"],
+  fields: ["config_file", "config", "secret_created", "pywry_env", "sqlite_key"],
+  action: init,
+});
 
 interface InitOptions {
   yes?: boolean;
@@ -58,10 +60,10 @@ export async function init(context: Context, output: Output, options: InitOption
   context.tolerateInvalidSettings = true;
   const interactive = !options.yes;
   if (interactive && (!process.stdin.isTTY || !process.stdout.isTTY)) {
-    throw new InvalidInputError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)", "ERR_USAGE");
+    throw new UsageError("init asks questions, but there is no terminal: pass --yes with --store and --secret-file (CI)");
   }
   if (existsSync(configPath) && !options.force && !(interactive && (await confirmOverwrite(configPath)))) {
-    throw new InvalidInputError(`${configPath} already exists; pass --force to replace it`, "ERR_USAGE");
+    throw new UsageError(`${configPath} already exists; pass --force to replace it`);
   }
   // The file is being replaced: what is wrong in it no longer matters (its valid values still do).
   const loaded = loadedSettings(context);
@@ -178,8 +180,8 @@ function planFromFlags(context: Context, options: InitOptions): Plan {
   return {
     store: options.store ? storeSpec(context, options.store) : describeSpec(storeSetting(context).value),
     secretFile: expandHome(options.secretFile ?? defaultSecretPath(context.env), context.env),
-    sessionTtl: options.sessionTtl === undefined ? undefined : parseTtl(options.sessionTtl, "--session-ttl"),
-    widgetTtl: options.widgetTtl === undefined ? undefined : parseTtl(options.widgetTtl, "--widget-ttl"),
+    sessionTtl: options.sessionTtl === undefined ? undefined : asUsage(parseTtl, options.sessionTtl, "--session-ttl"),
+    widgetTtl: options.widgetTtl === undefined ? undefined : asUsage(parseTtl, options.widgetTtl, "--widget-ttl"),
     defaultRoles: options.defaultRoles === undefined ? undefined : nonEmptyRoles(options.defaultRoles),
   };
 }
@@ -287,7 +289,7 @@ function pywryEnvironment(location: StoreLocation): Record<string, string> {
 
 function nonEmptyRoles(text: string): string[] {
   const roles = splitNames(text, "role");
-  if (roles.length === 0) throw new InvalidInputError("name at least one default role, e.g. viewer", "ERR_USAGE");
+  if (roles.length === 0) throw new UsageError("name at least one default role, e.g. viewer");
   return roles;
 }
 

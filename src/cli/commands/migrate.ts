@@ -7,15 +7,40 @@
  * target records the copy as one `store.import` entry.
  */
 import { existsSync } from "node:fs";
-import { InvalidInputError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { isSessionLive } from "../../core/session.js";
 import { sqliteFileFormat } from "../../store/sqlite/connection.js";
 import { TRANSFER_KINDS } from "../../store/transfer.js";
 import type { AuthStore, StoreTransfer, TransferCounts } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
-import { describeStore, storeLocation, withStore, type Context, type StoreLocation } from "../context.js";
+import type { Context } from "../context.js";
+import { describeStore, storeLocation, type StoreLocation } from "../settings.js";
+import { withStore } from "../store-access.js";
 import type { Output } from "../output.js";
 import { storeSpecProblem } from "../settings-schema.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("migrate")
+      .description("copy sessions, roles, the token registry and revocations from one store to another (SQLite and Redis, either way); idempotent")
+      .requiredOption("--from <path|url>", "the store to copy from: a SQLite file or redis://host:port/db")
+      .requiredOption("--to <path|url>", "the store to copy to (a SQLite file is created when missing)")
+      .option("--from-key-file <path>", "file holding the SQLCipher key of an encrypted --from (default: the configured key)")
+      .option("--to-key-file <path>", "file holding the SQLCipher key for --to: a new target is encrypted with it (default: the configured key, if any)")
+      .option("--to-plain", "create --to unencrypted even when a SQLCipher key is configured")
+      .option("--dry-run", "count what would be copied, write nothing")
+      .option("-y, --yes", "do not ask before writing into a store that already exists (needed without a terminal)"),
+  examples: [
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0 --dry-run",
+    "pywry-auth migrate --from ~/.config/pywry/pywry.db --to redis://redis.internal:6379/0",
+    "pywry-auth migrate --from plain.db --to encrypted.db --to-key-file ~/.config/pywry-auth/sqlite.key",
+    "pywry-auth migrate --from encrypted.db --to plain.db --to-plain",
+  ],
+  fields: ["from", "to", "dry_run", "counts", "skipped"],
+  action: migrate,
+});
 
 export interface MigrateOptions {
   from: string;
@@ -35,7 +60,7 @@ export async function migrate(context: Context, output: Output, options: Migrate
   const to = locate(context, options.to, "--to", { keyFile: options.toKeyFile, plain: options.toPlain });
   checkKeyOptions(from.location, to.location, options);
   if (sameStore(from.location, to.location)) {
-    throw new InvalidInputError(`--from and --to name the same store (${describe(from.location)})`, "ERR_USAGE");
+    throw new UsageError(`--from and --to name the same store (${describe(from.location)})`);
   }
   const dryRun = Boolean(options.dryRun);
   // Copying into a store that already exists replaces its rows for the same ids: ask first.
@@ -43,7 +68,7 @@ export async function migrate(context: Context, output: Output, options: Migrate
     await confirmDestructive(`copy ${describe(from.location)} into the existing store ${describe(to.location)}`, { yes: options.yes });
   }
   const result = await withStore(from.context, "read", async (source) => {
-    const { data, skipped } = await exportRecords(source);
+    const { data, skipped } = await exportRecords(source, context.clock.now());
     const counts = await withTarget(to, dryRun, (target) => target.importRecords(data, { dryRun, source: describe(from.location) }));
     return { counts, skipped, sourceHasRoles: data.roles.size > 0 };
   });
@@ -61,7 +86,7 @@ interface Located {
 
 function locate(context: Context, spec: string, flag: string, key: { keyFile?: string; plain?: boolean }): Located {
   const problem = storeSpecProblem(spec);
-  if (problem) throw new InvalidInputError(`${flag}: ${problem}`, "ERR_USAGE");
+  if (problem) throw new UsageError(`${flag}: ${problem}`);
   const options = { ...context.options, store: spec, createPlain: key.plain };
   if (key.keyFile !== undefined) options.sqliteKeyFile = key.keyFile;
   const scoped: Context = { ...context, options };
@@ -70,13 +95,13 @@ function locate(context: Context, spec: string, flag: string, key: { keyFile?: s
 
 /** Key options name SQLite files; and an existing target keeps its format, so --to-plain cannot apply to it. */
 function checkKeyOptions(from: StoreLocation, to: StoreLocation, options: MigrateOptions): void {
-  if (options.toPlain && options.toKeyFile !== undefined) throw new InvalidInputError("--to-plain and --to-key-file contradict each other", "ERR_USAGE");
-  if (from.kind === "redis" && options.fromKeyFile !== undefined) throw new InvalidInputError("--from-key-file is for an encrypted SQLite source, and --from is Redis", "ERR_USAGE");
+  if (options.toPlain && options.toKeyFile !== undefined) throw new UsageError("--to-plain and --to-key-file contradict each other");
+  if (from.kind === "redis" && options.fromKeyFile !== undefined) throw new UsageError("--from-key-file is for an encrypted SQLite source, and --from is Redis");
   if (to.kind === "redis" && (options.toKeyFile !== undefined || options.toPlain)) {
-    throw new InvalidInputError(`${options.toPlain ? "--to-plain" : "--to-key-file"} is for a SQLite target, and --to is Redis`, "ERR_USAGE");
+    throw new UsageError(`${options.toPlain ? "--to-plain" : "--to-key-file"} is for a SQLite target, and --to is Redis`);
   }
   if (to.kind === "sqlite" && options.toPlain && sqliteFileFormat(to.path) === "encrypted") {
-    throw new InvalidInputError(`${to.path} exists and is encrypted; migrate keeps an existing store's format (--to-plain applies to a new file)`, "ERR_USAGE");
+    throw new UsageError(`${to.path} exists and is encrypted; migrate keeps an existing store's format (--to-plain applies to a new file)`);
   }
 }
 
@@ -99,8 +124,7 @@ interface Skipped {
   revocations: number;
 }
 
-async function exportRecords(source: AuthStore): Promise<{ data: StoreTransfer; skipped: Skipped }> {
-  const now = Date.now() / 1000;
+async function exportRecords(source: AuthStore, now: number): Promise<{ data: StoreTransfer; skipped: Skipped }> {
   const sessions = await source.listSessions({ includeExpired: true });
   const revocations = await source.listRevocations();
   const live = sessions.filter((session) => isSessionLive(session, now));

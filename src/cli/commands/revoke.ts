@@ -1,13 +1,39 @@
 /** `revoke`: by token, accessor or session. Deletes the session so pywry stops honouring it at once. */
-import { InvalidInputError, NotFoundError, TokenError } from "../../core/errors.js";
+import { NotFoundError, TokenError } from "../../core/errors.js";
+import { UsageError } from "../errors.js";
 import { handleFor, sha256Hex } from "../../core/handles.js";
 import { decodeToken, signingSecretIndex } from "../../core/token.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore, Revocation, RevokeResult } from "../../store/types.js";
-import { assertStoreAvailable, describeStore, secretsIfConfigured, storeExists, storeLocation, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { secretsIfConfigured } from "../secrets.js";
+import { describeStore, storeLocation } from "../settings.js";
+import { assertStoreAvailable, storeExists, withStore } from "../store-access.js";
 import { confirmDestructive } from "../confirm.js";
 import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
 import { isoTime, whenText, type Output } from "../output.js";
+import { defineCommand } from "../command.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("revoke")
+      .description("revoke a token: delete its session and record the revocation (idempotent)")
+      .argument("[token]", "the token, or - to read it from stdin")
+      .option("--accessor <accessor>", "revoke the registry token with this accessor")
+      .option("--session <id>", "revoke the session with this id or handle")
+      .option("--user <id>", "revoke everything of this user: all sessions, and every token issued until now")
+      .option("--reason <text>", "why, kept with the revocation")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)")
+      .option("--force", "record the revocation even when the store does not know the token or user (and no configured secret signed the token)"),
+  examples: [
+    "printf '%s\\n' \"$T\" | pywry-auth revoke --reason leaked -",
+    "pywry-auth revoke --accessor 8da57535580c77fe",
+    "pywry-auth revoke --user dave --yes",
+  ],
+  fields: ["revoked", "already_revoked", "known", "accessor", "subject", "user_id", "revoked_at", "cutoff_at", "sessions_deleted"],
+  action: revoke,
+});
 
 interface RevokeOptions {
   accessor?: string;
@@ -28,10 +54,7 @@ export async function revoke(context: Context, output: Output, tokenArgument: st
     return revokePicked(context, output, options.reason ?? null, Boolean(options.yes));
   }
   if (targets.length !== 1) {
-    throw new InvalidInputError(
-      "name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>",
-      "ERR_USAGE",
-    );
+    throw new UsageError("name exactly one thing to revoke: a token (or - for stdin), --accessor <id>, --session <id> or --user <id>");
   }
   const reason = options.reason ?? null;
   const force = Boolean(options.force);
@@ -89,7 +112,7 @@ async function revokePicked(context: Context, output: Output, reason: string | n
   await withStore(context, "update", async (store) => {
     const sessions = await store.listSessions();
     if (sessions.length === 0) throw new NotFoundError("no live sessions to revoke");
-    const rows = pickerRows(sessions, Date.now() / 1000);
+    const rows = pickerRows(sessions, context.clock.now());
     const { search, Separator } = await import("@inquirer/prompts");
     // The header is a separator, which cannot be chosen; its leading space lines it up with the
     // choices, which follow the prompt's two-character cursor column.
@@ -132,7 +155,7 @@ async function revokeUser(
   reason: string | null,
   options: { yes: boolean; force: boolean },
 ): Promise<void> {
-  if (userId.length === 0) throw new InvalidInputError("--user needs a user id", "ERR_USAGE");
+  if (userId.length === 0) throw new UsageError("--user needs a user id");
   const who = `user ${JSON.stringify(userId)}`;
   assertStoreAvailable(context, "update");
   const exists = storeExists(context, "update");

@@ -2,14 +2,106 @@
  * `roles list|show|set|grant|revoke|delete`: the role_permissions table pywry's check_permission
  * enforces. Changes go through the store, which audits each one in the same transaction.
  */
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError, pagesAfterFlag } from "../errors.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../core/rbac.js";
 import type { AuthStore } from "../../store/types.js";
 import { confirmDestructive } from "../confirm.js";
-import { storeLocation, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { storeLocation } from "../settings.js";
+import { withStore } from "../store-access.js";
 import { parseListFlags, validateNames, type ListFlags } from "../input.js";
 import type { Output } from "../output.js";
 import { closest, didYouMean } from "../suggest.js";
+import { defineCommand, defineGroup, withListFlags } from "../command.js";
+
+/** The fields of a role's --json. */
+const ROLE_FIELDS = ["role", "permissions"];
+
+const rolesListCommand = defineCommand({
+  declare: (roles) => withListFlags(roles.command("list").description("every role with its permissions, by name"), "roles"),
+  examples: ["pywry-auth roles list"],
+  fields: null,
+  action: rolesList,
+});
+
+const rolesShowCommand = defineCommand({
+  declare: (roles) => roles.command("show").description("one role's permissions").argument("<role>", "role name"),
+  examples: ["pywry-auth roles show editor"],
+  fields: ROLE_FIELDS,
+  action: rolesShow,
+});
+
+const rolesSetCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("set")
+      .description("replace a role's permissions")
+      .argument("<role>", "role name")
+      .argument("[permissions...]", "permissions (none needs --empty)")
+      .option("--create", "create the role when the store does not have it")
+      .option("--empty", "leave the role with no permissions (it then grants nothing)")
+      .option("--force", "allow taking admin away from the admin role"),
+  examples: ["pywry-auth roles set analyst read export --create", "pywry-auth roles set anonymous --empty"],
+  fields: ROLE_FIELDS,
+  action: rolesSet,
+});
+
+const rolesGrantCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("grant")
+      .description("add permissions to a role")
+      .argument("<role>", "role name")
+      .argument("<permissions...>", "permissions to add")
+      .option("--create", "create the role when the store does not have it"),
+  examples: ["pywry-auth roles grant editor publish"],
+  fields: ROLE_FIELDS,
+  action: rolesGrant,
+});
+
+const rolesRevokeCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("revoke")
+      .description("remove permissions from a role")
+      .argument("<role>", "role name")
+      .argument("<permissions...>", "permissions to remove")
+      .option("--force", "allow taking admin away from the admin role"),
+  examples: ["pywry-auth roles revoke editor publish"],
+  fields: ROLE_FIELDS,
+  action: rolesRevoke,
+});
+
+const rolesDeleteCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("delete")
+      .description("delete a role")
+      .argument("<role>", "role name")
+      .option("--force", "allow deleting the admin role")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)"),
+  examples: ["pywry-auth roles delete analyst --yes"],
+  fields: ["role", "deleted"],
+  action: rolesDelete,
+});
+
+const rolesSeedCommand = defineCommand({
+  declare: (roles) =>
+    roles
+      .command("seed")
+      .description("write pywry's default roles (admin, editor, viewer, anonymous) where missing; pywry's Redis store has none until then")
+      .option("--force", "also reset default roles whose permissions were changed"),
+  examples: ["pywry-auth --store redis://127.0.0.1:6379/0 roles seed"],
+  fields: ["added", "reset", "kept", "unchanged"],
+  action: rolesSeed,
+});
+
+export default defineGroup({
+  declare: (program) => program.command("roles").description("role permissions in the store"),
+  examples: ["pywry-auth roles list", "pywry-auth roles grant editor publish", "pywry-auth help roles set"],
+  commands: [rolesListCommand, rolesShowCommand, rolesSetCommand, rolesGrantCommand, rolesRevokeCommand, rolesDeleteCommand, rolesSeedCommand],
+});
 
 /** The role whose `admin` permission guards pywry's admin pages; taking it away needs --force. */
 const ADMIN_ROLE = "admin";
@@ -21,7 +113,7 @@ export async function rolesList(context: Context, output: Output, options: ListF
   // nothing by role (pywry's Redis store never seeds one; its SQLite store seeds on next start).
   const redis = storeLocation(context).kind === "redis";
   const listed = await withStore(context, "read", (store) =>
-    output.list(store.rolePages({ after: request.after }), {
+    output.list(pagesAfterFlag(store.rolePages({ after: request.after })), {
       noun: "role",
       columns: ["ROLE", "PERMISSIONS"],
       cells: (entry) => [entry.role, entry.permissions.join(", ") || output.style.dim("(none)")],
@@ -55,12 +147,9 @@ export async function rolesSet(
   const name = validateRole(role);
   const after = validateNames(permissions ?? [], "permission");
   if (after.length === 0 && !options.empty) {
-    throw new InvalidInputError(
-      `roles set ${name} with no permissions would leave the role granting nothing: name its permissions, or pass --empty if you mean that`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`roles set ${name} with no permissions would leave the role granting nothing: name its permissions, or pass --empty if you mean that`);
   }
-  if (after.length > 0 && options.empty) throw new InvalidInputError("--empty leaves the role with no permissions: name none with it", "ERR_USAGE");
+  if (after.length > 0 && options.empty) throw new UsageError("--empty leaves the role with no permissions: name none with it");
   guardAdmin(name, after, Boolean(options.force), `roles set ${name} ${[...after, ADMIN_PERMISSION].join(" ")}`);
   await withWritableStore(context, async (store) => {
     const roles = await store.listRoles();
@@ -138,10 +227,7 @@ export async function rolesRevoke(
 export async function rolesDelete(context: Context, output: Output, role: string, options: { force?: boolean; yes?: boolean }): Promise<void> {
   const name = validateRole(role);
   if (name === ADMIN_ROLE && !options.force) {
-    throw new InvalidInputError(
-      `refusing to delete the ${ADMIN_ROLE} role: sessions with it would lose every permission, ${ADMIN_PERMISSION} included; pass --force if you mean it`,
-      "ERR_USAGE",
-    );
+    throw new UsageError(`refusing to delete the ${ADMIN_ROLE} role: sessions with it would lose every permission, ${ADMIN_PERMISSION} included; pass --force if you mean it`);
   }
   await withWritableStore(context, async (store) => {
     const before = await store.getRolePermissions(name);
@@ -215,10 +301,7 @@ function reportRole(output: Output, role: string, before: string[] | null, after
 function guardAdmin(role: string, after: readonly string[], force: boolean, suggestion: string | null): void {
   if (role !== ADMIN_ROLE || force || after.includes(ADMIN_PERMISSION)) return;
   const hint = suggestion ? ` (to keep it: ${suggestion})` : "";
-  throw new InvalidInputError(
-    `refusing to leave the ${ADMIN_ROLE} role without the ${ADMIN_PERMISSION} permission${hint}; pass --force if you mean it`,
-    "ERR_USAGE",
-  );
+  throw new UsageError(`refusing to leave the ${ADMIN_ROLE} role without the ${ADMIN_PERMISSION} permission${hint}; pass --force if you mean it`);
 }
 
 function validateRole(role: string): string {
@@ -227,7 +310,7 @@ function validateRole(role: string): string {
 
 function requirePermissions(permissions: string[] | undefined): string[] {
   const names = validateNames(permissions ?? [], "permission");
-  if (names.length === 0) throw new InvalidInputError("name at least one permission", "ERR_USAGE");
+  if (names.length === 0) throw new UsageError("name at least one permission");
   return names;
 }
 

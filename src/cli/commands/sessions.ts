@@ -1,22 +1,130 @@
 /**
- * `session create|list|show|refresh|purge|delete`. Session ids are credentials: `create` prints
+ * The `session` group: `session create|list|show|refresh|purge|delete` here, with grant and
+ * ungrant (grants.ts), export and import (transfer.ts). Session ids are credentials: `create` prints
  * the new id (and nothing else) on stdout; everything else names sessions by handle and shows ids
  * only with --reveal.
  */
 import { randomBytes } from "node:crypto";
 import { parseTtl } from "../../core/duration.js";
-import { InvalidInputError, NotFoundError } from "../../core/errors.js";
+import { NotFoundError } from "../../core/errors.js";
+import { UsageError, asUsage, pagesAfterFlag } from "../errors.js";
 import { handleFor } from "../../core/handles.js";
 import { jsonText, unreadableReason } from "../../core/pyjson.js";
 import { isSessionLive, type UserSession } from "../../core/session.js";
 import { assertMintableSubject } from "../../core/token.js";
-import { defaultRolesSetting, sessionTtlSetting, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { defaultRolesSetting, sessionTtlSetting } from "../settings.js";
+import { withStore } from "../store-access.js";
 import { confirmDestructive } from "../confirm.js";
 import { parseListFlags, splitNames, type ListFlags } from "../input.js";
 import { checkRolesDefined } from "../known-names.js";
 import { filterPages } from "../../store/paging.js";
 import type { AuthStore } from "../../store/types.js";
 import { isoTime, whenText, type Output } from "../output.js";
+import { Option } from "commander";
+import { LISTED, defineCommand, defineGroup, withListFlags } from "../command.js";
+import { sessionGrantCommand, sessionUngrantCommand } from "./grants.js";
+import { sessionExportCommand, sessionImportCommand } from "./transfer.js";
+
+/** The fields of a session's --json. */
+const SESSION_FIELDS = ["handle", "session_id", "user_id", "roles", "created_at", "expires_at", "expired", "metadata"];
+
+const sessionCreateCommand = defineCommand({
+  declare: (session, defaults) =>
+    session
+      .command("create")
+      .description("create a session with a random id (printed on stdout)")
+      .requiredOption("--user <id>", "user id")
+      .option("--roles <roles>", "comma-separated roles (default: the configured default roles, pywry's viewer)")
+      .addOption(new Option("--ttl <duration>", `lifetime: seconds or 15m, 24h, 7d (default ${defaults.sessionTtl})`).conflicts(["expiry"]))
+      .option("--no-expiry", "a session that never expires")
+      .option("--metadata <key=value...>", "metadata entries (repeatable)"),
+  examples: ["S=$(pywry-auth session create --user bob --roles editor --ttl 8h --metadata team=infra)"],
+  fields: ["session_id", "handle", "user_id", "roles", "created_at", "expires_at", "metadata"],
+  action: sessionCreate,
+});
+
+const sessionListCommand = defineCommand({
+  declare: (session) =>
+    withListFlags(
+      session
+        .command("list")
+        .description("sessions, by handle (ids are credentials: --reveal shows them), newest first")
+        .option("--user <id>", "only this user's sessions")
+        .option("--role <role>", "only sessions with this role")
+        .option("--expiring-within <duration>", "only sessions that expire within this time (e.g. 1h)")
+        .option("--expired", "only expired sessions")
+        .option("--all", "include expired sessions")
+        .option("--reveal", "show raw session ids"),
+      "sessions",
+    ),
+  examples: [
+    "pywry-auth session list --user bob",
+    "pywry-auth session list --expiring-within 1h",
+    "pywry-auth session list --expired",
+    "pywry-auth session list --limit 50            # then: --limit 50 --after <the cursor it prints>",
+    "pywry-auth session list --json-lines | jq -r .user_id",
+  ],
+  fields: [...SESSION_FIELDS, LISTED],
+  action: sessionList,
+});
+
+const sessionRefreshCommand = defineCommand({
+  declare: (session, defaults) =>
+    session
+      .command("refresh")
+      .description("extend a live session (pywry's refresh_session)")
+      .argument("<id>", "session id or handle")
+      .option("--ttl <duration>", `new lifetime from now (default ${defaults.sessionTtl})`),
+  examples: ["pywry-auth session refresh 8da57535580c77fe --ttl 2h"],
+  fields: ["handle", "expires_at"],
+  action: sessionRefresh,
+});
+
+const sessionPurgeCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("purge")
+      .description("delete expired sessions")
+      .option("--dry-run", "only show what would be deleted")
+      .option("-y, --yes", "do not ask for confirmation (needed without a terminal)"),
+  examples: ["pywry-auth session purge --dry-run", "pywry-auth session purge --yes"],
+  fields: ["purged", "dry_run", "sessions"],
+  action: sessionPurge,
+});
+
+const sessionShowCommand = defineCommand({
+  declare: (session) =>
+    session.command("show").description("one session, by id or handle").argument("<id>", "session id or handle").option("--reveal", "show the raw session id"),
+  examples: ["pywry-auth session show 8da57535580c77fe"],
+  fields: SESSION_FIELDS,
+  action: sessionShow,
+});
+
+const sessionDeleteCommand = defineCommand({
+  declare: (session) =>
+    session.command("delete").description("delete a session, by id or handle (pywry's delete_session)").argument("<id>", "session id or handle"),
+  examples: ["pywry-auth session delete 8da57535580c77fe"],
+  fields: ["deleted", "handle", "user_id"],
+  action: sessionDelete,
+});
+
+export default defineGroup({
+  declare: (program) => program.command("session").description("sessions in the store"),
+  examples: ["pywry-auth session list", "S=$(pywry-auth session create --user bob --roles editor)", "pywry-auth help session purge"],
+  commands: [
+    sessionCreateCommand,
+    sessionListCommand,
+    sessionRefreshCommand,
+    sessionPurgeCommand,
+    sessionGrantCommand,
+    sessionUngrantCommand,
+    sessionShowCommand,
+    sessionDeleteCommand,
+    sessionExportCommand,
+    sessionImportCommand,
+  ],
+});
 
 /** pywry inserts this permanent admin session into an empty store; its id is a well-known cookie. */
 const PYWRY_LOCAL_SESSION = "local";
@@ -48,7 +156,7 @@ export async function sessionCreate(context: Context, output: Output, options: S
   // Everything is checked before the store is opened, so a typo never creates a store file.
   assertMintableSubject(options.user, "user id");
   const roles = options.roles === undefined ? defaultRolesSetting(context).value : splitNames(options.roles, "role");
-  if (roles.length === 0) throw new InvalidInputError("--roles needs at least one role, e.g. --roles viewer", "ERR_USAGE");
+  if (roles.length === 0) throw new UsageError("--roles needs at least one role, e.g. --roles viewer");
   const ttl = chooseTtl(options.ttl, options.expiry !== false, sessionTtlSetting(context).value);
   const metadata = parseMetadata(options.metadata ?? []);
   if (options.roles !== undefined) await checkRolesDefined(context, output, roles);
@@ -77,12 +185,12 @@ interface SessionListOptions extends ListFlags {
 
 export async function sessionList(context: Context, output: Output, options: SessionListOptions): Promise<void> {
   if (options.expired && options.expiringWithin !== undefined) {
-    throw new InvalidInputError("--expired and --expiring-within cannot be combined: expired sessions expire within no time", "ERR_USAGE");
+    throw new UsageError("--expired and --expiring-within cannot be combined: expired sessions expire within no time");
   }
-  const within = options.expiringWithin === undefined ? undefined : parseTtl(options.expiringWithin, "--expiring-within");
+  const within = options.expiringWithin === undefined ? undefined : asUsage(parseTtl, options.expiringWithin, "--expiring-within");
   const request = parseListFlags(options);
   const reveal = Boolean(options.reveal);
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   let warned = false;
   const wanted = (session: UserSession): boolean => {
     if (options.role !== undefined && !session.roles.includes(options.role)) return false;
@@ -99,7 +207,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
     return true;
   };
   await withStore(context, "read", async (store) => {
-    const pages = store.sessionPages({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }, { after: request.after });
+    const pages = pagesAfterFlag(store.sessionPages({ userId: options.user, includeExpired: Boolean(options.all || options.expired) }, { after: request.after }));
     await output.list(filterPages(pages, wanted), {
       noun: "session",
       columns: ["HANDLE", "USER", "ROLES", "CREATED", "EXPIRES", ...(reveal ? ["SESSION ID"] : [])],
@@ -121,7 +229,7 @@ export async function sessionList(context: Context, output: Output, options: Ses
 export async function sessionShow(context: Context, output: Output, idOrHandle: string, options: { reveal?: boolean }): Promise<void> {
   const session = await withStore(context, "read", (store) => store.findSession(idOrHandle));
   if (!session) throw new NotFoundError("no session with that id or handle");
-  const now = Date.now() / 1000;
+  const now = context.clock.now();
   const lines = [
     `handle    ${handleFor(session.sessionId)}`,
     ...(options.reveal ? [`id        ${session.sessionId}`] : []),
@@ -135,13 +243,13 @@ export async function sessionShow(context: Context, output: Output, idOrHandle: 
 }
 
 export async function sessionRefresh(context: Context, output: Output, idOrHandle: string, options: { ttl?: string }): Promise<void> {
-  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : parseTtl(options.ttl, "--ttl");
+  const ttl = options.ttl === undefined ? sessionTtlSetting(context).value : asUsage(parseTtl, options.ttl, "--ttl");
   await withStore(context, "update", async (store) => {
     const session = await store.findSession(idOrHandle);
     if (!session) throw new NotFoundError("no session with that id or handle");
     const handle = handleFor(session.sessionId);
     if (!(await store.refreshSession(session.sessionId, ttl))) {
-      const now = Date.now() / 1000;
+      const now = context.clock.now();
       if (!isSessionLive(session, now)) {
         throw new NotFoundError(
           `session ${handle} expired ${whenText(session.expiresAt, now)}; pywry cannot refresh an expired session: create a new one`,
@@ -152,7 +260,7 @@ export async function sessionRefresh(context: Context, output: Output, idOrHandl
     }
     const refreshed = await store.findSession(session.sessionId);
     const expiresAt = refreshed?.expiresAt ?? null;
-    const now = Date.now() / 1000;
+    const now = context.clock.now();
     if (session.expiresAt === null) {
       output.warn(`session ${handle} never expired; it now expires ${whenText(expiresAt, now)}`);
     }
@@ -173,7 +281,7 @@ export async function sessionPurge(context: Context, output: Output, options: { 
       output.result("no expired sessions", { purged: 0, dry_run: dryRun, sessions: [] });
       return;
     }
-    const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session)]);
+    const rows = expired.map((session) => [handleFor(session.sessionId), session.userId, expiredText(session, context.clock.now())]);
     const columns = ["HANDLE", "USER", "EXPIRED"].map((header) => ({ header }));
     const table = await output.table(columns, rows, "expired session");
     output.result([table, `dry run: would purge ${countText(expired.length)}; nothing was deleted`], purgeJson(0, true, expired));
@@ -215,10 +323,10 @@ export async function sessionDelete(context: Context, output: Output, idOrHandle
 /** Seconds to live, or null for a session that never expires. */
 function chooseTtl(ttl: string | undefined, expires: boolean, defaultTtl: number): number | null {
   if (!expires) {
-    if (ttl !== undefined) throw new InvalidInputError("--ttl and --no-expiry cannot be combined", "ERR_USAGE");
+    if (ttl !== undefined) throw new UsageError("--ttl and --no-expiry cannot be combined");
     return null;
   }
-  return ttl === undefined ? defaultTtl : parseTtl(ttl, "--ttl");
+  return ttl === undefined ? defaultTtl : asUsage(parseTtl, ttl, "--ttl");
 }
 
 /**
@@ -230,10 +338,10 @@ function parseMetadata(entries: readonly string[]): Record<string, unknown> {
   for (const entry of entries) {
     const equals = entry.indexOf("=");
     if (equals <= 0) {
-      throw new InvalidInputError(`invalid --metadata ${JSON.stringify(entry)}: use key=value with a non-empty key`, "ERR_USAGE");
+      throw new UsageError(`invalid --metadata ${JSON.stringify(entry)}: use key=value with a non-empty key`);
     }
     const key = entry.slice(0, equals);
-    if (pairs.has(key)) throw new InvalidInputError(`--metadata key ${JSON.stringify(key)} is given twice`, "ERR_USAGE");
+    if (pairs.has(key)) throw new UsageError(`--metadata key ${JSON.stringify(key)} is given twice`);
     pairs.set(key, jsonOrText(entry.slice(equals + 1)));
   }
   // fromEntries defines own properties, so a key such as "__proto__" stays an ordinary key.
@@ -264,8 +372,8 @@ function countText(count: number): string {
   return `${count} expired session${count === 1 ? "" : "s"}`;
 }
 
-function expiredText(session: UserSession): string {
-  return whenText(session.expiresAt, Date.now() / 1000);
+function expiredText(session: UserSession, now: number): string {
+  return whenText(session.expiresAt, now);
 }
 
 /** Metadata as pywry stored it, or why it could not be read. */

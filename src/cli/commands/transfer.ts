@@ -8,14 +8,46 @@
 import { createReadStream, createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { once } from "node:events";
 import { InvalidInputError, PywryAuthError, StoreError } from "../../core/errors.js";
+import { EXIT, pagesAfterFlag, UsageError } from "../errors.js";
 import { PythonNumber, jsonText, parsePythonJson, type JsonStyle } from "../../core/pyjson.js";
 import type { UserSession } from "../../core/session.js";
 import type { AuthStore } from "../../store/types.js";
-import { assertStoreAvailable, expandHome, withStore, type Context } from "../context.js";
+import type { Context } from "../context.js";
+import { expandHome } from "../settings.js";
+import { assertStoreAvailable, withStore } from "../store-access.js";
 import { openPrivateTemporary } from "../../files.js";
 import { parseListFlags, type ListFlags } from "../input.js";
 import { LineWriter, Progress, lineBatches } from "../lines.js";
-import { EXIT, describeError, stdoutStream, type Output } from "../output.js";
+import { describeError, stdoutStream, type Output } from "../output.js";
+import { NDJSON_OUTPUT, defineCommand, withListFlags } from "../command.js";
+
+export const sessionExportCommand = defineCommand({
+  declare: (session) =>
+    withListFlags(
+      session
+        .command("export")
+        .description("write every session (expired ones too) as NDJSON, one pywry sessions row per line, streaming; the ids are credentials")
+        .option("--user <id>", "only this user's sessions")
+        .option("--out <file>", "write to this new file (mode 0600) instead of stdout"),
+      "sessions",
+    ),
+  examples: ["pywry-auth session export --out sessions.ndjson", "pywry-auth --store old.db session export | pywry-auth --store new.db --create session import"],
+  fields: NDJSON_OUTPUT,
+  action: sessionExport,
+});
+
+export const sessionImportCommand = defineCommand({
+  declare: (session) =>
+    session
+      .command("import")
+      .description("read sessions as NDJSON (session export's format) and write them in batched transactions; bad lines are reported and skipped; running it again resumes it")
+      .argument("[file]", "the NDJSON file, or - (the default) for stdin")
+      .option("--batch-size <n>", "lines per transaction, all or nothing (default 5000)")
+      .option("--dry-run", "check every line and count what would change, write nothing"),
+  examples: ["pywry-auth session import sessions.ndjson", "pywry-auth session import --dry-run < sessions.ndjson"],
+  fields: ["lines", "batches", "dry_run", "added", "updated", "unchanged", "rejected", "errors"],
+  action: sessionImport,
+});
 
 /** The fields of a line, as pywry names its columns. */
 const FIELDS = new Set(["session_id", "user_id", "roles", "created_at", "expires_at", "metadata"]);
@@ -90,23 +122,20 @@ export async function sessionExport(context: Context, output: Output, options: E
   const request = parseListFlags(options);
   const toFile = options.out !== undefined;
   if (!toFile && process.stdout.isTTY) {
-    throw new InvalidInputError(
-      "session export writes session ids, which are credentials: redirect it to a file (> sessions.ndjson) or use --out <file>",
-      "ERR_USAGE",
-    );
+    throw new UsageError("session export writes session ids, which are credentials: redirect it to a file (> sessions.ndjson) or use --out <file>");
   }
   const outPath = toFile ? expandHome(options.out!, context.env) : null;
-  if (outPath !== null && existsSync(outPath)) throw new InvalidInputError(`${outPath} already exists; choose another --out file`, "ERR_USAGE");
+  if (outPath !== null && existsSync(outPath)) throw new UsageError(`${outPath} already exists; choose another --out file`);
   const limit = request.limit ?? Number.POSITIVE_INFINITY;
   let exported = 0;
   let next: string | null = null;
   await withStore(context, "read", async (store) => {
-    const pages = store.sessionPages({ userId: options.user, includeExpired: true }, { after: request.after })[Symbol.asyncIterator]();
+    const pages = pagesAfterFlag(store.sessionPages({ userId: options.user, includeExpired: true }, { after: request.after }))[Symbol.asyncIterator]();
     // The first page is read before the file is made: a bad cursor leaves no file behind.
     let page = await pages.next();
     // Created only once the store opened, so a bad --store leaves no empty file behind; written
     // to a temporary file beside it that takes its name only when complete (see files.ts).
-    const file = outPath !== null ? openPrivateTemporary(outPath, (message) => new InvalidInputError(message, "ERR_USAGE"), "--out file", "choose another --out file") : null;
+    const file = outPath !== null ? openPrivateTemporary(outPath, (message) => new UsageError(message), "--out file", "choose another --out file") : null;
     const target: NodeJS.WritableStream = file !== null ? createWriteStream("", { fd: file.fd, autoClose: false }) : stdoutStream();
     const writer = new LineWriter(target);
     let complete = false;
@@ -153,7 +182,7 @@ export async function sessionImport(context: Context, output: Output, file: stri
   const batchSize = parseBatchSize(options.batchSize);
   const fromStdin = file === undefined || file === "-";
   if (fromStdin && process.stdin.isTTY) {
-    throw new InvalidInputError("session import reads NDJSON from stdin, but stdin is a terminal: give a file or pipe it in", "ERR_USAGE");
+    throw new UsageError("session import reads NDJSON from stdin, but stdin is a terminal: give a file or pipe it in");
   }
   // A store that is missing (and may not be created) is said before any line is read.
   assertStoreAvailable(context, options.dryRun ? "read" : "mint");
@@ -240,7 +269,7 @@ function parseBatchSize(text: string | undefined): number {
   if (text === undefined) return DEFAULT_BATCH;
   const size = Number(text);
   if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH) {
-    throw new InvalidInputError(`--batch-size must be a whole number from 1 to ${MAX_BATCH}`, "ERR_USAGE");
+    throw new UsageError(`--batch-size must be a whole number from 1 to ${MAX_BATCH}`);
   }
   return size;
 }
@@ -251,7 +280,7 @@ async function openInput(path: string): Promise<AsyncIterable<Buffer>> {
     await once(stream, "open");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
-    throw new InvalidInputError(`cannot read ${path}: ${reason}`, "ERR_USAGE");
+    throw new UsageError(`cannot read ${path}: ${reason}`);
   }
   return stream;
 }

@@ -1,12 +1,33 @@
-/** `verify` and `inspect`: the token-only commands. SQLite is loaded only when a store exists. */
+/** `verify`: is this token valid (for this user or widget, at this time)? SQLite is loaded only when a store exists. */
 import { verifyToken } from "../../auth.js";
-import { InvalidInputError, TokenError } from "../../core/errors.js";
-import { handleForHash, sha256Hex } from "../../core/handles.js";
-import { decodeToken, signingSecretIndex, type TokenValidation } from "../../core/token.js";
-import type { AuthStore, Revocation, RevocationCause, TokenRecord } from "../../store/types.js";
-import { checkingSecrets, secretsIfConfigured, withStore, storeExists, type Context, type Secrets } from "../context.js";
-import { pasteProblem, readTokenArgument, withPasteHint } from "../input.js";
-import { EXIT, isoTime, whenText, type Output } from "../output.js";
+import { asUsage, EXIT, UsageError } from "../errors.js";
+import type { TokenValidation } from "../../core/token.js";
+import type { Context } from "../context.js";
+import { defineCommand } from "../command.js";
+import { readTokenArgument, withPasteHint } from "../input.js";
+import { checkingSecrets } from "../secrets.js";
+import { withOptionalStore } from "../store-access.js";
+import { isoTime, whenText, type Output } from "../output.js";
+
+export default defineCommand({
+  declare: (program) =>
+    program
+      .command("verify")
+      .description("check a token: exit 0 when valid, 1 when not")
+      .argument("[token]", "the token, or - to read it from stdin")
+      .option("--widget <id>", "require a widget token for this widget id")
+      .option("--user <id>", "require a token for this user id")
+      .option("--at <time>", "validate as of this time (ISO 8601 or Unix seconds)")
+      .option("--offline", "do not consult the store for revocations")
+      .option("--stdin", "verify many tokens, one per line on stdin: one NDJSON result per line on stdout, a summary on stderr; exit 0 only if all are valid"),
+  examples: [
+    "printf '%s\\n' \"$T\" | pywry-auth verify -",
+    "printf '%s\\n' \"$W\" | pywry-auth --json verify --widget chart-1 -",
+    "pywry-auth verify --stdin < tokens.txt > results.ndjson",
+  ],
+  fields: ["valid", "user_id", "issued_at", "expires_at", "signed_with_previous_secret", "error"],
+  action: verify,
+});
 
 interface VerifyOptions {
   widget?: string;
@@ -19,23 +40,23 @@ interface VerifyOptions {
 
 export async function verify(context: Context, output: Output, tokenArgument: string | undefined, options: VerifyOptions): Promise<number> {
   if (options.widget !== undefined && options.user !== undefined) {
-    throw new InvalidInputError("--widget and --user cannot be combined: a token has one subject", "ERR_USAGE");
+    throw new UsageError("--widget and --user cannot be combined: a token has one subject");
   }
   if (options.stdin) {
-    if (tokenArgument !== undefined) throw new InvalidInputError("--stdin reads the tokens from stdin: give no token argument", "ERR_USAGE");
-    if (output.field !== undefined) throw new InvalidInputError("--field does not apply to --stdin, which writes one JSON object per line", "ERR_USAGE");
+    if (tokenArgument !== undefined) throw new UsageError("--stdin reads the tokens from stdin: give no token argument");
+    if (output.field !== undefined) throw new UsageError("--field does not apply to --stdin, which writes one JSON object per line");
     const { verifyBatch } = await import("./batch.js");
     const at = options.at === undefined ? undefined : await instant(options.at);
     return verifyBatch(context, output, { widget: options.widget, user: options.user, at, offline: options.offline });
   }
   if (tokenArgument === undefined) {
-    throw new InvalidInputError("missing required argument 'token': give a token, - to read one from stdin, or --stdin for one per line", "ERR_USAGE");
+    throw new UsageError("missing required argument 'token': give a token, - to read one from stdin, or --stdin for one per line");
   }
   const token = await readTokenArgument(tokenArgument);
   const secrets = await checkingSecrets(context);
-  const now = options.at === undefined ? Date.now() / 1000 : await instant(options.at);
+  const now = options.at === undefined ? context.clock.now() : await instant(options.at);
   const result = await withOptionalStore(context, !options.offline, (store) =>
-    verifyToken(token, { secrets: secrets.all, store, now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
+    verifyToken(token, { secrets: secrets.all, store, now: () => now, subject: options.widget ?? options.user, kind: options.widget === undefined ? "session" : "widget" }),
   );
   const error = result.error === null ? null : { ...result.error, message: withPasteHint(result.error.message, token) };
   output.result(verifyText({ ...result, error }, now, output), {
@@ -49,63 +70,11 @@ export async function verify(context: Context, output: Output, tokenArgument: st
   return result.valid ? EXIT.ok : EXIT.no;
 }
 
-/** Exit 1 when the signature was checked and is invalid, as `verify` would answer. */
-export async function inspect(context: Context, output: Output, tokenArgument: string): Promise<number> {
-  const token = await readTokenArgument(tokenArgument);
-  const decoded = decodeToken(token);
-  if (!decoded.ok) throw new TokenError(decoded.error.code, withPasteHint(`cannot decode: ${decoded.error.message}`, token));
-  const { claims } = decoded;
-  const now = Date.now() / 1000;
-  const secrets = secretsIfConfigured(context);
-  const signerIndex = secrets ? signingSecretIndex(token, secrets.all) : null;
-  const signature = !secrets ? "unchecked" : signerIndex === null ? "invalid" : "valid";
-  const tokenHash = sha256Hex(token);
-  const { record, revocation, revokedBy } = await withOptionalStore(context, true, async (store) => ({
-    record: store ? await store.findToken({ tokenHash }) : null,
-    revocation: store ? await store.findRevocation(tokenHash) : null,
-    revokedBy: store ? await store.tokenRevocationStatus({ tokenHash, subject: claims.subject, issuedAt: claims.issuedAt }) : null,
-  }));
-  const expired = claims.expiresAt !== null && claims.expiresAt < now;
-  output.result(
-    inspectText({ claims, now, signature, secrets, signerIndex, record, revocation, revokedBy, expired, output }),
-    {
-      subject: claims.subject,
-      issued_at: claims.issuedAt,
-      expires_at: claims.expiresAt,
-      expired,
-      signature,
-      signed_with_previous_secret: signerIndex === null ? null : signerIndex !== 0,
-      accessor: handleForHash(tokenHash),
-      revoked: revokedBy !== null,
-      revoked_by: revokedBy,
-      registry: record && {
-        accessor: record.accessor,
-        kind: record.kind,
-        label: record.label,
-        roles: record.roles,
-        created_at: record.createdAt,
-        revoked_at: record.revokedAt,
-      },
-    },
-  );
-  if (signature !== "invalid") return EXIT.ok;
-  const hint = pasteProblem(token);
-  if (hint !== null) output.notice(`likely cause of the invalid signature: ${hint}`);
-  return EXIT.no;
-}
-
 /** --at as Unix seconds; the duration parser (and its `ms` dependency) loads only for --at. */
 async function instant(text: string): Promise<number> {
   const { parseInstant } = await import("../../core/duration.js");
-  return parseInstant(text);
+  return asUsage(parseInstant, text);
 }
-
-/** Runs `work` with the store when one exists (and is wanted), else with null. */
-async function withOptionalStore<T>(context: Context, wanted: boolean, work: (store: AuthStore | null) => Promise<T>): Promise<T> {
-  if (!wanted || !storeExists(context)) return work(null);
-  return withStore(context, "read", work);
-}
-
 
 function verifyText(result: TokenValidation, now: number, output: Output): string {
   if (!result.valid) return `${output.verdict(false, "invalid")}: ${result.error?.message} (${result.error?.code})`;
@@ -118,38 +87,3 @@ function verifyText(result: TokenValidation, now: number, output: Output): strin
   return lines.join("\n");
 }
 
-interface InspectView {
-  claims: { subject: string; issuedAt: number; expiresAt: number | null };
-  now: number;
-  signature: "valid" | "invalid" | "unchecked";
-  secrets: Secrets | null;
-  signerIndex: number | null;
-  record: TokenRecord | null;
-  revocation: Revocation | null;
-  revokedBy: RevocationCause | null;
-  expired: boolean;
-  output: Output;
-}
-
-function inspectText(view: InspectView): string[] {
-  const { claims, now, output } = view;
-  const signatureText = {
-    valid: output.verdict(true, view.signerIndex ? "valid (signed with a previous secret)" : "valid"),
-    invalid: output.verdict(false, `INVALID for the secret from ${view.secrets?.source}`),
-    unchecked: output.style.yellow("not checked (no secret configured)"),
-  }[view.signature];
-  const lines = [
-    `subject    ${JSON.stringify(claims.subject)}`,
-    `issued     ${isoTime(claims.issuedAt)}`,
-    `expires    ${whenText(claims.expiresAt, now)}${view.expired ? ` ${output.verdict(false, "EXPIRED")}` : ""}`,
-    `signature  ${signatureText}`,
-  ];
-  if (view.revocation) lines.push(`revoked    ${output.verdict(false, `yes, ${isoTime(view.revocation.revokedAt)}`)}`);
-  else if (view.revokedBy === "user") lines.push(`revoked    ${output.verdict(false, "yes, by a user-wide revocation")}`);
-  if (view.record) {
-    lines.push(`accessor   ${view.record.accessor} (${view.record.kind} token${view.record.label ? `, label ${JSON.stringify(view.record.label)}` : ""})`);
-  } else {
-    lines.push(`registry   ${output.style.dim("not in the registry")}`);
-  }
-  return lines;
-}

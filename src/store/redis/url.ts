@@ -28,17 +28,17 @@ export function isRedisUrl(text: string): boolean {
 export function parseRedisUrl(text: string): RedisTarget {
   const scheme = REDIS_SCHEME.exec(text);
   const shown = redactUrl(text);
-  if (!scheme) throw new InvalidInputError(`not a Redis URL: ${shown} (expected redis://[user:pass@]host:port/db or rediss://...)`, "ERR_USAGE");
+  if (!scheme) throw new InvalidInputError(`not a Redis URL: ${shown} (expected redis://[user:pass@]host:port/db or rediss://...)`);
   const normalised = `${scheme[1]?.toLowerCase()}://${text.slice(scheme[0].length)}`;
   let url: URL;
   try {
     url = new URL(normalised);
   } catch {
-    throw new InvalidInputError(`not a valid Redis URL: ${shown}`, "ERR_USAGE");
+    throw new InvalidInputError(`not a valid Redis URL: ${shown}`);
   }
   const path = url.pathname.replace(/^\//, "");
   if (path !== "" && !/^\d+$/.test(path)) {
-    throw new InvalidInputError(`the database in a Redis URL is a number (redis://host:port/0), not ${JSON.stringify(decodeURIComponent(path))}: ${shown}`, "ERR_USAGE");
+    throw new InvalidInputError(`the database in a Redis URL is a number (redis://host:port/0), not ${JSON.stringify(decodeURIComponent(path))}: ${shown}`);
   }
   return { url: normalised, shown: redactUrl(normalised), tls: url.protocol === "rediss:", db: path === "" ? 0 : Number(path) };
 }

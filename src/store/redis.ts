@@ -37,6 +37,7 @@ import { DEFAULT_ROLES } from "../core/rbac.js";
 import { buildSession, isSessionLive, type UserSession } from "../core/session.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "./base.js";
 import { invalidCursor, pageSizeOf, parseTimeHandleCursor, timeHandleCursor } from "./paging.js";
+import { endsWithin, scanPosition } from "./redis-scan.js";
 import { parseRedisUrl, type RedisTarget } from "./redis-url.js";
 import { changedAnything, emptyExisting, importAuditDetail, planImport, sessionBars } from "./transfer.js";
 import {
@@ -350,51 +351,94 @@ export class RedisSessionStore extends AuthStoreBase {
 
   /**
    * All sessions: walked with SCAN (never KEYS), one SCAN batch per page, read with one pipelined
-   * HGETALL per batch; the order is SCAN's. Within a batch rows are sorted by handle, so a
-   * cursor ("<SCAN cursor>:<handle>") can point inside one: continuing scans that batch again and
-   * skips what was listed. Redis's SCAN guarantee applies: every session there for the whole
-   * walk is listed; one may be listed twice only if Redis shrinks its key table meanwhile
-   * (after many deletions). One user's sessions come from the user's set (the default).
+   * HGETALL per batch; the order is SCAN's. Within a batch rows are sorted by handle, so a cursor
+   * ("<SCAN cursor of the batch>:<SCAN cursor after it>:<handle>") can point inside one. A walk
+   * resumed from a cursor first lists what is left of that batch's region of the key table (see
+   * unlistedOfBatch), then goes on from where the batch ended: every session there for the whole
+   * walk is listed exactly once, unless Redis shrinks its key table meanwhile (after most keys of
+   * the database are deleted), when one may repeat. One user's sessions come from the user's set
+   * (the default).
    */
   override async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
     if (filter.userId !== undefined) {
       yield* super.sessionPages(filter, page);
       return;
     }
-    const resume = page.after === undefined ? null : parseScanCursor(page.after);
-    let scan = resume?.scan ?? "0";
-    let afterHandle = resume?.handle ?? null;
     const size = pageSizeOf(page);
-    const pattern = `${globEscape(this.prefix)}:session:*`;
-    const start = `${this.prefix}:session:`.length;
+    let scan = "0";
+    if (page.after !== undefined) {
+      const resume = parseScanCursor(page.after);
+      const rest = await this.unlistedOfBatch(resume, size);
+      yield* this.batchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
+      if (rest.continueFrom === "0") return;
+      scan = rest.continueFrom;
+    }
     do {
       const from = scan;
-      const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", pattern, "COUNT", size));
-      // A resumed batch that ends elsewhere than it did covers other hash buckets (Redis resized its
-      // table, or keys came and went): rows before the handle may then be ones never listed, so the
-      // whole batch is listed again. Some rows may repeat; none that stayed is skipped.
-      if (afterHandle !== null && next !== resume?.next) afterHandle = null;
-      const batch = keys
-        .map((key) => ({ key, id: key.slice(start), handle: handleFor(key.slice(start)) }))
-        .filter((entry) => afterHandle === null || entry.handle > afterHandle)
-        .sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
-      // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
-      for (let offset = 0; offset < batch.length; offset += size) {
-        const slice = batch.slice(offset, offset + size);
-        const hashes = await this.read(() => this.hgetallInOneScript(slice.map((entry) => entry.key)));
-        const now = this.now();
-        const out: ListPage<UserSession> = { rows: [], cursors: [] };
-        slice.forEach((entry, index) => {
-          const session = toSession(entry.id, hashes[index] ?? {});
-          if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
-          out.rows.push(session);
-          out.cursors.push(`${from}:${next}:${entry.handle}`);
-        });
-        if (out.rows.length > 0) yield out;
-      }
+      const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", this.sessionPattern(), "COUNT", size));
+      yield* this.batchPages({ from, next, keys }, filter, size);
       scan = next;
-      afterHandle = null;
     } while (scan !== "0");
+  }
+
+  /**
+   * The keys of a cursor's batch region (from its batch's start up to where that batch ended) not
+   * listed before the cursor: those with a handle after it. Keys come and go between commands, so
+   * SCAN from the same start may now stop elsewhere; the region is walked again in SCAN calls that
+   * stay inside it, down to one bucket at a time near its end. A bucket that spans the region's end
+   * (the table shrank to coarser buckets) is listed whole and the walk goes on after it.
+   */
+  private async unlistedOfBatch(resume: ScanCursor, size: number): Promise<{ keys: string[]; continueFrom: string }> {
+    const keys: string[] = [];
+    const start = `${this.prefix}:session:`.length;
+    const unlisted = (key: string) => handleFor(key.slice(start)) > resume.handle;
+    const end = scanPosition(resume.next);
+    let cursor = resume.scan;
+    // The cursor 0 ends a walk, but also starts one.
+    let position = cursor === "0" ? 0n : scanPosition(cursor);
+    let count = size;
+    while (position < end) {
+      const from = cursor;
+      const [next, found] = await this.read(() => this.client.scan(from, "MATCH", this.sessionPattern(), "COUNT", count));
+      if (endsWithin(next, resume.next)) keys.push(...found.filter(unlisted));
+      else if (count > 1) {
+        count = 1;
+        continue;
+      } else keys.push(...found);
+      cursor = next;
+      position = scanPosition(next);
+    }
+    return { keys, continueFrom: cursor };
+  }
+
+  /** One SCAN batch's sessions, sorted by handle, a page of `size` at a time. */
+  private async *batchPages(
+    batch: { from: string; next: string; keys: readonly string[] },
+    filter: SessionFilter,
+    size: number,
+  ): AsyncGenerator<ListPage<UserSession>> {
+    const start = `${this.prefix}:session:`.length;
+    const entries = batch.keys
+      .map((key) => ({ key, id: key.slice(start), handle: handleFor(key.slice(start)) }))
+      .sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
+    // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
+    for (let offset = 0; offset < entries.length; offset += size) {
+      const slice = entries.slice(offset, offset + size);
+      const hashes = await this.read(() => this.hgetallInOneScript(slice.map((entry) => entry.key)));
+      const now = this.now();
+      const out: ListPage<UserSession> = { rows: [], cursors: [] };
+      slice.forEach((entry, index) => {
+        const session = toSession(entry.id, hashes[index] ?? {});
+        if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
+        out.rows.push(session);
+        out.cursors.push(`${batch.from}:${batch.next}:${entry.handle}`);
+      });
+      if (out.rows.length > 0) yield out;
+    }
+  }
+
+  private sessionPattern(): string {
+    return `${globEscape(this.prefix)}:session:*`;
   }
 
   /**
@@ -1241,9 +1285,16 @@ function toAuditEntry([, fields]: [id: string, fields: string[]]): AuditEntry {
 }
 
 /** "<SCAN cursor of the batch>:<SCAN cursor after it>:<handle>", as sessionPages makes them. */
-function parseScanCursor(cursor: string): { scan: string; next: string; handle: string } {
+interface ScanCursor {
+  scan: string;
+  next: string;
+  handle: string;
+}
+
+function parseScanCursor(cursor: string): ScanCursor {
   const match = /^(\d{1,20}):(\d{1,20}):([0-9a-f]{16})$/.exec(cursor);
-  if (!match) throw invalidCursor();
+  // SCAN cursors are unsigned 64-bit numbers.
+  if (!match || BigInt(match[1]!) >= 2n ** 64n || BigInt(match[2]!) >= 2n ** 64n) throw invalidCursor();
   return { scan: match[1]!, next: match[2]!, handle: match[3]! };
 }
 

@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import { generateSessionToken } from "../../src/auth.js";
 import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
+import type { UserSession } from "../../src/core/session.js";
 import { resolveSession } from "../../src/http/resolve.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
@@ -657,8 +658,14 @@ describe("sessionPages on a server that runs no scripts for us", () => {
 });
 
 describe("sessionPages resumed in a later command (a cursor) on Redis", () => {
-  for (const change of ["grew", "shrank"] as const) {
-    test(`every session there throughout is listed at least once, even after the keyspace ${change} in between`, async () => {
+  const changes = {
+    "nothing changed": "exactly once",
+    "sessions of the cursor's batch came and went (SCAN's batch from there now ends elsewhere)": "exactly once",
+    "the keyspace grew many times over (Redis rehashed into a bigger table)": "exactly once",
+    "the keyspace shrank to a tenth (Redis rehashed into a smaller table)": "at least once",
+  } as const;
+  for (const [change, promise] of Object.entries(changes)) {
+    test(`every session there throughout is listed ${promise} when ${change}`, async () => {
       const prefix = freshPrefix();
       const store = await RedisSessionStore.connect((await server).url(), { prefix });
       const filler = Array.from({ length: 5000 }, (_, index) => `${prefix}:session:filler-${index}`);
@@ -670,27 +677,48 @@ describe("sessionPages resumed in a later command (a cursor) on Redis", () => {
       try {
         const original = Array.from({ length: 300 }, (_, index) => `kept-${index}`);
         for (const id of original) await store.createSession(id, "alice");
-        if (change === "shrank") await fill();
+        if (change.includes("shrank")) await fill();
         // The first command: three pages (as --limit would stop it), then the cursor of its last row.
-        const seen = new Set<string>();
+        const times = new Map<string, number>();
+        const count = (sessions: readonly UserSession[]) => sessions.forEach((session) => times.set(session.sessionId, (times.get(session.sessionId) ?? 0) + 1));
         let cursor: string | undefined;
+        let lastPage: UserSession[] = [];
         let pages = 0;
         for await (const page of store.sessionPages({}, { pageSize: 10 })) {
-          page.rows.forEach((session) => seen.add(session.sessionId));
+          count(page.rows);
+          lastPage = page.rows;
           cursor = page.cursors[page.cursors.length - 1];
           if ((pages += 1) === 3) break;
         }
-        assert.ok(cursor !== undefined && seen.size < original.length + filler.length);
-        // Meanwhile the keyspace changes size several times over: Redis rehashes, SCAN's batches move.
-        if (change === "grew") await fill();
-        else {
+        assert.ok(cursor !== undefined && times.size < original.length);
+        const gone = new Set<string>();
+        if (change.includes("came and went")) {
+          // Half of what the last page listed is deleted, and new sessions arrive.
+          for (const session of lastPage.slice(0, Math.ceil(lastPage.length / 2))) {
+            await store.deleteSession(session.sessionId);
+            gone.add(session.sessionId);
+          }
+          const [from, next] = cursor.split(":");
+          const batchEnd = async () => (await raw.scan(from!, "MATCH", `${prefix}:session:*`, "COUNT", 10))[0];
+          // Where new keys land is up to Redis's hash: add them until one changes where the batch ends.
+          for (let added = 0; added < 2000 && (await batchEnd()) === next; added += 50) {
+            for (let index = added; index < added + 50; index += 1) await store.createSession(`new-${index}`, "carol");
+          }
+          assert.notEqual(await batchEnd(), next, "the change should move where SCAN's batch ends (else this case tests nothing)");
+        } else if (change.includes("grew")) await fill();
+        else if (change.includes("shrank")) {
           for (let index = 0; index < filler.length; index += 500) await raw.del(...filler.slice(index, index + 500));
           // Redis shrinks its table in the background once it is mostly empty.
           await new Promise((resolve) => setTimeout(resolve, 300));
         }
-        for await (const page of store.sessionPages({}, { after: cursor, pageSize: 10 })) page.rows.forEach((session) => seen.add(session.sessionId));
-        const missed = original.filter((id) => !seen.has(id));
+        for await (const page of store.sessionPages({}, { after: cursor, pageSize: 10 })) count(page.rows);
+        const throughout = original.filter((id) => !gone.has(id));
+        const missed = throughout.filter((id) => !times.has(id));
         assert.deepEqual(missed, [], `${missed.length} sessions present throughout were never listed`);
+        if (promise === "exactly once") {
+          const repeated = [...times].filter(([, seen]) => seen > 1).map(([id]) => id);
+          assert.deepEqual(repeated, [], `${repeated.length} sessions were listed twice`);
+        }
       } finally {
         await store.close();
       }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: runs every benchmark section (each in its own process, one after the other),
 // prints one table of figures with their targets, and writes the results as JSON to bench/out/.
-// `node bench/run.mjs verify batch` runs only those sections. See bench/README.md.
+// `node bench/run.mjs verify batch` runs only those sections. See bench/README.md (how to run)
+// and docs/performance.md (the figures).
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -73,7 +74,7 @@ console.log("");
 console.log(
   `${figures.filter((f) => f.met).length} of ${figures.length} figures meet their target` +
     (failed.length > 0 ? `; ${failed.length} section(s) failed: ${failed.map((result) => result.name).join(", ")}` : "") +
-    `. Ratios are measured side by side in the same run; see bench/README.md.`,
+    `. Ratios are measured side by side in the same run; see docs/performance.md.`,
 );
 
 const out = join(root, "bench", "out");

@@ -1,7 +1,7 @@
 // Bundles the compiled CLI (dist/cli/main.js and everything it imports from dist/) into one
 // CommonJS file, dist/pywry-auth.cjs, which bin/pywry-auth loads. Why: Node 20 spends more time
 // resolving, reading and linking some twenty ES modules than running the CLI (cold start,
-// bench/README.md target 2), and a CommonJS file compiles and loads fastest.
+// docs/performance.md "2. Cold start"), and a CommonJS file compiles and loads fastest.
 //
 // Left outside the bundle, loaded only by the commands that need them: better-sqlite3-multiple-ciphers (native),
 // @napi-rs/keyring, ioredis, @inquirer/prompts, chalk and the table renderer (text-table, string-width). The library (dist/index.js and the rest of

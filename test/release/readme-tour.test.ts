@@ -1,5 +1,6 @@
 /**
- * README.md's tours, run top to bottom in a fresh HOME, print what the README shows. Each
+ * The tours (README.md's 60-second tour, and docs/tour.md, every command), each run top to bottom
+ * in a fresh HOME, print what the document shows. Each
  * `$ command` of a console block runs in one bash session (so `T=$(...)` carries on to the next
  * command), with `pywry-auth` and `npx pywry-auth` being this checkout's CLI; its output (stdout
  * and stderr, in the order written) must equal the lines shown under it, after what changes from
@@ -18,12 +19,15 @@ interface Step {
   expected: string[];
 }
 
-/** The console blocks of the README section headed `heading` (up to the next `## ` heading). */
-export function tourSteps(readme: string, heading: string): Step[] {
-  const start = readme.indexOf(`\n${heading}\n`);
-  assert.ok(start >= 0, `README has no section ${heading}`);
-  const end = readme.indexOf("\n## ", start + heading.length + 2);
-  const section = readme.slice(start, end < 0 ? undefined : end);
+/** The console blocks of the section headed `heading` (up to the next `## ` heading), or of the whole text. */
+export function tourSteps(readme: string, heading?: string): Step[] {
+  let section = readme;
+  if (heading !== undefined) {
+    const start = readme.indexOf(`\n${heading}\n`);
+    assert.ok(start >= 0, `no section ${heading}`);
+    const end = readme.indexOf("\n## ", start + heading.length + 2);
+    section = readme.slice(start, end < 0 ? undefined : end);
+  }
   const steps: Step[] = [];
   for (const [, block] of section.matchAll(/```console\n([\s\S]*?)```/g)) {
     for (const line of (block ?? "").split("\n")) {
@@ -77,13 +81,17 @@ function normalise(text: string, home?: string): string[] {
     .filter((line) => line !== "");
 }
 
-const README = readFileSync(join(projectRoot, "README.md"), "utf8");
+const TOURS: ReadonlyArray<{ file: string; heading?: string }> = [
+  { file: "README.md", heading: "## The 60-second tour" },
+  { file: "docs/tour.md" },
+];
 
-describe("README tours, run in a fresh HOME", () => {
-  for (const heading of ["## The 60-second tour", "## Quick tour"]) {
-    test(`${heading.slice(3)}: every command prints what the README shows`, () => {
-      const steps = tourSteps(README, heading);
-      assert.ok(steps.length >= 5, `${heading}: only ${steps.length} commands found`);
+describe("the tours, run in a fresh HOME", () => {
+  for (const { file, heading } of TOURS) {
+    const name = heading === undefined ? file : `${file}, ${heading.slice(3)}`;
+    test(`${name}: every command prints what the document shows`, () => {
+      const steps = tourSteps(readFileSync(join(projectRoot, file), "utf8"), heading);
+      assert.ok(steps.length >= 5, `${name}: only ${steps.length} commands found`);
       const outputs = runTour(steps);
       assert.equal(outputs.length, steps.length);
       steps.forEach((step, index) => {

@@ -78,8 +78,8 @@ export async function renderCliReference(program?: Command): Promise<string> {
     "",
     "## See also",
     "",
-    "- README.md: the quick tour, and the configuration table (every flag and environment variable).",
-    "- docs/configuration.md: the order in which each setting is looked for.",
+    "- docs/tour.md: every command, with what it prints.",
+    "- docs/configuration.md: every setting (flag, environment variable, config key) and the order in which each is looked for.",
     "",
   ];
   return lines.join("\n");

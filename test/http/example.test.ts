@@ -1,5 +1,5 @@
 /**
- * examples/server.ts, as the README walks through it: in process, and started the way the README
+ * examples/server.ts, as docs/http-middleware.md walks through it: in process, and started the way that page
  * starts it (environment, port), through the library's package name.
  */
 import assert from "node:assert/strict";
@@ -69,7 +69,7 @@ describe("examples/server.ts", () => {
   });
 });
 
-describe("examples/server.ts started as the README starts it", () => {
+describe("examples/server.ts started as docs/http-middleware.md starts it", () => {
   test("reads the secret and store from the environment and listens on PORT", { timeout: 10_000 }, async () => {
     const storePath = join(workDir, "main.db");
     const store = SqliteSessionStore.open(storePath);

@@ -79,7 +79,7 @@ export async function verifyBatch(
 /**
  * Keeps V8's young generation at YOUNG_GENERATION_CAP bytes: a running process cannot lower V8's
  * limit (2 x 16 MiB, a third of its memory here), but it can stop the doubling. The measurements
- * behind the cap and its size are in bench/README.md ("3. Batch").
+ * behind the cap and its size are in docs/performance.md ("3. Batch").
  */
 class YoungGenerationCap {
   private capped = false;

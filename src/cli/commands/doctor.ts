@@ -51,7 +51,7 @@ function checkSettings(context: Context): HealthFinding[] {
     check: "setting",
     status: "fail",
     message: `${problem.source}: ${problem.message}`,
-    fix: problem.kind === "config" ? "correct or remove it in the config file (README: Configuration)" : `correct or unset ${problem.kind === "flag" ? "the flag" : "the variable"} (README: Configuration)`,
+    fix: problem.kind === "config" ? "correct or remove it in the config file (docs/configuration.md)" : `correct or unset ${problem.kind === "flag" ? "the flag" : "the variable"} (docs/configuration.md)`,
   }));
 }
 

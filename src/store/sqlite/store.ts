@@ -99,7 +99,7 @@ export interface SqliteStoreOptions {
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /**
  * purgeExpiredInBatches: rows per transaction, and the page cache meanwhile; the fastest measured
- * pair that holds the write lock well under pywry's 5 s busy wait (bench/README.md, "4. Bulk").
+ * pair that holds the write lock well under pywry's 5 s busy wait (docs/performance.md, "4. Bulk").
  */
 const PURGE_BATCH_ROWS = 100_000;
 const PURGE_CACHE_MB = 64;
@@ -689,7 +689,7 @@ export class SqliteSessionStore extends AuthStoreBase {
     // NORMAL by default, FULL around every change that must survive a power loss: see
     // Transactions.write().
     this.db.pragma("synchronous = NORMAL");
-    // Checkpoint (two fsyncs) every 10,000 WAL pages, not 1,000: see bench/README.md, "5. Library
+    // Checkpoint (two fsyncs) every 10,000 WAL pages, not 1,000: see docs/performance.md, "5. Library
     // store ops". Readers are unaffected; pywry's own connection keeps its own threshold.
     this.db.pragma("wal_autocheckpoint = 10000");
     this.db.pragma("foreign_keys = ON");

@@ -1,7 +1,7 @@
 /**
  * How the SQLite store's connection reads and writes: short shared read snapshots for the hot
  * reads, and one transaction per change, fsynced or not as the change needs. Why each choice was
- * made is measured in bench/README.md.
+ * made is measured in docs/performance.md.
  */
 import type Database from "better-sqlite3-multiple-ciphers";
 import type { Statements } from "./statements.js";
@@ -30,12 +30,12 @@ export class Transactions {
    *
    * Outside a transaction SQLite starts and ends a read transaction for every statement, and in
    * WAL mode that costs file-lock system calls worth more than the indexed look-up itself
-   * (measured in bench/README.md, "1."). So reads made within SNAPSHOT_MS of the first one share
+   * (measured in docs/performance.md, "1."). So reads made within SNAPSHOT_MS of the first one share
    * one read transaction. A read may see the database as it was at most SNAPSHOT_MS (1 ms)
    * earlier, which is no staler than the same read scheduled 1 ms sooner. The snapshot is ended
    * before any write on this connection, by close(), by the first read after SNAPSHOT_MS, and by
    * a timer soon after that, so it never holds back other writers or WAL checkpoints for more
-   * than a millisecond or two. (Why not once per event-loop turn: bench/README.md, "6.")
+   * than a millisecond or two. (Why not once per event-loop turn: docs/performance.md, "6.")
    */
   inSnapshot<T>(operation: () => T): T {
     const now = performance.now();

@@ -8,9 +8,9 @@ import { StoreError, isPywryAuthError } from "../core/errors.js";
 import { UsageError } from "./errors.js";
 import { checkFileOwner } from "../files.js";
 import type { AuthStore } from "../store/types.js";
-import type { KeySourceOptions, ResolvedKey } from "../store/sqlite-key.js";
+import type { KeySourceOptions, ResolvedKey } from "../store/sqlite/key.js";
 import type { Context } from "./context.js";
-import { configOrigin, expandHome, loadedSettings, storeSetting, type StoreLocation } from "./settings.js";
+import { configOrigin, expandHome, loadedSettings, settingsFor, storeSetting, type StoreLocation } from "./settings.js";
 
 /**
  * Whether there is a store to consult (a Redis server is asked). Only pywry's default location may
@@ -78,17 +78,19 @@ function missingStore(path: string, origin: string, access: StoreAccess): StoreE
 
 async function openStore(context: Context, location: StoreLocation, access: StoreAccess): Promise<AuthStore> {
   const mode = access === "read" ? "read" : "write";
+  // How long to wait for the store (SQLite: another process's write lock; Redis: each command); unset, the stores' defaults.
+  const timeoutMs = settingsFor(context, "store_timeout").env.PYWRY_AUTH_STORE_TIMEOUT_MS;
   if (location.kind === "redis") {
-    const { RedisSessionStore } = await import("../store/redis.js");
-    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode, now: context.clock.now });
+    const { RedisSessionStore } = await import("../store/redis/store.js");
+    return RedisSessionStore.connect(location.url, { prefix: location.prefix, mode, now: context.clock.now, commandTimeoutMs: timeoutMs });
   }
-  const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite.js"), import("../store/sqlite-connection.js")]);
+  const [{ SqliteSessionStore }, { sqliteFileFormat }] = await Promise.all([import("../store/sqlite/store.js"), import("../store/sqlite/connection.js")]);
   const format = sqliteFileFormat(location.path);
   const key = await storeKeyFor(context, location.path, format, access);
   if (key && format !== "encrypted") {
     context.notice(`creating the session store encrypted (SQLCipher 4), key from ${key.source}`);
   }
-  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source, now: context.clock.now });
+  return SqliteSessionStore.open(location.path, { mode, create: access === "create", key: key?.key, keySource: key?.source, busyTimeoutMs: timeoutMs, now: context.clock.now });
 }
 
 /**
@@ -104,7 +106,7 @@ async function storeKeyFor(
   access: StoreAccess,
 ): Promise<ResolvedKey | null> {
   if (format === "plain" || (format !== "encrypted" && (access !== "create" || context.options.createPlain))) return null;
-  const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite-key.js");
+  const { requireSqliteKey, resolveSqliteKey } = await import("../store/sqlite/key.js");
   const sources = sqliteKeySources(context);
   return format === "encrypted" ? requireSqliteKey(path, sources) : (await resolveSqliteKey(sources)).key;
 }
@@ -121,7 +123,7 @@ export interface SqliteKeyStatus {
 
 /** What `config show`, `doctor` and `init` say about a SQLite store's key: sources, never the key. */
 export async function sqliteKeyStatus(context: Context, path: string): Promise<SqliteKeyStatus> {
-  const [{ sqliteFileFormat }, { resolveSqliteKey }] = await Promise.all([import("../store/sqlite-connection.js"), import("../store/sqlite-key.js")]);
+  const [{ sqliteFileFormat }, { resolveSqliteKey }] = await Promise.all([import("../store/sqlite/connection.js"), import("../store/sqlite/key.js")]);
   const format = sqliteFileFormat(path);
   try {
     const { key, tried } = await resolveSqliteKey(sqliteKeySources(context));

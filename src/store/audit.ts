@@ -9,7 +9,7 @@ import { userInfo } from "node:os";
 import { handleFor, handleForHash } from "../core/handles.js";
 import type { UserSession } from "../core/session.js";
 import { TRANSFER_KINDS } from "./transfer.js";
-import type { Revocation, RevocationCause, TokenRecord, TransferCounts } from "./types.js";
+import type { AuditEntry, AuditFilter, Revocation, RevocationCause, TokenRecord, TransferCounts } from "./types.js";
 
 /** One change, as the audit log records it (the store adds when and who). */
 export interface AuditEvent {
@@ -104,4 +104,12 @@ export function defaultActor(): string | null {
 
 function event(action: string, subject: string | null, target: string | null, detail: Record<string, unknown>): AuditEvent {
   return { action, subject, target, detail };
+}
+
+/** Whether an entry passes an audit filter's since, action (itself or a sub-action) and subject. */
+export function auditEntryMatches(filter: AuditFilter): (entry: AuditEntry) => boolean {
+  return (entry) =>
+    (filter.since === undefined || entry.at >= filter.since) &&
+    (filter.action === undefined || entry.action === filter.action || entry.action.startsWith(`${filter.action}.`)) &&
+    (filter.subject === undefined || entry.subject === filter.subject);
 }

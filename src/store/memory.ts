@@ -246,10 +246,7 @@ export class MemorySessionStore extends AuthStoreBase {
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
-    const matching = this.auditLog
-      .filter((entry) => filter.since === undefined || entry.at >= filter.since)
-      .filter((entry) => filter.action === undefined || entry.action === filter.action || entry.action.startsWith(`${filter.action}.`))
-      .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
+    const matching = this.auditLog.filter(audit.auditEntryMatches(filter));
     const newest = filter.limit === undefined ? matching : matching.slice(Math.max(0, matching.length - filter.limit));
     return newest.map((entry) => structuredClone(entry));
   }

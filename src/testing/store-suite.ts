@@ -686,6 +686,10 @@ export function describeSessionStore(name: string, makeStore: MakeStore): void {
       assert.deepEqual(newest.ids, all.ids.slice(-3));
       const bobs = await walk(store.auditPages({ subject: "bob" }, { pageSize: 1 }), (entry) => entry.subject ?? "");
       assert.deepEqual(bobs.ids, ["bob", "bob", "bob"]);
+      const newestBobs = await walk(store.auditPages({ subject: "bob", limit: 2 }, { pageSize: 1 }), (entry) => String(entry.id));
+      assert.deepEqual(newestBobs.ids, log.filter((entry) => entry.subject === "bob").slice(-2).map((entry) => String(entry.id)));
+      const fromStart = await walk(store.auditPages({}, { after: "0", pageSize: 3 }), (entry) => String(entry.id));
+      assert.deepEqual(fromStart.ids, all.ids, "the cursor 0 is the start");
     });
 
     test("rolePages lists roles by name and continues after a cursor", async () => {

@@ -725,3 +725,31 @@ describe("sessionPages resumed in a later command (a cursor) on Redis", () => {
     });
   }
 });
+
+describe("auditPages on Redis reads the stream a page at a time", () => {
+  test("every XRANGE it sends asks for a page (COUNT), never the whole stream; cursors are stream ids", async () => {
+    const prefix = freshPrefix();
+    const store = await RedisSessionStore.connect((await server).url(), { prefix });
+    const monitor = await raw.monitor();
+    const sent: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (/^x(rev)?range$/i.test(args[0] ?? "") && args[1] === `${prefix}:auth:audit`) sent.push(args);
+    });
+    try {
+      for (let index = 0; index < 30; index += 1) await store.createSession(`audited-${index}`, index % 2 ? "alice" : "bob");
+      const cursors: string[] = [];
+      for await (const page of store.auditPages({}, { pageSize: 5 })) cursors.push(...page.cursors);
+      for await (const page of store.auditPages({ subject: "bob", limit: 3 }, { pageSize: 5 })) cursors.push(...page.cursors);
+      assert.equal(cursors.length, 33);
+      assert.ok(cursors.every((cursor) => /^\d+-\d+$/.test(cursor)), "stream ids");
+      // MONITOR reports commands asynchronously: wait until it has caught up with a marker.
+      await raw.ping("marker");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(sent.length > 0, "the walk was seen");
+      assert.deepEqual(sent.filter((args) => !args.some((arg) => /^count$/i.test(arg))), [], "an XRANGE without COUNT reads the whole stream");
+    } finally {
+      monitor.disconnect();
+      await store.close();
+    }
+  });
+});

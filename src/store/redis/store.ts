@@ -22,7 +22,7 @@ import { buildSession, isSessionLive, type UserSession } from "../../core/sessio
 import * as audit from "../audit.js";
 import { AuthStoreBase, sessionIdTaken, type MetadataChange } from "../base.js";
 import { parseNumber, parseStringList, pythonFloat } from "../codec.js";
-import { pageSizeOf, parseTimeHandleCursor, timeHandleCursor } from "../paging.js";
+import { invalidCursor, pageSizeOf, parseTimeHandleCursor, timeHandleCursor } from "../paging.js";
 import { changedAnything, emptyExisting, planImport, sessionBars } from "../transfer.js";
 import {
   matchesTokenFilter,
@@ -621,13 +621,57 @@ export class RedisSessionStore extends AuthStoreBase {
         const newest = await this.client.xrevrange(this.keys.audit(), "+", "-", "COUNT", limit);
         return newest.reverse().map(toAuditEntry);
       }
-      const matching = (await this.client.xrange(this.keys.audit(), "-", "+"))
-        .map(toAuditEntry)
-        .filter((entry) => filter.since === undefined || entry.at >= filter.since)
-        .filter((entry) => filter.action === undefined || entry.action === filter.action || entry.action.startsWith(`${filter.action}.`))
-        .filter((entry) => filter.subject === undefined || entry.subject === filter.subject);
+      const matching = (await this.client.xrange(this.keys.audit(), "-", "+")).map(toAuditEntry).filter(audit.auditEntryMatches(filter));
       return limit === undefined ? matching : matching.slice(Math.max(0, matching.length - limit));
     });
+  }
+
+  /**
+   * The audit stream a page per XRANGE, oldest first, with flat memory; cursors are the entries'
+   * stream ids (the entry numbers cannot be sought in a stream), "0" the start. Without a cursor,
+   * `filter.limit` means the newest entries: a first walk backwards finds where they begin.
+   */
+  override async *auditPages(filter: AuditFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<AuditEntry>> {
+    const size = pageSizeOf(page);
+    const matches = audit.auditEntryMatches(filter);
+    let start = page.after === undefined ? "-" : streamCursorStart(page.after);
+    let left = Number.POSITIVE_INFINITY;
+    if (filter.limit !== undefined && page.after === undefined) {
+      left = Math.max(0, Math.trunc(filter.limit));
+      if (left === 0) return;
+      start = (await this.newestMatchingFrom(matches, left, size)) ?? "-";
+    }
+    for (;;) {
+      const from = start;
+      const entries = await this.read(() => this.client.xrange(this.keys.audit(), from, "+", "COUNT", size));
+      if (entries.length === 0) return;
+      start = `(${entries[entries.length - 1]![0]}`;
+      const out: ListPage<AuditEntry> = { rows: [], cursors: [] };
+      for (const entry of entries) {
+        const row = toAuditEntry(entry);
+        if (!matches(row)) continue;
+        out.rows.push(row);
+        out.cursors.push(entry[0]);
+        if ((left -= 1) <= 0) break;
+      }
+      if (out.rows.length > 0) yield out;
+      if (left <= 0 || entries.length < size) return;
+    }
+  }
+
+  /** The stream id of the `count`-th newest entry that matches, or null when fewer match. */
+  private async newestMatchingFrom(matches: (entry: AuditEntry) => boolean, count: number, size: number): Promise<string | null> {
+    let end = "+";
+    let found = 0;
+    for (;;) {
+      const to = end;
+      const entries = await this.read(() => this.client.xrevrange(this.keys.audit(), to, "-", "COUNT", size));
+      for (const entry of entries) {
+        if (matches(toAuditEntry(entry)) && (found += 1) === count) return entry[0];
+      }
+      if (entries.length < size) return null;
+      end = `(${entries[entries.length - 1]![0]}`;
+    }
   }
 
   async listRevocations(): Promise<Revocation[]> {
@@ -928,4 +972,11 @@ function newestFirst(a: UserSession, b: UserSession): number {
 function queueExpire(multi: ChainableCommander, key: string, seconds: number): void {
   const whole = expireSeconds(seconds);
   if (whole !== null) multi.expire(key, whole);
+}
+
+/** Where XRANGE starts after an audit cursor: a stream id ("<ms>-<seq>"), or "0" for the start. */
+function streamCursorStart(cursor: string): string {
+  if (cursor === "0") return "-";
+  if (!/^\d{1,20}-\d{1,20}$/.test(cursor)) throw invalidCursor();
+  return `(${cursor}`;
 }

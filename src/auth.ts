@@ -48,11 +48,11 @@ export function validateWidgetToken(
 export interface VerifyOptions extends ClockOption {
   secrets: string | readonly string[];
   /** When given, a revoked token fails with ERR_TOKEN_REVOKED. */
-  store?: (Pick<AuthStore, "tokenRevocationStatus"> & Partial<Pick<AuthStore, "findToken">>) | null;
+  store?: Pick<AuthStore, "tokenRevocationStatus" | "findToken"> | null;
   /** When given, the token must have been issued for this subject (user or widget id). */
   subject?: string;
   /**
-   * What the token must be: with a store that has a registry (findToken), a token the registry
+   * What the token must be: with a store, a token the registry
    * recorded as the other kind fails with ERR_TOKEN_KIND, as the HTTP middleware refuses a widget
    * token as a Bearer token. Tokens the registry never saw cannot be told apart and pass.
    */
@@ -69,7 +69,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
   const tokenHash = sha256Hex(token);
   const cause = await options.store.tokenRevocationStatus({ tokenHash, subject: result.userId ?? "", issuedAt: result.issuedAt ?? 0 });
   if (cause !== null) return revokedResult(result, cause);
-  if (options.kind === undefined || typeof options.store.findToken !== "function") return result;
+  if (options.kind === undefined) return result;
   const recorded = (await options.store.findToken({ tokenHash }))?.kind;
   return recorded === undefined || recorded === options.kind ? result : wrongKindResult(result, recorded);
 }

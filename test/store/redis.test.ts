@@ -753,3 +753,48 @@ describe("auditPages on Redis reads the stream a page at a time", () => {
     }
   });
 });
+
+describe("sessionPages for one user on Redis walks the user's set with SSCAN", () => {
+  test("a cursor resumes exactly once while that user's sessions come and go, and sessions another user took over are left out", async () => {
+    const prefix = freshPrefix();
+    const store = await RedisSessionStore.connect((await server).url(), { prefix });
+    const monitor = await raw.monitor();
+    const whole: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (/^smembers$/i.test(args[0] ?? "") && args[1] === `${prefix}:user:dora:sessions`) whole.push(args);
+    });
+    try {
+      // Over 128 members: Redis keeps the set as a hash table, walked a batch at a time.
+      const original = Array.from({ length: 300 }, (_, index) => `dora-${index}`);
+      for (const id of original) await store.createSession(id, "dora");
+      await raw.sadd(`${prefix}:user:dora:sessions`, "taken-over");
+      await store.createSession("taken-over", "erin");
+      const times = new Map<string, number>();
+      const count = (rows: readonly UserSession[]) => rows.forEach((s) => times.set(s.sessionId, (times.get(s.sessionId) ?? 0) + 1));
+      let cursor: string | undefined;
+      let lastPage: UserSession[] = [];
+      let pages = 0;
+      for await (const page of store.sessionPages({ userId: "dora" }, { pageSize: 10 })) {
+        count(page.rows);
+        lastPage = page.rows;
+        cursor = page.cursors[page.cursors.length - 1];
+        if ((pages += 1) === 3) break;
+      }
+      assert.ok(cursor !== undefined);
+      const gone = new Set(lastPage.slice(0, 5).map((s) => s.sessionId));
+      for (const id of gone) await store.deleteSession(id);
+      for (let index = 0; index < 100; index += 1) await store.createSession(`dora-new-${index}`, "dora");
+      for await (const page of store.sessionPages({ userId: "dora" }, { after: cursor, pageSize: 10 })) count(page.rows);
+      const missed = original.filter((id) => !gone.has(id) && !times.has(id));
+      assert.deepEqual(missed, [], `${missed.length} of dora's sessions were never listed`);
+      assert.deepEqual([...times].filter(([, seen]) => seen > 1), [], "none twice");
+      assert.ok(!times.has("taken-over"), "erin's session is not listed as dora's");
+      await raw.ping();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(whole, [], "the user's set is never read whole (SMEMBERS)");
+    } finally {
+      monitor.disconnect();
+      await store.close();
+    }
+  });
+});

@@ -269,29 +269,39 @@ export class RedisSessionStore extends AuthStoreBase {
    * resumed from a cursor first lists what is left of that batch's region of the key table (see
    * unlistedOfBatch), then goes on from where the batch ended: every session there for the whole
    * walk is listed exactly once, unless Redis shrinks its key table meanwhile (after most keys of
-   * the database are deleted), when one may repeat. One user's sessions come from the user's set
-   * (the default).
+   * the database are deleted), when one may repeat. One user's sessions are walked the same way
+   * in the user's set (SSCAN), never read whole.
    */
   override async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
-    if (filter.userId !== undefined) {
-      yield* super.sessionPages(filter, page);
-      return;
-    }
     const size = pageSizeOf(page);
+    const step = this.sessionScan(filter);
     let scan = "0";
     if (page.after !== undefined) {
       const resume = parseScanCursor(page.after);
-      const rest = await this.unlistedOfBatch(resume, size);
+      const rest = await this.unlistedOfBatch(resume, size, step);
       yield* this.batchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
       if (rest.continueFrom === "0") return;
       scan = rest.continueFrom;
     }
     do {
       const from = scan;
-      const [next, keys] = await this.read(() => this.client.scan(from, "MATCH", this.keys.sessionPattern(), "COUNT", size));
+      const [next, keys] = await this.read(() => step(from, size));
       yield* this.batchPages({ from, next, keys }, filter, size);
       scan = next;
     } while (scan !== "0");
+  }
+
+  /**
+   * One SCAN call over the sessions a listing walks: the keyspace (SCAN), or one user's set
+   * (SSCAN; Redis walks a set's table the same way), answered as session keys.
+   */
+  private sessionScan(filter: SessionFilter): (from: string, count: number) => Promise<[next: string, keys: string[]]> {
+    const { userId } = filter;
+    if (userId === undefined) return (from, count) => this.client.scan(from, "MATCH", this.keys.sessionPattern(), "COUNT", count);
+    return async (from, count) => {
+      const [next, ids] = await this.client.sscan(this.keys.userSessions(userId), from, "COUNT", count);
+      return [next, ids.map((id) => this.keys.session(id))];
+    };
   }
 
   /**
@@ -301,7 +311,11 @@ export class RedisSessionStore extends AuthStoreBase {
    * stay inside it, down to one bucket at a time near its end. A bucket that spans the region's end
    * (the table shrank to coarser buckets) is listed whole and the walk goes on after it.
    */
-  private async unlistedOfBatch(resume: ScanCursor, size: number): Promise<{ keys: string[]; continueFrom: string }> {
+  private async unlistedOfBatch(
+    resume: ScanCursor,
+    size: number,
+    step: (from: string, count: number) => Promise<[next: string, keys: string[]]>,
+  ): Promise<{ keys: string[]; continueFrom: string }> {
     const keys: string[] = [];
     const unlisted = (key: string) => handleFor(this.keys.sessionIdOf(key)) > resume.handle;
     const end = scanPosition(resume.next);
@@ -311,7 +325,7 @@ export class RedisSessionStore extends AuthStoreBase {
     let count = size;
     while (position < end) {
       const from = cursor;
-      const [next, found] = await this.read(() => this.client.scan(from, "MATCH", this.keys.sessionPattern(), "COUNT", count));
+      const [next, found] = await this.read(() => step(from, count));
       if (endsWithin(next, resume.next)) keys.push(...found.filter(unlisted));
       else if (count > 1) {
         count = 1;
@@ -342,6 +356,8 @@ export class RedisSessionStore extends AuthStoreBase {
       slice.forEach((entry, index) => {
         const session = toSession(entry.id, hashes[index] ?? {});
         if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
+        // A user's set may still name a session that is now another user's (pywry never cleans it).
+        if (filter.userId !== undefined && session.userId !== filter.userId) return;
         out.rows.push(session);
         out.cursors.push(scanCursor(batch.from, batch.next, entry.handle));
       });

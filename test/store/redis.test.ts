@@ -6,13 +6,14 @@ import { generateSessionToken } from "../../src/auth.js";
 import { createAuthConfig } from "../../src/core/config.js";
 import { handleFor, sha256Hex } from "../../src/core/handles.js";
 import type { UserSession } from "../../src/core/session.js";
+import type { TokenRecord } from "../../src/store/types.js";
 import { resolveSession } from "../../src/http/resolve.js";
 import { DEFAULT_ROLE_PERMISSIONS } from "../../src/core/rbac.js";
 import { MemorySessionStore } from "../../src/store/memory.js";
 import { parseRedisUrl, redactUrl } from "../../src/store/redis/url.js";
 import { REVOCATION_GRACE_SECONDS, RedisSessionStore, pythonFloat } from "../../src/store/redis/index.js";
 import { startRedis, writePywrySession, type RedisServer } from "../helpers/redis.js";
-import { describeSessionStore } from "../../src/testing/store-suite.js";
+import { describeSessionStore, tokenRecord } from "../../src/testing/store-suite.js";
 
 const server: Promise<RedisServer> = startRedis();
 let raw: Redis;
@@ -792,6 +793,44 @@ describe("sessionPages for one user on Redis walks the user's set with SSCAN", (
       await raw.ping();
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.deepEqual(whole, [], "the user's set is never read whole (SMEMBERS)");
+    } finally {
+      monitor.disconnect();
+      await store.close();
+    }
+  });
+});
+
+describe("tokenPages for one subject on Redis walks its set with SSCAN", () => {
+  test("a cursor resumes exactly once while the subject's tokens come and go; the set is never read whole", async () => {
+    const prefix = freshPrefix();
+    const store = await RedisSessionStore.connect((await server).url(), { prefix });
+    const setKey = `${prefix}:auth:user:frank:tokens`;
+    const monitor = await raw.monitor();
+    const whole: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (/^smembers$/i.test(args[0] ?? "") && args[1]?.endsWith(":frank:tokens")) whole.push(args);
+    });
+    try {
+      const original = Array.from({ length: 300 }, (_, index) => `frank-token-${index}`);
+      for (const token of original) await store.recordIssuedToken(tokenRecord(token, { subject: "frank", expiresAt: null }));
+      const times = new Map<string, number>();
+      const count = (rows: readonly TokenRecord[]) => rows.forEach((r) => times.set(r.accessor, (times.get(r.accessor) ?? 0) + 1));
+      let cursor: string | undefined;
+      let pages = 0;
+      for await (const page of store.tokenPages({ subject: "frank" }, { pageSize: 10 })) {
+        count(page.rows);
+        cursor = page.cursors[page.cursors.length - 1];
+        if ((pages += 1) === 3) break;
+      }
+      assert.ok(cursor !== undefined);
+      for (let index = 0; index < 100; index += 1) await store.recordIssuedToken(tokenRecord(`frank-new-${index}`, { subject: "frank", expiresAt: null }));
+      for await (const page of store.tokenPages({ subject: "frank" }, { after: cursor, pageSize: 10 })) count(page.rows);
+      const missed = original.map(handleFor).filter((accessor) => !times.has(accessor));
+      assert.deepEqual(missed, [], `${missed.length} of frank's tokens were never listed`);
+      assert.deepEqual([...times].filter(([, seen]) => seen > 1), [], "none twice");
+      await raw.ping();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(whole, [], `the subject's set (${setKey}) is never read whole (SMEMBERS)`);
     } finally {
       monitor.disconnect();
       await store.close();

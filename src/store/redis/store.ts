@@ -278,7 +278,7 @@ export class RedisSessionStore extends AuthStoreBase {
     let scan = "0";
     if (page.after !== undefined) {
       const resume = parseScanCursor(page.after);
-      const rest = await this.unlistedOfBatch(resume, size, step);
+      const rest = await this.unlistedOfBatch(resume, size, step, (key) => handleFor(this.keys.sessionIdOf(key)));
       yield* this.batchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
       if (rest.continueFrom === "0") return;
       scan = rest.continueFrom;
@@ -295,7 +295,7 @@ export class RedisSessionStore extends AuthStoreBase {
    * One SCAN call over the sessions a listing walks: the keyspace (SCAN), or one user's set
    * (SSCAN; Redis walks a set's table the same way), answered as session keys.
    */
-  private sessionScan(filter: SessionFilter): (from: string, count: number) => Promise<[next: string, keys: string[]]> {
+  private sessionScan(filter: SessionFilter): ScanStep {
     const { userId } = filter;
     if (userId === undefined) return (from, count) => this.client.scan(from, "MATCH", this.keys.sessionPattern(), "COUNT", count);
     return async (from, count) => {
@@ -314,10 +314,11 @@ export class RedisSessionStore extends AuthStoreBase {
   private async unlistedOfBatch(
     resume: ScanCursor,
     size: number,
-    step: (from: string, count: number) => Promise<[next: string, keys: string[]]>,
+    step: ScanStep,
+    handleOf: (member: string) => string,
   ): Promise<{ keys: string[]; continueFrom: string }> {
     const keys: string[] = [];
-    const unlisted = (key: string) => handleFor(this.keys.sessionIdOf(key)) > resume.handle;
+    const unlisted = (member: string) => handleOf(member) > resume.handle;
     const end = scanPosition(resume.next);
     let cursor = resume.scan;
     // The cursor 0 ends a walk, but also starts one.
@@ -371,7 +372,7 @@ export class RedisSessionStore extends AuthStoreBase {
    */
   override async *tokenPages(filter: TokenFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<TokenRecord>> {
     if (filter.subject !== undefined) {
-      yield* super.tokenPages(filter, page);
+      yield* this.subjectTokenPages(filter.subject, filter, page);
       return;
     }
     const size = pageSizeOf(page);
@@ -403,6 +404,46 @@ export class RedisSessionStore extends AuthStoreBase {
       const last = fresh[fresh.length - 1]!;
       after = { at: last.score, handle: last.accessor };
       skip = 0;
+    }
+  }
+
+  /**
+   * One subject's registry entries: its set walked with SSCAN a batch at a time (never read
+   * whole), sorted by accessor within a batch, with the session walk's cursors and guarantee.
+   */
+  private async *subjectTokenPages(subject: string, filter: TokenFilter, page: PageOptions): AsyncGenerator<ListPage<TokenRecord>> {
+    const size = pageSizeOf(page);
+    const step: ScanStep = (from, count) => this.client.sscan(this.keys.userTokens(subject), from, "COUNT", count);
+    let scan = "0";
+    if (page.after !== undefined) {
+      const resume = parseScanCursor(page.after);
+      const rest = await this.unlistedOfBatch(resume, size, step, (accessor) => accessor);
+      yield* this.tokenBatchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
+      if (rest.continueFrom === "0") return;
+      scan = rest.continueFrom;
+    }
+    do {
+      const from = scan;
+      const [next, accessors] = await this.read(() => step(from, size));
+      yield* this.tokenBatchPages({ from, next, keys: accessors }, filter, size);
+      scan = next;
+    } while (scan !== "0");
+  }
+
+  private async *tokenBatchPages(batch: { from: string; next: string; keys: readonly string[] }, filter: TokenFilter, size: number): AsyncGenerator<ListPage<TokenRecord>> {
+    const accessors = [...batch.keys].sort();
+    for (let offset = 0; offset < accessors.length; offset += size) {
+      const slice = accessors.slice(offset, offset + size);
+      const records = await this.read(() => this.reads.tokensInOrder(slice));
+      const now = this.now();
+      const out: ListPage<TokenRecord> = { rows: [], cursors: [] };
+      slice.forEach((accessor, index) => {
+        const record = records[index];
+        if (!record || !matchesTokenFilter(record, filter, now)) return;
+        out.rows.push(record);
+        out.cursors.push(scanCursor(batch.from, batch.next, accessor));
+      });
+      if (out.rows.length > 0) yield out;
     }
   }
 
@@ -979,6 +1020,9 @@ export class RedisSessionStore extends AuthStoreBase {
   }
 
 }
+
+/** One SCAN-family call (SCAN, SSCAN) from a cursor: the next cursor and what it found. */
+type ScanStep = (from: string, count: number) => Promise<[next: string, members: string[]]>;
 
 function newestFirst(a: UserSession, b: UserSession): number {
   return b.createdAt - a.createdAt || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);

@@ -273,20 +273,37 @@ export class RedisSessionStore extends AuthStoreBase {
    * in the user's set (SSCAN), never read whole.
    */
   override async *sessionPages(filter: SessionFilter = {}, page: PageOptions = {}): AsyncGenerator<ListPage<UserSession>> {
+    yield* this.scanWalk(
+      {
+        step: this.sessionScan(filter),
+        handleOf: (key) => handleFor(this.keys.sessionIdOf(key)),
+        pages: (batch, size) => this.sessionBatchPages(batch, filter, size),
+      },
+      page,
+    );
+  }
+
+  /**
+   * A walk with SCAN or SSCAN, batch by batch, each batch sorted by handle and read a page at a
+   * time; resumed from a cursor, what is left of the cursor's batch first (unlistedOfBatch).
+   */
+  private async *scanWalk<T>(
+    walk: { step: ScanStep; handleOf: (member: string) => string; pages: (batch: ScanBatch, size: number) => AsyncGenerator<ListPage<T>> },
+    page: PageOptions,
+  ): AsyncGenerator<ListPage<T>> {
     const size = pageSizeOf(page);
-    const step = this.sessionScan(filter);
     let scan = "0";
     if (page.after !== undefined) {
       const resume = parseScanCursor(page.after);
-      const rest = await this.unlistedOfBatch(resume, size, step, (key) => handleFor(this.keys.sessionIdOf(key)));
-      yield* this.batchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
+      const rest = await this.unlistedOfBatch(resume, size, walk.step, walk.handleOf);
+      yield* walk.pages({ from: resume.scan, next: resume.next, keys: rest.keys }, size);
       if (rest.continueFrom === "0") return;
       scan = rest.continueFrom;
     }
     do {
       const from = scan;
-      const [next, keys] = await this.read(() => step(from, size));
-      yield* this.batchPages({ from, next, keys }, filter, size);
+      const [next, keys] = await this.read(() => walk.step(from, size));
+      yield* walk.pages({ from, next, keys }, size);
       scan = next;
     } while (scan !== "0");
   }
@@ -339,11 +356,7 @@ export class RedisSessionStore extends AuthStoreBase {
   }
 
   /** One SCAN batch's sessions, sorted by handle, a page of `size` at a time. */
-  private async *batchPages(
-    batch: { from: string; next: string; keys: readonly string[] },
-    filter: SessionFilter,
-    size: number,
-  ): AsyncGenerator<ListPage<UserSession>> {
+  private async *sessionBatchPages(batch: ScanBatch, filter: SessionFilter, size: number): AsyncGenerator<ListPage<UserSession>> {
     const entries = batch.keys
       .map((key) => ({ key, id: this.keys.sessionIdOf(key) }))
       .map((entry) => ({ ...entry, handle: handleFor(entry.id) }))
@@ -412,25 +425,17 @@ export class RedisSessionStore extends AuthStoreBase {
    * whole), sorted by accessor within a batch, with the session walk's cursors and guarantee.
    */
   private async *subjectTokenPages(subject: string, filter: TokenFilter, page: PageOptions): AsyncGenerator<ListPage<TokenRecord>> {
-    const size = pageSizeOf(page);
-    const step: ScanStep = (from, count) => this.client.sscan(this.keys.userTokens(subject), from, "COUNT", count);
-    let scan = "0";
-    if (page.after !== undefined) {
-      const resume = parseScanCursor(page.after);
-      const rest = await this.unlistedOfBatch(resume, size, step, (accessor) => accessor);
-      yield* this.tokenBatchPages({ from: resume.scan, next: resume.next, keys: rest.keys }, filter, size);
-      if (rest.continueFrom === "0") return;
-      scan = rest.continueFrom;
-    }
-    do {
-      const from = scan;
-      const [next, accessors] = await this.read(() => step(from, size));
-      yield* this.tokenBatchPages({ from, next, keys: accessors }, filter, size);
-      scan = next;
-    } while (scan !== "0");
+    yield* this.scanWalk(
+      {
+        step: (from, count) => this.client.sscan(this.keys.userTokens(subject), from, "COUNT", count),
+        handleOf: (accessor) => accessor,
+        pages: (batch, size) => this.tokenBatchPages(batch, filter, size),
+      },
+      page,
+    );
   }
 
-  private async *tokenBatchPages(batch: { from: string; next: string; keys: readonly string[] }, filter: TokenFilter, size: number): AsyncGenerator<ListPage<TokenRecord>> {
+  private async *tokenBatchPages(batch: ScanBatch, filter: TokenFilter, size: number): AsyncGenerator<ListPage<TokenRecord>> {
     const accessors = [...batch.keys].sort();
     for (let offset = 0; offset < accessors.length; offset += size) {
       const slice = accessors.slice(offset, offset + size);
@@ -1023,6 +1028,13 @@ export class RedisSessionStore extends AuthStoreBase {
 
 /** One SCAN-family call (SCAN, SSCAN) from a cursor: the next cursor and what it found. */
 type ScanStep = (from: string, count: number) => Promise<[next: string, members: string[]]>;
+
+/** What one SCAN call covered (from its cursor to the next) and found there. */
+interface ScanBatch {
+  from: string;
+  next: string;
+  keys: readonly string[];
+}
 
 function newestFirst(a: UserSession, b: UserSession): number {
   return b.createdAt - a.createdAt || (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0);

@@ -277,18 +277,28 @@ export class RedisSessionStore extends AuthStoreBase {
       {
         step: this.sessionScan(filter),
         handleOf: (key) => handleFor(this.keys.sessionIdOf(key)),
-        pages: (batch, size) => this.sessionBatchPages(batch, filter, size),
+        load: async (keys) => {
+          const hashes = await this.reads.hashesInOneScript(keys);
+          const now = this.now();
+          return keys.map((key, index) => {
+            const session = toSession(this.keys.sessionIdOf(key), hashes[index] ?? {});
+            if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return null;
+            // A user's set may still name a session that is now another user's (pywry never cleans it).
+            return filter.userId === undefined || session.userId === filter.userId ? session : null;
+          });
+        },
       },
       page,
     );
   }
 
   /**
-   * A walk with SCAN or SSCAN, batch by batch, each batch sorted by handle and read a page at a
-   * time; resumed from a cursor, what is left of the cursor's batch first (unlistedOfBatch).
+   * A walk with SCAN or SSCAN, batch by batch; a batch's members are sorted by handle and loaded a
+   * page at a time (`load` answers null for a member to leave out). Resumed from a cursor, what is
+   * left of the cursor's batch comes first (unlistedOfBatch).
    */
   private async *scanWalk<T>(
-    walk: { step: ScanStep; handleOf: (member: string) => string; pages: (batch: ScanBatch, size: number) => AsyncGenerator<ListPage<T>> },
+    walk: { step: ScanStep; handleOf: (member: string) => string; load: (members: string[]) => Promise<Array<T | null>> },
     page: PageOptions,
   ): AsyncGenerator<ListPage<T>> {
     const size = pageSizeOf(page);
@@ -296,16 +306,39 @@ export class RedisSessionStore extends AuthStoreBase {
     if (page.after !== undefined) {
       const resume = parseScanCursor(page.after);
       const rest = await this.unlistedOfBatch(resume, size, walk.step, walk.handleOf);
-      yield* walk.pages({ from: resume.scan, next: resume.next, keys: rest.keys }, size);
+      yield* this.batchPages(walk, { from: resume.scan, next: resume.next, keys: rest.keys }, size);
       if (rest.continueFrom === "0") return;
       scan = rest.continueFrom;
     }
     do {
       const from = scan;
       const [next, keys] = await this.read(() => walk.step(from, size));
-      yield* walk.pages({ from, next, keys }, size);
+      yield* this.batchPages(walk, { from, next, keys }, size);
       scan = next;
     } while (scan !== "0");
+  }
+
+  /** One SCAN batch's rows, in handle order, a page of `size` at a time. */
+  private async *batchPages<T>(
+    walk: { handleOf: (member: string) => string; load: (members: string[]) => Promise<Array<T | null>> },
+    batch: ScanBatch,
+    size: number,
+  ): AsyncGenerator<ListPage<T>> {
+    const entries = batch.keys
+      .map((member) => ({ member, handle: walk.handleOf(member) }))
+      .sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
+    // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
+    for (let offset = 0; offset < entries.length; offset += size) {
+      const slice = entries.slice(offset, offset + size);
+      const rows = await this.read(() => walk.load(slice.map((entry) => entry.member)));
+      const out: ListPage<T> = { rows: [], cursors: [] };
+      rows.forEach((row, index) => {
+        if (row === null) return;
+        out.rows.push(row);
+        out.cursors.push(scanCursor(batch.from, batch.next, slice[index]!.handle));
+      });
+      if (out.rows.length > 0) yield out;
+    }
   }
 
   /**
@@ -353,30 +386,6 @@ export class RedisSessionStore extends AuthStoreBase {
       position = scanPosition(next);
     }
     return { keys, continueFrom: cursor };
-  }
-
-  /** One SCAN batch's sessions, sorted by handle, a page of `size` at a time. */
-  private async *sessionBatchPages(batch: ScanBatch, filter: SessionFilter, size: number): AsyncGenerator<ListPage<UserSession>> {
-    const entries = batch.keys
-      .map((key) => ({ key, id: this.keys.sessionIdOf(key) }))
-      .map((entry) => ({ ...entry, handle: handleFor(entry.id) }))
-      .sort((a, b) => (a.handle < b.handle ? -1 : a.handle > b.handle ? 1 : 0));
-    // SCAN may return more keys than COUNT asks for: a page is a slice of the batch.
-    for (let offset = 0; offset < entries.length; offset += size) {
-      const slice = entries.slice(offset, offset + size);
-      const hashes = await this.read(() => this.reads.hashesInOneScript(slice.map((entry) => entry.key)));
-      const now = this.now();
-      const out: ListPage<UserSession> = { rows: [], cursors: [] };
-      slice.forEach((entry, index) => {
-        const session = toSession(entry.id, hashes[index] ?? {});
-        if (session === null || (!filter.includeExpired && !isSessionLive(session, now))) return;
-        // A user's set may still name a session that is now another user's (pywry never cleans it).
-        if (filter.userId !== undefined && session.userId !== filter.userId) return;
-        out.rows.push(session);
-        out.cursors.push(scanCursor(batch.from, batch.next, entry.handle));
-      });
-      if (out.rows.length > 0) yield out;
-    }
   }
 
   /**
@@ -429,27 +438,14 @@ export class RedisSessionStore extends AuthStoreBase {
       {
         step: (from, count) => this.client.sscan(this.keys.userTokens(subject), from, "COUNT", count),
         handleOf: (accessor) => accessor,
-        pages: (batch, size) => this.tokenBatchPages(batch, filter, size),
+        load: async (accessors) => {
+          const records = await this.reads.tokensInOrder(accessors);
+          const now = this.now();
+          return records.map((record) => (record && matchesTokenFilter(record, filter, now) ? record : null));
+        },
       },
       page,
     );
-  }
-
-  private async *tokenBatchPages(batch: ScanBatch, filter: TokenFilter, size: number): AsyncGenerator<ListPage<TokenRecord>> {
-    const accessors = [...batch.keys].sort();
-    for (let offset = 0; offset < accessors.length; offset += size) {
-      const slice = accessors.slice(offset, offset + size);
-      const records = await this.read(() => this.reads.tokensInOrder(slice));
-      const now = this.now();
-      const out: ListPage<TokenRecord> = { rows: [], cursors: [] };
-      slice.forEach((accessor, index) => {
-        const record = records[index];
-        if (!record || !matchesTokenFilter(record, filter, now)) return;
-        out.rows.push(record);
-        out.cursors.push(scanCursor(batch.from, batch.next, accessor));
-      });
-      if (out.rows.length > 0) yield out;
-    }
   }
 
   async findSession(idOrHandle: string): Promise<UserSession | null> {
